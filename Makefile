@@ -1,0 +1,43 @@
+# Podium: `make demo` runs the embedded demo, `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8000
+BIN := $(VENV)/bin
+
+.PHONY: demo test venv venv-dev clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Podium needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps: reinstall only when a requirements file changes.
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime-installed
+
+venv: $(VENV)/.runtime-installed
+venv-dev: $(VENV)/.dev-installed
+
+demo: venv
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py demo_admin
+	@echo
+	@echo "  Podium is starting on http://127.0.0.1:$(PORT)/"
+	@echo "    site      http://127.0.0.1:$(PORT)/"
+	@echo "    admin     http://127.0.0.1:$(PORT)/admin/"
+	@echo "    API docs  http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "  Ctrl-C stops it."
+	@echo
+	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) leaderboard_project.asgi:application
+
+test: venv-dev
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,108 @@
+"""Accounts API: register, login, token refresh, logout, me, public profiles."""
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenRefreshView
+
+from . import selectors, services
+from .models import User
+from .permissions import IsPlayer
+from .serializers import (
+    AccessTokenSerializer,
+    LoginSerializer,
+    MeUpdateSerializer,
+    PublicUserSerializer,
+    RefreshSerializer,
+    RegisterSerializer,
+    TokenPairSerializer,
+    UserSerializer,
+)
+from .throttles import ClientAddressThrottle, UsernameThrottle
+
+
+def _token_pair_body(user: User) -> dict:
+    return {**services.user_tokens(user=user), "user": UserSerializer(user).data}
+
+
+class _AnonymousEndpoint(APIView):
+    # Credentials are the body; a stale bearer token or a session must not get in the way.
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class RegisterApi(_AnonymousEndpoint):
+    throttle_scope = "register"
+    throttle_classes = [ClientAddressThrottle, UsernameThrottle]
+
+    @extend_schema(request=RegisterSerializer, responses={201: TokenPairSerializer}, tags=["users"])
+    def post(self, request: Request) -> Response:
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(_token_pair_body(user), status=status.HTTP_201_CREATED)
+
+
+class LoginApi(_AnonymousEndpoint):
+    throttle_scope = "login"
+    throttle_classes = [ClientAddressThrottle, UsernameThrottle]
+
+    @extend_schema(request=LoginSerializer, responses={200: TokenPairSerializer}, tags=["users"])
+    def post(self, request: Request) -> Response:
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_login(request=request._request, **serializer.validated_data)
+        return Response(_token_pair_body(user))
+
+
+class TokenRefreshApi(TokenRefreshView):
+    """Trade a refresh token for a new access token and a new refresh token (the old one is blacklisted)."""
+
+    authentication_classes: list = []
+
+    @extend_schema(request=RefreshSerializer, responses={200: AccessTokenSerializer}, tags=["users"])
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        RefreshSerializer(data=request.data).is_valid(raise_exception=True)
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutApi(_AnonymousEndpoint):
+    @extend_schema(request=RefreshSerializer, responses={204: None}, tags=["users"])
+    def post(self, request: Request) -> Response:
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_logout(refresh=serializer.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    permission_classes = [IsPlayer]
+
+    @extend_schema(responses={200: UserSerializer}, tags=["users"])
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user).data)
+
+    @extend_schema(request=MeUpdateSerializer, responses={200: UserSerializer}, tags=["users"])
+    def patch(self, request: Request) -> Response:
+        serializer = MeUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update(user=request.user, **serializer.validated_data)
+        return Response(UserSerializer(user).data)
+
+
+class UserDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: PublicUserSerializer}, tags=["users"])
+    def get(self, request: Request, user_id: uuid.UUID) -> Response:
+        user = selectors.user_get_public(user_id=user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        return Response(PublicUserSerializer(user).data)

@@ -1,0 +1,30 @@
+"""Who may do what. A game server (API key) is authenticated but is neither a player nor staff."""
+from __future__ import annotations
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from .models import User
+
+
+def is_player(request: Request) -> bool:
+    return isinstance(request.user, User) and request.user.is_active
+
+
+class IsPlayer(BasePermission):
+    """A signed-in user (JWT or session), not a game server."""
+
+    message = "This needs a signed-in user."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return is_player(request)
+
+
+class IsStaffOrReadOnly(BasePermission):
+    message = "Only staff may change this."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return is_player(request) and request.user.is_staff

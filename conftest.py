@@ -1,0 +1,111 @@
+"""Shared fixtures, and how tests that need PostgreSQL or Redis are selected.
+
+A test marked ``postgres`` or ``redis`` runs when that service is configured
+(``DATABASE_URL`` / ``REDIS_URL``). When it is not: outside CI it is skipped
+with the reason; under ``CI=true`` it is deselected, because CI's other pass
+runs it, and ``PODIUM_REQUIRE_SERVICES=postgres,redis`` (set by ``.ci/run`` for
+that pass) turns a missing service into an error instead.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+SERVICE_ENV = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}
+
+
+def service_configured(name: str) -> bool:
+    if name == "postgres":
+        return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    return bool(settings.REDIS_URL)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    required = {name for name in os.environ.get("PODIUM_REQUIRE_SERVICES", "").split(",") if name}
+    unknown = required - SERVICE_ENV.keys()
+    if unknown:
+        raise pytest.UsageError(f"PODIUM_REQUIRE_SERVICES names unknown services: {', '.join(sorted(unknown))}")
+    missing = [name for name in sorted(required) if not service_configured(name)]
+    if missing:
+        raise pytest.UsageError(
+            "Required services are not configured: "
+            + ", ".join(f"{name} (set {SERVICE_ENV[name]})" for name in missing)
+        )
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    kept, deselected = [], []
+    for item in items:
+        unmet = [name for name in SERVICE_ENV if item.get_closest_marker(name) and not service_configured(name)]
+        if not unmet:
+            kept.append(item)
+        elif in_ci:
+            deselected.append(item)
+        else:
+            reason = ", ".join(f"{SERVICE_ENV[name]} is not set" for name in unmet)
+            item.add_marker(pytest.mark.skip(reason=f"needs {'/'.join(unmet)}: {reason}"))
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+_redis_reachable: bool | None = None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A configured Redis that does not answer is a failure, never a skip."""
+    global _redis_reachable
+    if item.get_closest_marker("redis") and service_configured("redis"):
+        if _redis_reachable is None:
+            import redis
+
+            try:
+                redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+                _redis_reachable = True
+            except redis.RedisError:
+                _redis_reachable = False
+        if not _redis_reachable:
+            pytest.fail(f"REDIS_URL={settings.REDIS_URL} is set but Redis does not answer")
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords_and_clean_cache(settings: object) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()  # throttle counters must not leak from one test into the next
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(db: None) -> object:
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def staff(db: None) -> object:
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def client_for() -> Callable[[object], APIClient]:
+    """An API client signed in as the given user with a real JWT."""
+    from accounts.services import user_tokens
+
+    def make(user: object) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {user_tokens(user=user)['access']}")
+        return client
+
+    return make

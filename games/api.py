@@ -1,0 +1,65 @@
+"""Game catalogue API: anyone reads, staff write."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsStaffOrReadOnly
+from leaderboard_project.pagination import OffsetPagination
+
+from . import selectors, services
+from .models import Game
+from .serializers import GameListQuerySerializer, GameSerializer, GameWriteSerializer
+
+
+class GameListApi(GenericAPIView):
+    permission_classes = [IsStaffOrReadOnly]
+    pagination_class = OffsetPagination
+    serializer_class = GameSerializer
+
+    @extend_schema(parameters=[GameListQuerySerializer], responses={200: GameSerializer(many=True)}, tags=["games"])
+    def get(self, request: Request) -> Response:
+        query = GameListQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        games = selectors.game_list(**query.validated_data)
+        page = self.paginate_queryset(games)
+        return self.get_paginated_response(GameSerializer(page, many=True).data)
+
+    @extend_schema(request=GameWriteSerializer, responses={201: GameSerializer}, tags=["games"])
+    def post(self, request: Request) -> Response:
+        serializer = GameWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        game = services.game_create(**serializer.validated_data)
+        return Response(GameSerializer(game).data, status=status.HTTP_201_CREATED)
+
+
+class GameDetailApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    def _game(self, id_or_slug: str) -> Game:
+        game = selectors.game_get(id_or_slug=id_or_slug)
+        if game is None:
+            raise NotFound("No such game.")
+        return game
+
+    @extend_schema(responses={200: GameSerializer}, tags=["games"])
+    def get(self, request: Request, id_or_slug: str) -> Response:
+        return Response(GameSerializer(self._game(id_or_slug)).data)
+
+    @extend_schema(request=GameWriteSerializer, responses={200: GameSerializer}, tags=["games"])
+    def patch(self, request: Request, id_or_slug: str) -> Response:
+        game = self._game(id_or_slug)
+        serializer = GameWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        game = services.game_update(game=game, **serializer.validated_data)
+        return Response(GameSerializer(game).data)
+
+    @extend_schema(responses={204: None}, tags=["games"])
+    def delete(self, request: Request, id_or_slug: str) -> Response:
+        services.game_delete(game=self._game(id_or_slug))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+class SortOrder(models.TextChoices):
+    DESC = "desc", "Higher is better"
+    ASC = "asc", "Lower is better"
+
+
+class ScoreOperator(models.TextChoices):
+    BEST = "best", "Keep the best score"
+    LATEST = "latest", "Keep the latest score"
+    SUM = "sum", "Add every score"
+
+
+class Game(models.Model):
+    """A game of the catalogue: how its scores are ordered, combined and bounded."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, max_length=2000)
+    rules = models.JSONField(default=dict, blank=True)
+    sort_order = models.CharField(max_length=4, choices=SortOrder.choices, default=SortOrder.DESC)
+    score_operator = models.CharField(max_length=6, choices=ScoreOperator.choices, default=ScoreOperator.BEST)
+    min_score = models.BigIntegerField(null=True, blank=True)
+    max_score = models.BigIntegerField(null=True, blank=True)
+    counts_toward_global = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_score__isnull=True) | Q(max_score__isnull=True) | Q(min_score__lte=F("max_score")),
+                name="games_game_min_le_max",
+            ),
+            models.CheckConstraint(condition=Q(sort_order__in=SortOrder.values), name="games_game_sort_order_valid"),
+            models.CheckConstraint(
+                condition=Q(score_operator__in=ScoreOperator.values), name="games_game_score_operator_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

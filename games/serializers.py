@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rest_framework import serializers
+
+from leaderboard_project.serializers import StrictSerializer
+
+from .models import INT64_MAX, INT64_MIN, Game, ScoreOperator, SortOrder
+
+MAX_RULES_BYTES = 8 * 1024
+
+
+class GameSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Game
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "description",
+            "rules",
+            "sort_order",
+            "score_operator",
+            "min_score",
+            "max_score",
+            "counts_toward_global",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+def _validate_rules(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Must be a JSON object.")
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_RULES_BYTES:
+        raise serializers.ValidationError(f"Must be at most {MAX_RULES_BYTES} bytes of JSON.")
+    return value
+
+
+class GameWriteSerializer(StrictSerializer):
+    """Fields staff may set. On update every field is optional."""
+
+    name = serializers.CharField(max_length=100)
+    slug = serializers.SlugField(max_length=64, required=False)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    rules = serializers.JSONField(required=False, validators=[_validate_rules])
+    sort_order = serializers.ChoiceField(choices=SortOrder.choices, required=False)
+    score_operator = serializers.ChoiceField(choices=ScoreOperator.choices, required=False)
+    min_score = serializers.IntegerField(min_value=INT64_MIN, max_value=INT64_MAX, required=False, allow_null=True)
+    max_score = serializers.IntegerField(min_value=INT64_MIN, max_value=INT64_MAX, required=False, allow_null=True)
+    counts_toward_global = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class GameListQuerySerializer(serializers.Serializer):
+    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+    search = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

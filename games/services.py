@@ -1,0 +1,105 @@
+"""Writes for the game catalogue."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.utils.text import slugify
+
+from leaderboard_project.errors import Conflict, DomainError
+
+from .models import Game, SortOrder
+
+
+class GameInvalid(DomainError):
+    code = "invalid"
+    message = "Some fields are invalid."
+
+
+class GameInUse(Conflict):
+    code = "game_in_use"
+    message = "This game has records that depend on it; deactivate it instead."
+
+
+def _slug_error(slug: str, *, exclude: Game | None = None) -> str | None:
+    try:
+        uuid.UUID(slug)
+    except ValueError:
+        pass
+    else:
+        return "A slug may not look like a game id."
+    others = Game.objects.exclude(pk=exclude.pk) if exclude else Game.objects.all()
+    if others.filter(slug=slug).exists():
+        return "A game with this slug already exists."
+    return None
+
+
+def _unique_slug_from(name: str) -> str:
+    base = slugify(name)[:56] or "game"
+    slug, n = base, 2
+    while _slug_error(slug):
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _check_bounds(min_score: int | None, max_score: int | None) -> None:
+    if min_score is not None and max_score is not None and min_score > max_score:
+        raise GameInvalid(fields={"max_score": ["Must be greater than or equal to min_score."]})
+
+
+def _save(game: Game) -> Game:
+    try:
+        with transaction.atomic():
+            game.save()
+    except IntegrityError:
+        # A concurrent write took the slug between the check and the insert.
+        raise GameInvalid(fields={"slug": ["A game with this slug already exists."]}) from None
+    return game
+
+
+@transaction.atomic
+def game_create(
+    *,
+    name: str,
+    slug: str | None = None,
+    sort_order: str = SortOrder.DESC,
+    counts_toward_global: bool | None = None,
+    **fields: Any,
+) -> Game:
+    """Add a game. Without a slug one is made from the name; ``desc`` games count toward global by default."""
+    if slug:
+        error = _slug_error(slug)
+        if error:
+            raise GameInvalid(fields={"slug": [error]})
+    else:
+        slug = _unique_slug_from(name)
+    if counts_toward_global is None:
+        counts_toward_global = sort_order == SortOrder.DESC
+    _check_bounds(fields.get("min_score"), fields.get("max_score"))
+    return _save(
+        Game(name=name, slug=slug, sort_order=sort_order, counts_toward_global=counts_toward_global, **fields)
+    )
+
+
+@transaction.atomic
+def game_update(*, game: Game, **changes: Any) -> Game:
+    """Change some fields of a game; bounds are checked against the result."""
+    slug = changes.get("slug")
+    if slug is not None and slug != game.slug:
+        error = _slug_error(slug, exclude=game)
+        if error:
+            raise GameInvalid(fields={"slug": [error]})
+    for field, value in changes.items():
+        setattr(game, field, value)
+    _check_bounds(game.min_score, game.max_score)
+    return _save(game)
+
+
+@transaction.atomic
+def game_delete(*, game: Game) -> None:
+    try:
+        game.delete()
+    except ProtectedError:
+        raise GameInUse() from None
