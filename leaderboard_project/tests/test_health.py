@@ -1,0 +1,75 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+# Nothing listens on port 1 of the loopback: a real connection attempt that is refused.
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+def test_healthz_answers_ok(api_client):
+    response = api_client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_the_database(api_client):
+    response = api_client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"] == "ok"
+
+
+def test_readyz_embedded_checks_neither_redis_nor_broker(api_client, settings):
+    settings.REDIS_URL = ""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+    response = api_client.get("/readyz")
+
+    assert set(response.json()["checks"]) == {"database"}
+
+
+@pytest.mark.redis
+def test_readyz_reports_redis_and_broker_ok_when_they_answer(api_client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    from leaderboard_project.celery import app
+
+    app.conf.broker_url = settings.REDIS_URL
+    try:
+        response = api_client.get("/readyz")
+    finally:
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
+
+
+def test_readyz_is_503_naming_redis_when_redis_is_down(api_client, settings):
+    settings.REDIS_URL = UNREACHABLE_REDIS
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+    response = api_client.get("/readyz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["redis"].startswith("down")
+    assert body["error"]["code"] == "dependency_down"
+    assert "redis" in body["error"]["message"]
+
+
+def test_readyz_is_503_naming_the_broker_when_it_is_down(api_client, settings):
+    from leaderboard_project.celery import app
+
+    settings.REDIS_URL = ""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    previous = app.conf.broker_url
+    app.conf.broker_url = UNREACHABLE_REDIS
+    try:
+        response = api_client.get("/readyz")
+    finally:
+        app.conf.broker_url = previous
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("down")
+    assert "broker" in response.json()["error"]["message"]
