@@ -203,7 +203,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "leaderboard_project.pagination.OffsetPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "leaderboard_project.schema.AutoSchema",
     "EXCEPTION_HANDLER": "leaderboard_project.errors.api_exception_handler",
     # The client address is REMOTE_ADDR unless NUM_PROXIES trusted proxies sit in front.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
@@ -238,16 +238,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKeyAuth": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": "A game server's key, sent as `Api-Key <key>`.",
-            }
-        }
-    },
 }
 
 # Security. Production (DEBUG off) gets secure cookies and HSTS by default.
