@@ -1,6 +1,7 @@
 """Game catalogue API: anyone reads, staff write."""
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -22,12 +23,15 @@ class GameListApi(GenericAPIView):
     pagination_class = OffsetPagination
     serializer_class = GameSerializer
 
+    def get_queryset(self) -> QuerySet[Game]:
+        # Also called by the browsable API's renderer.
+        query = GameListQuerySerializer(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return selectors.game_list(**query.validated_data)
+
     @extend_schema(parameters=[GameListQuerySerializer], responses={200: GameSerializer(many=True)}, tags=["games"])
     def get(self, request: Request) -> Response:
-        query = GameListQuerySerializer(data=request.query_params.dict())
-        query.is_valid(raise_exception=True)
-        games = selectors.game_list(**query.validated_data)
-        page = self.paginate_queryset(games)
+        page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(GameSerializer(page, many=True).data)
 
     @extend_schema(request=GameWriteSerializer, responses={201: GameSerializer}, tags=["games"])
