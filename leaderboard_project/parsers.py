@@ -12,12 +12,34 @@ from rest_framework.parsers import JSONParser
 from .errors import PayloadTooLarge
 
 
+# Deep enough for any real payload; shallow enough that every parsed value can be
+# re-encoded (json.dumps recurses) without hitting the interpreter's recursion limit.
+MAX_JSON_DEPTH = 32
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether lists/dicts in a parsed JSON value nest deeper than ``limit`` (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 class BoundedJSONParser(JSONParser):
-    """JSON parser that reads at most ``API_MAX_BODY_BYTES`` and never raises a 500.
+    """JSON parser that reads at most ``API_MAX_BODY_BYTES``, refuses deep nesting, and never raises a 500.
 
     DRF reads the raw request stream, bypassing Django's
     ``DATA_UPLOAD_MAX_MEMORY_SIZE``, so the bound is applied here; chunked
@@ -36,9 +58,13 @@ class BoundedJSONParser(JSONParser):
             text = codecs.decode(raw, encoding)
         except (UnicodeDecodeError, LookupError) as exc:
             raise ParseError(f"The request body is not valid {encoding}.") from exc
+        too_deep = f"JSON parse error: nested deeper than {MAX_JSON_DEPTH} levels."
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            data = json.loads(text, parse_constant=_reject_constant)
         except ValueError as exc:
             raise ParseError(f"JSON parse error: {exc}") from exc
-        except RecursionError as exc:
-            raise ParseError("JSON parse error: nested too deeply.") from exc
+        except RecursionError:
+            raise ParseError(too_deep) from None
+        if json_depth_exceeds(data, MAX_JSON_DEPTH):
+            raise ParseError(too_deep)
+        return data

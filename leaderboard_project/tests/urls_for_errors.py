@@ -1,0 +1,14 @@
+"""The project's URLs plus views that fail on purpose, for the error-shape tests."""
+from django.urls import path
+
+from leaderboard_project.tests.test_errors import BoomApi, ConflictApi, ConflictWithFieldsApi, RaisingApi
+from leaderboard_project.urls import urlpatterns as project_urlpatterns
+
+urlpatterns = [
+    path("api/v1/_test/conflict", ConflictApi.as_view()),
+    path("api/v1/_test/conflict-with-fields", ConflictWithFieldsApi.as_view()),
+    path("api/v1/_test/boom", BoomApi.as_view()),
+    path("api/v1/_test/raise", RaisingApi.as_view()),
+    path("_test/boom", BoomApi.as_view()),
+    *project_urlpatterns,
+]
