@@ -6,6 +6,7 @@ with the reason; under ``CI=true`` it is deselected, because CI's other pass
 runs it, and ``PODIUM_REQUIRE_SERVICES=postgres,redis`` (set by ``.ci/run`` for
 that pass) turns a missing service into an error instead.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,8 +1,10 @@
 """Accounts API: register, login, token refresh, logout, me, public profiles."""
+
 from __future__ import annotations
 
 import uuid
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -12,6 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
+from rankings.selectors import player_game_standings
+
 from . import selectors, services
 from .models import User
 from .permissions import IsPlayer
@@ -19,7 +23,7 @@ from .serializers import (
     AccessTokenSerializer,
     LoginSerializer,
     MeUpdateSerializer,
-    PublicUserSerializer,
+    ProfileSerializer,
     RefreshSerializer,
     RegisterSerializer,
     TokenPairSerializer,
@@ -100,9 +104,13 @@ class MeApi(APIView):
 class UserDetailApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: PublicUserSerializer}, tags=["users"])
+    @extend_schema(responses={200: ProfileSerializer}, tags=["users"])
     def get(self, request: Request, user_id: uuid.UUID) -> Response:
         user = selectors.user_get_public(user_id=user_id)
         if user is None:
             raise NotFound("No such user.")
-        return Response(PublicUserSerializer(user).data)
+        user.games = [
+            {"game": game, "standing": standing}
+            for game, standing in player_game_standings(user_id=user.pk, at=timezone.now())
+        ]
+        return Response(ProfileSerializer(user).data)

@@ -1,4 +1,5 @@
 """Game-server authentication: API keys sent as ``Authorization: Api-Key <key>``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Who may do what. A game server (API key) is authenticated but is neither a player nor staff."""
+
 from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission

@@ -1,4 +1,5 @@
 """OpenAPI description of the API-key authentication (loaded by AccountsConfig.ready)."""
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 

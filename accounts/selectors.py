@@ -1,4 +1,5 @@
 """Reads for accounts."""
+
 from __future__ import annotations
 
 import uuid

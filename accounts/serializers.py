@@ -33,6 +33,26 @@ class PublicUserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class GameStandingSerializer(serializers.Serializer):
+    game_id = serializers.UUIDField(source="game.pk")
+    slug = serializers.CharField(source="game.slug")
+    name = serializers.CharField(source="game.name")
+    rank = serializers.IntegerField(source="standing.entry.rank")
+    value = serializers.IntegerField(source="standing.entry.value")
+    size = serializers.IntegerField(source="standing.size")
+    percentile = serializers.FloatField(source="standing.percentile")
+
+
+class ProfileSerializer(PublicUserSerializer):
+    """A public profile: who they are and where they stand on each game's all-time board."""
+
+    games = GameStandingSerializer(many=True, read_only=True)
+
+    class Meta(PublicUserSerializer.Meta):
+        fields = [*PublicUserSerializer.Meta.fields, "games"]
+        read_only_fields = fields
+
+
 class UserSerializer(serializers.ModelSerializer):
     """A user as they see themselves."""
 

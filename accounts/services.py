@@ -1,4 +1,5 @@
 """Writes for accounts: registration, sign-in, tokens, profiles, API keys."""
+
 from __future__ import annotations
 
 import secrets
@@ -53,9 +54,7 @@ def _taken_fields(*, username: str | None, email: str | None, exclude: User | No
     return fields
 
 
-def user_register(
-    *, username: str, email: str, password: str, display_name: str = "", country: str = ""
-) -> User:
+def user_register(*, username: str, email: str, password: str, display_name: str = "", country: str = "") -> User:
     """Create a player account. Usernames and emails are unique regardless of case."""
     email = User.objects.normalize_email(email)
     candidate = User(username=username, email=email, display_name=display_name, country=country)

@@ -4,6 +4,7 @@ A view names its scope with ``throttle_scope``; the rate of each key comes from
 ``DEFAULT_THROTTLE_RATES["<scope>.ip"]`` and ``["<scope>.username"]``, read at
 request time so a changed setting applies at once.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Game catalogue API: anyone reads, staff write."""
+
 from __future__ import annotations
 
 from django.db.models import QuerySet

@@ -1,4 +1,5 @@
 """Reads for the game catalogue."""
+
 from __future__ import annotations
 
 import uuid

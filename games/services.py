@@ -1,4 +1,5 @@
 """Writes for the game catalogue."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,6 +17,18 @@ from .models import Game, SortOrder
 class GameInvalid(DomainError):
     code = "invalid"
     message = "Some fields are invalid."
+
+
+class GameRulesLocked(Conflict):
+    code = "game_has_scores"
+    message = (
+        "sort_order, score_operator and counts_toward_global cannot change once a game has scores: "
+        "every board was computed with them."
+    )
+
+
+# Changing these would silently invalidate every board already computed for the game.
+_RANKING_FIELDS = ("sort_order", "score_operator", "counts_toward_global")
 
 
 class GameInUse(Conflict):
@@ -78,9 +91,7 @@ def game_create(
     if counts_toward_global is None:
         counts_toward_global = sort_order == SortOrder.DESC
     _check_bounds(fields.get("min_score"), fields.get("max_score"))
-    return _save(
-        Game(name=name, slug=slug, sort_order=sort_order, counts_toward_global=counts_toward_global, **fields)
-    )
+    return _save(Game(name=name, slug=slug, sort_order=sort_order, counts_toward_global=counts_toward_global, **fields))
 
 
 @transaction.atomic
@@ -91,6 +102,9 @@ def game_update(*, game: Game, **changes: Any) -> Game:
         error = _slug_error(slug, exclude=game)
         if error:
             raise GameInvalid(fields={"slug": [error]})
+    if any(field in changes and changes[field] != getattr(game, field) for field in _RANKING_FIELDS):
+        if game.scores.exists():
+            raise GameRulesLocked()
     for field, value in changes.items():
         setattr(game, field, value)
     _check_bounds(game.min_score, game.max_score)

@@ -1,4 +1,5 @@
 """ASGI entry point: HTTP and WebSockets from one process (daphne in the embedded demo)."""
+
 import os
 
 from django.core.asgi import get_asgi_application

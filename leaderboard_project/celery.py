@@ -1,4 +1,5 @@
 """The Celery application. Settings come from Django settings (``CELERY_*``)."""
+
 import os
 
 from celery import Celery

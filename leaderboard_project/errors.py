@@ -4,6 +4,7 @@ Domain code raises ``DomainError`` subclasses (stable snake_case ``code``, HTTP
 ``status_code``); DRF and Django exceptions are translated here, so every 4xx
 and 5xx under ``/api/`` has the same shape and tests can assert on ``code``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,9 +27,16 @@ class DomainError(Exception):
     status_code: int = status.HTTP_400_BAD_REQUEST
     message: str = "The request could not be completed."
 
-    def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.message = message or self.message
         self.fields = fields
+        self.headers = headers or {}
         super().__init__(self.message)
 
 
@@ -115,7 +123,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
     if isinstance(exc, DomainError):
         set_rollback()
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code, headers=exc.headers)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, SuspiciousOperation):

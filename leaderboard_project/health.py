@@ -1,4 +1,5 @@
 """Liveness and readiness probes."""
+
 from __future__ import annotations
 
 import logging
@@ -69,6 +70,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
         else:
             results[name] = "ok"
     down = sorted(name for name, result in results.items() if result != "ok")
+    if not down:
+        # A degraded ranking index is not "down": reads fall back to the database.
+        from rankings.index import index_status
+
+        ranking = index_status()
+        results["rankings"] = "ok" if ranking["status"] == "ok" else f"degraded: {ranking['reason']}"
+        if ranking["status"] != "ok":
+            return JsonResponse({"status": "degraded", "checks": results, "rankings": ranking})
     if down:
         return JsonResponse(
             {

@@ -1,4 +1,5 @@
 """Offset/limit paging with strict parameters: a bad ``limit`` is a 400, not a silent default."""
+
 from __future__ import annotations
 
 from rest_framework.exceptions import ValidationError

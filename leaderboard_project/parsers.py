@@ -1,4 +1,5 @@
 """Request parsing with the body-size bound enforced while reading."""
+
 from __future__ import annotations
 
 import codecs
@@ -10,7 +11,6 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from .errors import PayloadTooLarge
-
 
 # Deep enough for any real payload; shallow enough that every parsed value can be
 # re-encoded (json.dumps recurses) without hitting the interpreter's recursion limit.

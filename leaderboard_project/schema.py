@@ -1,4 +1,5 @@
 """OpenAPI generation: every operation documents the error shape it may answer with."""
+
 from __future__ import annotations
 
 from typing import Any

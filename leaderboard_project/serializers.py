@@ -1,4 +1,5 @@
 """Serializer helpers shared by every app."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,10 +20,7 @@ class StrictSerializer(serializers.Serializer):
             unknown = [key for key in data.keys() if key not in writable]
             if unknown:
                 raise serializers.ValidationError(
-                    {
-                        key: ["This field cannot be set." if key in self.fields else "Unknown field."]
-                        for key in unknown
-                    }
+                    {key: ["This field cannot be set." if key in self.fields else "Unknown field."] for key in unknown}
                 )
         return super().to_internal_value(data)
 

@@ -4,6 +4,7 @@ With no environment at all Podium runs embedded: SQLite file, in-memory channel
 layer, local-memory cache, background jobs in-process. Each variable below
 switches on one piece of the production profile (see ``.env.example``).
 """
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,6 +59,8 @@ INSTALLED_APPS = [
     "leaderboard_project.apps.PodiumConfig",
     "accounts",
     "games",
+    "rankings",
+    "scores",
 ]
 
 MIDDLEWARE = [
@@ -129,11 +132,23 @@ else:
 
 # Channel layer: in-memory (one process) or channels-redis (any number of processes).
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Ranking engine: the standings table (SQL) embedded; Redis sorted sets as the index when REDIS_URL is set.
+RANKING_ENGINE = env.str(
+    "RANKING_ENGINE",
+    default="rankings.engine.redis.RedisEngine" if REDIS_URL else "rankings.engine.sql.SqlEngine",
+)
+RANKING_REDIS_URL = env.str("RANKING_REDIS_URL", default="") or REDIS_URL
+# Seconds a ranking-index call may take before reads fall back to the database.
+RANKING_REDIS_TIMEOUT = env.float("RANKING_REDIS_TIMEOUT", default=0.5)
+RANKING_INDEX_RETRY_SECONDS = 2.0
+RANKING_INDEX_RECHECK_SECONDS = 1.0
+
+# Scores one player may submit for one game, per window (N/s, N/min, N/10s, ...).
+SCORE_RATE_PER_USER_GAME = env.str("SCORE_RATE_PER_USER_GAME", default="60/min")
 
 # Background jobs: Celery workers when a broker is configured, else run in-process.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

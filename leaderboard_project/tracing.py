@@ -1,4 +1,5 @@
 """OpenTelemetry tracing, on when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (OTLP over HTTP)."""
+
 from __future__ import annotations
 
 import logging

@@ -9,6 +9,8 @@ from . import health
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("games.urls")),
+    path("", include("scores.urls")),
+    path("", include("rankings.urls")),
 ]
 
 urlpatterns = [

@@ -1,4 +1,5 @@
 """WSGI entry point: the production profile serves the HTTP API from a WSGI server."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

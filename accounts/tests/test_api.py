@@ -85,9 +85,7 @@ def test_register_reports_the_invalid_field(api_client, payload, field):
 
 @pytest.mark.parametrize("password", ["12345678", "password", "abc", "good-name-1"])
 def test_register_applies_django_password_validators_with_per_field_messages(api_client, password):
-    response = api_client.post(
-        REGISTER, {"username": "good-name-1", "email": "a@example.com", "password": password}
-    )
+    response = api_client.post(REGISTER, {"username": "good-name-1", "email": "a@example.com", "password": password})
 
     assert response.status_code == 400
     messages = response.json()["error"]["fields"]["password"]
@@ -97,7 +95,13 @@ def test_register_applies_django_password_validators_with_per_field_messages(api
 def test_register_stores_profile_fields_and_normalises_country(api_client):
     response = api_client.post(
         REGISTER,
-        {"username": "zed", "email": "zed@example.com", "password": DEFAULT_PASSWORD, "display_name": "Zed", "country": "fr"},
+        {
+            "username": "zed",
+            "email": "zed@example.com",
+            "password": DEFAULT_PASSWORD,
+            "display_name": "Zed",
+            "country": "fr",
+        },
     )
 
     assert response.status_code == 201

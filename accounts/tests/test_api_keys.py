@@ -64,9 +64,7 @@ def test_authenticate_refreshes_a_stale_last_used(chess_key):
     assert ApiKey.objects.get(pk=api_key.pk).last_used_at > long_ago
 
 
-@pytest.mark.parametrize(
-    "raw_key", ["", "pod_", "pod_deadbeef_wrong", "xyz_deadbeef_secret", "pod_deadbeef"]
-)
+@pytest.mark.parametrize("raw_key", ["", "pod_", "pod_deadbeef_wrong", "xyz_deadbeef_secret", "pod_deadbeef"])
 def test_authenticate_rejects_unknown_keys(chess_key, raw_key):
     assert api_key_authenticate(raw_key=raw_key) is None
 
@@ -105,9 +103,7 @@ def test_a_revoked_key_is_401(api_client, chess_key):
 
 
 @pytest.mark.urls("accounts.tests.urls_for_api_keys")
-@pytest.mark.parametrize(
-    "header", ["Api-Key pod_00000000_nope", "Api-Key", "Api-Key a b", "api-key pod_00000000_nope"]
-)
+@pytest.mark.parametrize("header", ["Api-Key pod_00000000_nope", "Api-Key", "Api-Key a b", "api-key pod_00000000_nope"])
 def test_an_unknown_or_malformed_key_is_401(api_client, chess_key, header):
     response = api_client.post("/api/test/games/chess/write", HTTP_AUTHORIZATION=header)
 

@@ -1,4 +1,5 @@
 """Uniqueness under real concurrency, on PostgreSQL."""
+
 import threading
 
 import pytest

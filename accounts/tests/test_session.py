@@ -1,4 +1,5 @@
 """Session sign-in, for the admin and the pages, with CSRF enforced."""
+
 import pytest
 from django.test import Client
 

@@ -79,7 +79,10 @@ def test_registration_is_throttled_per_username(api_client, tight_rates):
 def test_x_forwarded_for_is_ignored_without_trusted_proxies(api_client, tight_rates):
     statuses = [
         api_client.post(
-            LOGIN, {"username": f"someone{i}", "password": "x"}, REMOTE_ADDR="10.4.4.4", HTTP_X_FORWARDED_FOR=f"1.2.3.{i}"
+            LOGIN,
+            {"username": f"someone{i}", "password": "x"},
+            REMOTE_ADDR="10.4.4.4",
+            HTTP_X_FORWARDED_FOR=f"1.2.3.{i}",
         ).status_code
         for i in range(6)
     ]

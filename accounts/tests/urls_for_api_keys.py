@@ -1,4 +1,5 @@
 """The project's URLs plus one view that writes for a game, as a score endpoint would."""
+
 from django.urls import path
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response

@@ -6,33 +6,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Game',
+            name="Game",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('description', models.TextField(blank=True, max_length=2000)),
-                ('rules', models.JSONField(blank=True, default=dict)),
-                ('sort_order', models.CharField(choices=[('desc', 'Higher is better'), ('asc', 'Lower is better')], default='desc', max_length=4)),
-                ('score_operator', models.CharField(choices=[('best', 'Keep the best score'), ('latest', 'Keep the latest score'), ('sum', 'Add every score')], default='best', max_length=6)),
-                ('min_score', models.BigIntegerField(blank=True, null=True)),
-                ('max_score', models.BigIntegerField(blank=True, null=True)),
-                ('counts_toward_global', models.BooleanField(default=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                ("description", models.TextField(blank=True, max_length=2000)),
+                ("rules", models.JSONField(blank=True, default=dict)),
+                (
+                    "sort_order",
+                    models.CharField(
+                        choices=[("desc", "Higher is better"), ("asc", "Lower is better")], default="desc", max_length=4
+                    ),
+                ),
+                (
+                    "score_operator",
+                    models.CharField(
+                        choices=[
+                            ("best", "Keep the best score"),
+                            ("latest", "Keep the latest score"),
+                            ("sum", "Add every score"),
+                        ],
+                        default="best",
+                        max_length=6,
+                    ),
+                ),
+                ("min_score", models.BigIntegerField(blank=True, null=True)),
+                ("max_score", models.BigIntegerField(blank=True, null=True)),
+                ("counts_toward_global", models.BooleanField(default=True)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('min_score__isnull', True), ('max_score__isnull', True), ('min_score__lte', models.F('max_score')), _connector='OR'), name='games_game_min_le_max'), models.CheckConstraint(condition=models.Q(('sort_order__in', ['desc', 'asc'])), name='games_game_sort_order_valid'), models.CheckConstraint(condition=models.Q(('score_operator__in', ['best', 'latest', 'sum'])), name='games_game_score_operator_valid')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("min_score__isnull", True),
+                            ("max_score__isnull", True),
+                            ("min_score__lte", models.F("max_score")),
+                            _connector="OR",
+                        ),
+                        name="games_game_min_le_max",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("sort_order__in", ["desc", "asc"])), name="games_game_sort_order_valid"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("score_operator__in", ["best", "latest", "sum"])),
+                        name="games_game_score_operator_valid",
+                    ),
+                ],
             },
         ),
     ]

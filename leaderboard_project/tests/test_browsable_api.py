@@ -1,4 +1,5 @@
 """The DRF browsable API renders every endpoint for a browser, signed in or not."""
+
 import pytest
 from django.urls import reverse
 

@@ -1,4 +1,5 @@
 """Every error, whatever raised it, is ``{"error": {"code", "message", "fields"?}}`` under /api/."""
+
 import json
 import re
 
@@ -136,7 +137,7 @@ def test_json_nested_one_level_past_the_limit_is_400_and_at_the_limit_parses():
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_json_with_a_non_standard_constant_is_400_parse_error(api_client, constant):
-    response = post_raw(api_client, LOGIN, '{"username": "ace", "password": %s}' % constant)
+    response = post_raw(api_client, LOGIN, f'{{"username": "ace", "password": {constant}}}')
 
     assert_error(response, 400, "parse_error")
 

@@ -1,5 +1,9 @@
 import pytest
 
+from rankings.engine import get_engine
+from rankings.index import READY_KEY
+from rankings.services import boards_rebuild
+
 pytestmark = pytest.mark.django_db
 
 # Nothing listens on port 1 of the loopback: a real connection attempt that is refused.
@@ -22,11 +26,12 @@ def test_readyz_checks_the_database(api_client):
 
 def test_readyz_embedded_checks_neither_redis_nor_broker(api_client, settings):
     settings.REDIS_URL = ""
+    settings.RANKING_ENGINE = "rankings.engine.sql.SqlEngine"
     settings.CELERY_TASK_ALWAYS_EAGER = True
 
     response = api_client.get("/readyz")
 
-    assert set(response.json()["checks"]) == {"database"}
+    assert response.json()["checks"] == {"database": "ok", "rankings": "ok"}
 
 
 @pytest.mark.redis
@@ -35,13 +40,26 @@ def test_readyz_reports_redis_and_broker_ok_when_they_answer(api_client, setting
     from leaderboard_project.celery import app
 
     app.conf.broker_url = settings.REDIS_URL
+    boards_rebuild(boards=[], mark_ready=True)
     try:
         response = api_client.get("/readyz")
     finally:
         app.conf.broker_url = settings.CELERY_BROKER_URL
 
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "broker": "ok", "rankings": "ok"}
+
+
+@pytest.mark.redis
+def test_readyz_reports_ranking_degraded_while_the_index_is_not_built(api_client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    get_engine().client.delete(READY_KEY)
+
+    response = api_client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["rankings"].startswith("degraded")
 
 
 def test_readyz_is_503_naming_redis_when_redis_is_down(api_client, settings):

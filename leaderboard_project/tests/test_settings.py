@@ -1,7 +1,8 @@
 """Settings in both profiles, loaded in a fresh interpreter with a controlled environment."""
+
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 

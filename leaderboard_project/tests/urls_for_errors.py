@@ -1,4 +1,5 @@
 """The project's URLs plus views that fail on purpose, for the error-shape tests."""
+
 from django.urls import path
 
 from leaderboard_project.tests.test_errors import BoomApi, ConflictApi, ConflictWithFieldsApi, RaisingApi

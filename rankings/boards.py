@@ -1,0 +1,95 @@
+"""Boards: a scope (one game, the global board, one tournament) in one period window.
+
+A board's key names it everywhere: in the standings table, in Redis and in
+channel-layer group names, so it uses letters, digits, '-', '_' and '.' only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from .periods import Period, PeriodWindow, period_window, windows_containing
+
+if TYPE_CHECKING:
+    from games.models import Game
+
+GLOBAL_SCOPE = "global"
+
+
+@dataclass(frozen=True)
+class Board:
+    key: str
+    descending: bool
+    window: PeriodWindow
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When an index of this board may be dropped: the end of the period after it."""
+        if self.window.end is None:
+            return None
+        return self.window.end + (self.window.end - self.window.start) + timedelta(days=1)
+
+
+def board_key(scope: str, window: PeriodWindow) -> str:
+    return f"{scope}.{window.period}" if window.period == Period.ALL else f"{scope}.{window.period}.{window.key}"
+
+
+def game_scope(game_id: object) -> str:
+    return f"game.{game_id}"
+
+
+def game_board(game: Game, window: PeriodWindow) -> Board:
+    return Board(board_key(game_scope(game.pk), window), game.sort_order == "desc", window)
+
+
+def global_board(window: PeriodWindow) -> Board:
+    return Board(board_key(GLOBAL_SCOPE, window), True, window)
+
+
+def game_board_at(game: Game, period: str, at: datetime) -> Board:
+    return game_board(game, period_window(period, at))
+
+
+def global_board_at(period: str, at: datetime) -> Board:
+    return global_board(period_window(period, at))
+
+
+def boards_for_score(game: Game, at: datetime) -> list[tuple[Board, Board | None]]:
+    """For a score made at ``at``: each game board it counts on, paired with the global board it feeds."""
+    return [
+        (game_board(game, window), global_board(window) if game.counts_toward_global else None)
+        for window in windows_containing(at)
+    ]
+
+
+def window_from_key(period: str, key: str) -> PeriodWindow:
+    """The window a board key names (the inverse of ``board_key`` for the period part)."""
+    if period == Period.ALL:
+        return period_window(period, datetime.now(UTC))
+    if period == Period.DAILY:
+        day = date.fromisoformat(key)
+    elif period == Period.WEEKLY:
+        year, week = key.split("-W")
+        day = date.fromisocalendar(int(year), int(week), 1)
+    elif period == Period.MONTHLY:
+        day = date.fromisoformat(f"{key}-01")
+    else:
+        raise ValueError(f"unknown period {period!r}")
+    return period_window(period, datetime.combine(day, time.min, tzinfo=UTC))
+
+
+def board_from_key(key: str) -> Board:
+    """Rebuild a Board (with its direction) from its key, e.g. for ``rebuild_rankings``."""
+    from games.models import Game
+
+    parts = key.split(".")
+    if parts[0] == GLOBAL_SCOPE:
+        period, period_key = parts[1], (parts[2] if len(parts) > 2 else "")
+        return global_board(window_from_key(period, period_key))
+    if parts[0] == "game":
+        game = Game.objects.get(pk=parts[1])
+        period, period_key = parts[2], (parts[3] if len(parts) > 3 else "")
+        return game_board(game, window_from_key(period, period_key))
+    raise ValueError(f"not a board key: {key!r}")

@@ -1,0 +1,102 @@
+"""Reads of boards: pages, around a player, friends, one player's standing.
+
+Every read goes through ``index.index_read``: the index when it is usable for
+the board, the standings table otherwise. Player names are attached with one
+query per page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from accounts.models import User
+from games.models import Game
+
+from .boards import Board, game_board
+from .engine import Entry, RankingEngine
+from .engine.base import percentile
+from .index import index_read
+from .models import Standing
+from .periods import Period, period_window
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    rank: int
+    user_id: uuid.UUID
+    username: str
+    display_name: str
+    value: int
+    reached_at: datetime
+
+
+@dataclass(frozen=True)
+class BoardPage:
+    board: Board
+    size: int
+    entries: list[BoardEntry]
+
+
+@dataclass(frozen=True)
+class PlayerStanding:
+    board: Board
+    entry: BoardEntry
+    size: int
+
+    @property
+    def percentile(self) -> float:
+        return percentile(self.entry.rank, self.size)
+
+
+def _named(entries: Sequence[Entry]) -> list[BoardEntry]:
+    names = {
+        pk: (username, display_name)
+        for pk, username, display_name in User.objects.filter(pk__in=[e.user_id for e in entries]).values_list(
+            "pk", "username", "display_name"
+        )
+    }
+    return [BoardEntry(e.rank, e.user_id, *names.get(e.user_id, ("", "")), e.value, e.reached_at) for e in entries]
+
+
+def _page(board: Board, read: Callable[[RankingEngine], list[Entry]]) -> BoardPage:
+    entries, size = index_read(board, lambda engine: (read(engine), engine.size(board)))
+    return BoardPage(board, size, _named(entries) if entries else [])
+
+
+def board_top(*, board: Board, offset: int, limit: int) -> BoardPage:
+    return _page(board, lambda engine: engine.top(board, offset=offset, limit=limit))
+
+
+def board_around(*, board: Board, user_id: uuid.UUID, limit: int) -> BoardPage:
+    """``limit`` entries with the player in the middle (one more below than above when even)."""
+    before = (limit - 1) // 2
+    return _page(board, lambda engine: engine.around(board, user_id, before=before, after=limit - 1 - before))
+
+
+def board_friends(*, board: Board, user_ids: Sequence[uuid.UUID]) -> BoardPage:
+    return _page(board, lambda engine: engine.entries(board, user_ids))
+
+
+def board_player(*, board: Board, user_id: uuid.UUID) -> PlayerStanding | None:
+    entry, size = index_read(board, lambda engine: (engine.entry(board, user_id), engine.size(board)))
+    if entry is None:
+        return None
+    return PlayerStanding(board, _named([entry])[0], size)
+
+
+def player_game_standings(*, user_id: uuid.UUID, at: datetime) -> list[tuple[Game, PlayerStanding]]:
+    """A player's all-time standing on every game board they are on, for their public profile."""
+    window = period_window(Period.ALL, at)
+    keys = Standing.objects.filter(user_id=user_id, board__startswith="game.", board__endswith=".all").values_list(
+        "board", flat=True
+    )
+    game_ids = [key.split(".")[1] for key in keys]
+    standings = []
+    for game in Game.objects.filter(pk__in=game_ids).order_by("name"):
+        found = board_player(board=game_board(game, window), user_id=user_id)
+        if found is not None:
+            standings.append((game, found))
+    return standings

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework import serializers
+
+from .engine.base import MAX_FRIENDS, MAX_PAGE
+from .periods import Period
+
+DEFAULT_LIMIT = 10
+
+
+class MomentField(serializers.CharField):
+    """An ISO date ("2026-11-23", midnight UTC) or datetime: a moment inside the wanted period."""
+
+    def to_internal_value(self, data: Any) -> datetime:
+        text = super().to_internal_value(data)
+        try:
+            moment = parse_datetime(text)
+            if moment is None and (day := parse_date(text)) is not None:
+                moment = datetime.combine(day, time.min, tzinfo=UTC)
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise serializers.ValidationError("Must be an ISO 8601 date or date-time.")
+        return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+class UserIdListField(serializers.CharField):
+    """Comma-separated user ids, at most MAX_FRIENDS."""
+
+    def to_internal_value(self, data: Any) -> list[uuid.UUID]:
+        text = super().to_internal_value(data)
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        if not parts:
+            raise serializers.ValidationError("List at least one user id.")
+        if len(parts) > MAX_FRIENDS:
+            raise serializers.ValidationError(f"At most {MAX_FRIENDS} user ids.")
+        try:
+            return list(dict.fromkeys(uuid.UUID(part) for part in parts))
+        except ValueError:
+            raise serializers.ValidationError("Each user id must be a UUID.") from None
+
+
+class LeaderboardQuerySerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=Period.choices, default=Period.ALL)
+    at = MomentField(required=False, max_length=40, help_text="A moment in the wanted period (default: now).")
+    offset = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=DEFAULT_LIMIT)
+    around = serializers.CharField(
+        required=False, max_length=36, help_text="A user id, or `me`: the page around that player."
+    )
+    user_ids = UserIdListField(required=False, max_length=4000, help_text="Comma-separated user ids: a friends board.")
+
+    def validate_around(self, value: str) -> str | uuid.UUID:
+        if value == "me":
+            return value
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            raise serializers.ValidationError("Must be a user id or `me`.") from None
+
+    def validate(self, attrs: dict) -> dict:
+        if "around" in attrs and "user_ids" in attrs:
+            raise serializers.ValidationError("Use either around or user_ids, not both.")
+        return attrs
+
+
+class PlayerQuerySerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=Period.choices, default=Period.ALL)
+    at = MomentField(required=False, max_length=40)
+
+
+class BoardEntrySerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    user_id = serializers.UUIDField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    value = serializers.IntegerField()
+    reached_at = serializers.DateTimeField()
+
+
+class BoardSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    period = serializers.CharField(source="window.period")
+    period_start = serializers.DateTimeField(source="window.start", allow_null=True)
+    period_end = serializers.DateTimeField(source="window.end", allow_null=True)
+    sort_order = serializers.SerializerMethodField()
+
+    def get_sort_order(self, board: Any) -> str:
+        return "desc" if board.descending else "asc"
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    board = BoardSerializer()
+    size = serializers.IntegerField()
+    entries = BoardEntrySerializer(many=True)
+
+
+class PlayerStandingSerializer(serializers.Serializer):
+    board = BoardSerializer()
+    size = serializers.IntegerField()
+    rank = serializers.IntegerField(source="entry.rank")
+    value = serializers.IntegerField(source="entry.value")
+    reached_at = serializers.DateTimeField(source="entry.reached_at")
+    user_id = serializers.UUIDField(source="entry.user_id")
+    username = serializers.CharField(source="entry.username")
+    display_name = serializers.CharField(source="entry.display_name")
+    percentile = serializers.FloatField()

@@ -1,0 +1,288 @@
+"""Writes to the standings: a score's effect on every board, recomputation, rebuilds.
+
+Callers hold the player's row lock (``scores.services``), so one player's
+standings change one submission at a time and the global board's running
+sum can be kept by deltas. Index writes happen after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Count, Max, Sum
+from django.utils import timezone
+from rest_framework import status
+
+from games.models import INT64_MAX, INT64_MIN, Game, ScoreOperator
+from leaderboard_project.errors import DomainError
+
+from . import index
+from .boards import Board, board_key, boards_for_score, game_board, game_scope, global_board
+from .engine import StandingChange, StandingRow, get_engine
+from .models import StaleBoard, Standing
+from .periods import windows_containing
+
+logger = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class BoardValueOverflow(DomainError):
+    code = "board_value_overflow"
+    status_code = status.HTTP_409_CONFLICT
+    message = "This score would take the player's total beyond a signed 64-bit integer."
+
+
+@dataclass(frozen=True)
+class State:
+    value: int
+    reached_at: datetime
+
+
+def combine(operator: str, descending: bool, old: State | None, value: int, at: datetime) -> State | None:
+    """A player's new state on a board after a score, or the old one if it does not change.
+
+    ``reached_at`` moves only when the value does: a player who reaches a value
+    first stays ahead of players who reach it later.
+    """
+    if old is None:
+        return State(value, at)
+    if operator == ScoreOperator.BEST:
+        better = value > old.value if descending else value < old.value
+        return State(value, at) if better else old
+    if operator == ScoreOperator.LATEST:
+        return old if value == old.value else State(value, at)
+    if operator == ScoreOperator.SUM:
+        return old if value == 0 else State(_checked(old.value + value), at)
+    raise ValueError(f"unknown score operator {operator!r}")
+
+
+def _checked(value: int) -> int:
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise BoardValueOverflow()
+    return value
+
+
+def _next_version(old: Standing | None, at: datetime) -> int:
+    # Time-based, so a board row deleted and created again still outranks its old tombstone in an index.
+    micros = (at - _EPOCH) // timedelta(microseconds=1)
+    return max(old.version + 1 if old else 1, micros)
+
+
+class _Pending:
+    """Standings rows to write in one statement, and the changes to send to the index after commit."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, uuid.UUID], tuple[Board, Standing]] = {}
+        self.changes: list[StandingChange] = []
+
+    def put(self, board: Board, user_id: uuid.UUID, state: State, old: Standing | None, now: datetime) -> Standing:
+        row = Standing(
+            board=board.key,
+            user_id=user_id,
+            value=state.value,
+            reached_at=state.reached_at,
+            version=_next_version(old, now),
+        )
+        self.rows[(board.key, user_id)] = (board, row)
+        return row
+
+    def remove(self, board: Board, old: Standing, now: datetime) -> None:
+        old.delete()
+        self.changes.append(StandingChange(board, old.user_id, None, None, _next_version(old, now)))
+
+    def save(self) -> None:
+        """Write the pending rows (one statement) and queue their changes for the index."""
+        if not self.rows:
+            return
+        Standing.objects.bulk_create(
+            [row for _, row in self.rows.values()],
+            update_conflicts=True,
+            unique_fields=["board", "user"],
+            update_fields=["value", "reached_at", "version", "updated_at"],
+        )
+        self.changes += [
+            StandingChange(board, row.user_id, row.value, row.reached_at, row.version)
+            for board, row in self.rows.values()
+        ]
+        self.rows.clear()
+
+    def send_after_commit(self) -> None:
+        if self.changes:
+            transaction.on_commit(partial(index.index_apply, self.changes))
+
+
+def _state(row: Standing | None) -> State | None:
+    return State(row.value, row.reached_at) if row else None
+
+
+@dataclass(frozen=True)
+class ScoreEffect:
+    """What one score did to the player's all-time state on its game."""
+
+    before: State | None
+    after: State
+
+
+@dataclass(frozen=True)
+class ScoreInput:
+    user_id: uuid.UUID
+    value: int
+    at: datetime
+
+
+def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list[ScoreEffect | None]:
+    """Apply scores of one game, in order, to every board they count on: one read, one write.
+
+    A score that would overflow a total is skipped and its effect is None.
+    The caller holds the row locks of every player involved and is inside a
+    transaction; the index is written after commit.
+    """
+    pairs_by_score = [boards_for_score(game, score.at) for score in scores]
+    keys = {board.key for pairs in pairs_by_score for pair in pairs for board in pair if board is not None}
+    current = {
+        (row.board, row.user_id): row
+        for row in Standing.objects.filter(board__in=keys, user_id__in={score.user_id for score in scores})
+    }
+    pending = _Pending()
+    now = timezone.now()
+    effects: list[ScoreEffect | None] = []
+    for score, pairs in zip(scores, pairs_by_score, strict=True):
+        try:
+            effect, puts = _score_puts(game, score, pairs, current)
+        except BoardValueOverflow:
+            effects.append(None)
+            continue
+        effects.append(effect)
+        for board, state, old in puts:
+            current[(board.key, score.user_id)] = pending.put(board, score.user_id, state, old, now)
+    pending.save()
+    pending.send_after_commit()
+    return effects
+
+
+def _score_puts(
+    game: Game,
+    score: ScoreInput,
+    pairs: list[tuple[Board, Board | None]],
+    current: dict[tuple[str, uuid.UUID], Standing],
+) -> tuple[ScoreEffect, list[tuple[Board, State, Standing | None]]]:
+    """Every row one score changes, computed before any is written so an overflow changes nothing."""
+    effect = None
+    puts: list[tuple[Board, State, Standing | None]] = []
+    for game_board_, global_board_ in pairs:
+        old = current.get((game_board_.key, score.user_id))
+        old_state = _state(old)
+        new_state = combine(game.score_operator, game_board_.descending, old_state, score.value, score.at)
+        if game_board_.window.start is None:
+            effect = ScoreEffect(old_state, new_state)
+        if new_state is old_state:
+            continue
+        puts.append((game_board_, new_state, old))
+        if global_board_ is not None:
+            # The global value is the sum of the game values, reached when any of them last moved.
+            old_global = current.get((global_board_.key, score.user_id))
+            delta = new_state.value - (old_state.value if old_state else 0)
+            total = _checked((old_global.value if old_global else 0) + delta)
+            puts.append((global_board_, State(total, score.at), old_global))
+    return effect, puts
+
+
+def standings_recompute(
+    *, game: Game, user_id: uuid.UUID, at: datetime, scores: Sequence[tuple[int, datetime]]
+) -> list[StandingChange]:
+    """Recompute a player's standings on every board the moment ``at`` falls in, from their remaining scores.
+
+    ``scores`` are the player's counted (value, created_at) for the game, oldest
+    first. Used when a score is voided. The caller holds the player's row lock.
+    """
+    now = timezone.now()
+    pending = _Pending()
+    counting_game_ids = (
+        list(Game.objects.filter(counts_toward_global=True).values_list("pk", flat=True))
+        if game.counts_toward_global
+        else []
+    )
+    for window in windows_containing(at):
+        board = game_board(game, window)
+        state: State | None = None
+        for value, created_at in scores:
+            if window.contains(created_at):
+                state = combine(game.score_operator, board.descending, state, value, created_at)
+        old = Standing.objects.filter(board=board.key, user_id=user_id).first()
+        if state is None and old is not None:
+            pending.remove(board, old, now)
+        elif state is not None and _state(old) != state:
+            pending.put(board, user_id, state, old, now)
+        pending.save()
+        if counting_game_ids:
+            _recompute_global(global_board(window), user_id, counting_game_ids, pending, now)
+    pending.save()
+    pending.send_after_commit()
+    return pending.changes
+
+
+def _recompute_global(
+    board: Board, user_id: uuid.UUID, counting_game_ids: list[uuid.UUID], pending: _Pending, now: datetime
+) -> None:
+    keys = [board_key(game_scope(pk), board.window) for pk in counting_game_ids]
+    totals = Standing.objects.filter(user_id=user_id, board__in=keys).aggregate(
+        total=Sum("value"), reached=Max("reached_at"), n=Count("pk")
+    )
+    old = Standing.objects.filter(board=board.key, user_id=user_id).first()
+    if not totals["n"]:
+        if old is not None:
+            pending.remove(board, old, now)
+        return
+    state = State(_checked(totals["total"]), totals["reached"])
+    if _state(old) != state:
+        pending.put(board, user_id, state, old, now)
+
+
+def _rows_of(board: Board, *, since: datetime | None = None) -> Iterable[StandingRow]:
+    rows = Standing.objects.filter(board=board.key).order_by()
+    if since is not None:
+        rows = rows.filter(updated_at__gte=since)
+    for user_id, value, reached_at, version in rows.values_list("user_id", "value", "reached_at", "version").iterator(
+        chunk_size=5_000
+    ):
+        yield StandingRow(user_id, value, reached_at, version)
+
+
+def board_rebuild(*, board: Board) -> int:
+    """Rebuild one board's index from the standings table, then replay what changed meanwhile."""
+    started = timezone.now()
+    engine = get_engine()
+    loaded = engine.rebuild(board, _rows_of(board))
+    # Writes committed while the rebuild ran may have been overwritten by the swap: apply them again
+    # (versions make this idempotent). The margin covers clock skew between servers.
+    engine.apply(
+        [
+            StandingChange(board, row.user_id, row.value, row.reached_at, row.version)
+            for row in _rows_of(board, since=started - timedelta(seconds=5))
+        ]
+    )
+    StaleBoard.objects.filter(board=board.key, since__lte=started).delete()
+    return loaded
+
+
+def boards_rebuild(
+    *, boards: Sequence[Board], mark_ready: bool, progress: Callable[[Board, int], None] | None = None
+) -> int:
+    """Rebuild many boards. ``mark_ready`` (a full rebuild) records that the index holds every board."""
+    total = 0
+    for board in boards:
+        loaded = board_rebuild(board=board)
+        total += loaded
+        if progress:
+            progress(board, loaded)
+    if mark_ready and index.index_is_separate():
+        get_engine().client.set(index.READY_KEY, timezone.now().isoformat())
+    index.health.forget()
+    return total

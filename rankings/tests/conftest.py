@@ -1,0 +1,47 @@
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rankings.boards import Board
+from rankings.engine import StandingChange
+from rankings.engine.redis import RedisEngine
+from rankings.engine.sql import SqlEngine
+from rankings.models import Standing
+from rankings.periods import Period, period_window
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def make_board(key: str = "test.board", *, descending: bool = True) -> Board:
+    return Board(key, descending, period_window(Period.ALL, T0))
+
+
+@pytest.fixture(params=["sql", pytest.param("redis", marks=pytest.mark.redis)])
+def engine(request, db, settings):
+    """Each backend of the contract; the Redis one against the real Redis of REDIS_URL."""
+    if request.param == "sql":
+        yield SqlEngine()
+        return
+    engine = RedisEngine(settings.REDIS_URL)
+    engine.client.flushdb()
+    yield engine
+    engine.client.flushdb()
+
+
+@pytest.fixture
+def load(engine):
+    """Put players on a board: standings rows in the database, and the same changes applied to the engine."""
+    from accounts.tests.factories import UserFactory
+
+    def put(board: Board, values: list[int], *, spacing: timedelta = timedelta(seconds=1)) -> list[uuid.UUID]:
+        users = [UserFactory() for _ in values]
+        rows = [
+            Standing(board=board.key, user=user, value=value, reached_at=T0 + i * spacing, version=1)
+            for i, (user, value) in enumerate(zip(users, values, strict=True))
+        ]
+        Standing.objects.bulk_create(rows)
+        engine.apply([StandingChange(board, row.user_id, row.value, row.reached_at, row.version) for row in rows])
+        return [user.pk for user in users]
+
+    return put

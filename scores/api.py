@@ -1,0 +1,230 @@
+"""Score API: submit (players and game servers), batch (game servers), history, void (staff)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import BasePermission, IsAdminUser, IsAuthenticatedOrReadOnly
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.auth import GameServer
+from accounts.models import User
+from accounts.permissions import is_player
+from games.models import INT64_MAX, INT64_MIN, Game
+from games.selectors import game_get
+from rankings import selectors as rankings
+from rankings.boards import game_board_at, global_board_at
+from rankings.periods import Period
+
+from . import selectors, services
+from .models import Score, Source
+from .serializers import (
+    IDEMPOTENCY_KEY_PATTERN,
+    BatchRequestSerializer,
+    BatchResponseSerializer,
+    HistoryQuerySerializer,
+    ScoreSerializer,
+    ScoreSubmitSerializer,
+    SubmitResponseSerializer,
+    VoidSerializer,
+)
+
+_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
+_BATCH_FIELDS = {"user_id", "game_id", "score", "metadata", "idempotency_key"}
+
+
+class IsGameServer(BasePermission):
+    message = "This needs a game server's API key."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return isinstance(request.user, GameServer)
+
+
+def _standing(board: Any, user_id: uuid.UUID) -> dict | None:
+    found = rankings.board_player(board=board, user_id=user_id)
+    if found is None:
+        return None
+    return {
+        "board": board.key,
+        "rank": found.entry.rank,
+        "value": found.entry.value,
+        "size": found.size,
+        "percentile": found.percentile,
+    }
+
+
+class ScoreListApi(GenericAPIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    serializer_class = ScoreSerializer
+
+    class pagination_class(CursorPagination):  # noqa: N801  DRF looks the class up by this name
+        ordering = ("-created_at", "-id")
+        page_size = 50
+        max_page_size = 200
+        page_size_query_param = "limit"
+
+    def get_queryset(self) -> Any:
+        query = HistoryQuerySerializer(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        game = None
+        if "game_id" in query.validated_data:
+            game = game_get(id_or_slug=query.validated_data["game_id"])
+            if game is None:
+                raise NotFound("No such game.")
+        return selectors.score_history(user_id=query.validated_data.get("user_id"), game=game)
+
+    @extend_schema(parameters=[HistoryQuerySerializer], responses={200: ScoreSerializer(many=True)}, tags=["scores"])
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ScoreSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=ScoreSubmitSerializer,
+        responses={201: SubmitResponseSerializer, 200: SubmitResponseSerializer},
+        tags=["scores"],
+    )
+    def post(self, request: Request) -> Response:
+        """Submit a score: a player for themselves, or a game server (API key) for any player of its games."""
+        serializer = ScoreSubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        game = game_get(id_or_slug=data["game_id"])
+        if game is None:
+            raise ValidationError({"game_id": ["No such game."]})
+        user, source, api_key = self._submitter(request, data.get("user_id"), game)
+        result = services.score_submit(
+            user=user,
+            game=game,
+            value=data["score"],
+            metadata=data.get("metadata"),
+            idempotency_key=data.get("idempotency_key"),
+            source=source,
+            api_key=api_key,
+        )
+        now = timezone.now()
+        body = {
+            "score": result.score,
+            "personal_best": result.score.is_personal_best,
+            "replayed": result.replayed,
+            "game_board": _standing(game_board_at(game, Period.ALL, now), user.pk),
+            "global_board": _standing(global_board_at(Period.ALL, now), user.pk) if game.counts_toward_global else None,
+        }
+        code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
+        return Response(SubmitResponseSerializer(body).data, status=code)
+
+    def _submitter(self, request: Request, user_id: uuid.UUID | None, game: Game) -> tuple[User, str, Any]:
+        if isinstance(request.user, GameServer):
+            if not request.user.may_write(game):
+                raise PermissionDenied("This API key may not write for this game.", code="game_not_allowed")
+            if user_id is None:
+                raise ValidationError({"user_id": ["A game server must say whose score this is."]})
+            user = User.objects.filter(pk=user_id, is_active=True).first()
+            if user is None:
+                raise ValidationError({"user_id": ["No such active user."]})
+            return user, Source.SERVER, request.user.api_key
+        if not is_player(request):
+            raise PermissionDenied()
+        if user_id is not None and user_id != request.user.pk:
+            raise PermissionDenied("A player may submit scores only for themselves.", code="not_your_account")
+        return request.user, Source.CLIENT, None
+
+
+def _batch_item(index: int, raw: Any) -> services.BatchItem | services.BatchOutcome:
+    """Check one item's shape by hand: a thousand serializers per request would dominate the cost."""
+
+    def invalid(field: str, message: str) -> services.BatchOutcome:
+        return services.BatchOutcome(index, "rejected", code="invalid", message=f"{field}: {message}")
+
+    if not isinstance(raw, dict):
+        return invalid("item", "Must be an object.")
+    unknown = set(raw) - _BATCH_FIELDS
+    if unknown:
+        return invalid(sorted(unknown)[0], "Unknown field.")
+    try:
+        user_id = uuid.UUID(raw["user_id"]) if isinstance(raw.get("user_id"), str) else None
+        game_id = uuid.UUID(raw["game_id"]) if isinstance(raw.get("game_id"), str) else None
+    except ValueError:
+        user_id = game_id = None
+    if user_id is None:
+        return invalid("user_id", "Must be a user id.")
+    if game_id is None:
+        return invalid("game_id", "Must be a game id.")
+    value = raw.get("score")
+    if not isinstance(value, int) or isinstance(value, bool) or not INT64_MIN <= value <= INT64_MAX:
+        return invalid("score", "Must be a signed 64-bit integer.")
+    metadata = raw.get("metadata", {})
+    if not isinstance(metadata, dict):
+        return invalid("metadata", "Must be a JSON object.")
+    key = raw.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or not _KEY_RE.match(key)):
+        return invalid("idempotency_key", "Must be 1 to 64 letters, digits, '_', '.', ':' or '-'.")
+    return services.BatchItem(user_id, game_id, value, metadata, key)
+
+
+class ScoreBatchApi(APIView):
+    permission_classes = [IsGameServer]
+
+    @extend_schema(request=BatchRequestSerializer, responses={200: BatchResponseSerializer}, tags=["scores"])
+    def post(self, request: Request) -> Response:
+        """Up to 1,000 scores in one transaction; each invalid item is reported by index, the rest are stored."""
+        raw = request.data.get("scores") if isinstance(request.data, dict) else None
+        if not isinstance(raw, list) or not raw:
+            raise ValidationError({"scores": ["Must be a non-empty list of score objects."]})
+        if len(raw) > services.MAX_BATCH:
+            raise ValidationError({"scores": [f"At most {services.MAX_BATCH} scores per batch."]})
+        parsed = [_batch_item(index, item) for index, item in enumerate(raw)]
+        items = [(index, item) for index, item in enumerate(parsed) if isinstance(item, services.BatchItem)]
+        stored = services.score_submit_batch(api_key=request.user.api_key, items=[item for _, item in items])
+        outcomes = list(parsed)
+        for (index, _), outcome in zip(items, stored, strict=True):
+            outcomes[index] = services.BatchOutcome(
+                index, outcome.status, outcome.score_id, outcome.code, outcome.message
+            )
+        results = [_outcome_body(outcome) for outcome in outcomes]
+        counts = {
+            status_: sum(1 for o in outcomes if o.status == status_) for status_ in ("created", "duplicate", "rejected")
+        }
+        return Response(
+            {
+                "created": counts["created"],
+                "duplicates": counts["duplicate"],
+                "rejected": counts["rejected"],
+                "results": results,
+            }
+        )
+
+
+def _outcome_body(outcome: services.BatchOutcome) -> dict:
+    body: dict[str, Any] = {"index": outcome.index, "status": outcome.status}
+    if outcome.score_id is not None:
+        body["score_id"] = outcome.score_id
+    if outcome.code is not None:
+        body["error"] = {"code": outcome.code, "message": outcome.message}
+    return body
+
+
+class ScoreVoidApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=VoidSerializer, responses={200: ScoreSerializer}, tags=["scores"])
+    def post(self, request: Request, score_id: int) -> Response:
+        """Staff: void a cheated score; every board it counted on is recomputed, and the void is audited."""
+        if not is_player(request):
+            raise PermissionDenied()
+        serializer = VoidSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        score = Score.objects.filter(pk=score_id).first()
+        if score is None:
+            raise NotFound("No such score.")
+        score = services.score_void(score=score, actor=request.user, reason=serializer.validated_data["reason"])
+        return Response(ScoreSerializer(score).data)

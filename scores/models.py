@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Source(models.TextChoices):
+    CLIENT = "client", "Game client"
+    SERVER = "server", "Game server"
+    SIMULATOR = "simulator", "Simulator"
+
+
+class Score(models.Model):
+    """One accepted submission: the durable record every board is computed from."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scores")
+    game = models.ForeignKey("games.Game", on_delete=models.PROTECT, related_name="scores")
+    value = models.BigIntegerField()
+    metadata = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.CLIENT)
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="scores"
+    )
+    is_personal_best = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    void_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="scores_score_user_idempotency_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["user", "game", "created_at"], name="scores_user_game_created"),
+            models.Index(fields=["game", "created_at"], name="scores_game_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.game_id} {self.value}"
+
+    @property
+    def is_void(self) -> bool:
+        return self.voided_at is not None
+
+
+class ScoreAudit(models.Model):
+    """Moderation history: who voided which score, why, and which boards were recomputed."""
+
+    class Action(models.TextChoices):
+        VOID = "void", "Voided"
+
+    score = models.ForeignKey(Score, on_delete=models.CASCADE, related_name="audits")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=500)
+    boards = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} score {self.score_id}"

@@ -1,0 +1,328 @@
+"""Score writes: one submission, a batch from a game server, moderation.
+
+Every submission takes the player's row lock first, so one player's scores
+are applied one at a time (idempotency keys and running totals stay exact
+under concurrent requests), then writes the score and its standings in one
+transaction. Ranking indexes are written after commit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+from rest_framework import status
+
+from accounts.models import ApiKey, User
+from games.models import INT64_MAX, INT64_MIN, Game
+from leaderboard_project.errors import Conflict, DomainError
+from rankings.boards import boards_for_score
+from rankings.services import BoardValueOverflow, ScoreEffect, ScoreInput, standings_recompute, standings_record_scores
+
+from .models import Score, ScoreAudit, Source
+
+MAX_METADATA_BYTES = 2048
+MAX_BATCH = 1000
+
+
+class ScoreRejected(DomainError):
+    code = "invalid"
+    message = "The score was not accepted."
+
+
+class GameInactive(ScoreRejected):
+    code = "game_inactive"
+    message = "This game does not accept scores."
+
+
+class ScoreOutOfBounds(ScoreRejected):
+    code = "score_out_of_bounds"
+
+
+class MetadataTooLarge(ScoreRejected):
+    code = "metadata_too_large"
+    message = f"metadata must be a JSON object of at most {MAX_METADATA_BYTES} bytes."
+
+
+class ScoreRateLimited(DomainError):
+    code = "throttled"
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    message = "Too many scores for this game; slow down."
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    message = "This idempotency key was already used for a different score."
+
+
+class ScoreAlreadyVoid(Conflict):
+    code = "score_already_void"
+    message = "This score is already void."
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    score: Score
+    replayed: bool
+
+
+def _parse_rate(rate: str) -> tuple[int, int]:
+    count, period = rate.split("/")
+    digits = "".join(ch for ch in period if ch.isdigit())
+    unit = period.lstrip("0123456789")[0]
+    return int(count), int(digits or 1) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def _check_rate(user_id: uuid.UUID, game_id: uuid.UUID) -> None:
+    """Fixed-window count per player and game, in the shared cache (Redis in production)."""
+    allowed, period = _parse_rate(settings.SCORE_RATE_PER_USER_GAME)
+    now = time.time()
+    window = int(now // period)
+    key = f"score-rate:{user_id}:{game_id}:{window}"
+    cache.add(key, 0, timeout=period + 1)
+    if cache.incr(key) > allowed:
+        retry_after = max(1, math.ceil((window + 1) * period - now))
+        raise ScoreRateLimited(headers={"Retry-After": str(retry_after)})
+
+
+def score_validate(*, game: Game, value: int, metadata: object) -> None:
+    """The rules every score meets, whoever submits it. Raises a ScoreRejected."""
+    if not game.is_active:
+        raise GameInactive()
+    low = game.min_score if game.min_score is not None else INT64_MIN
+    high = game.max_score if game.max_score is not None else INT64_MAX
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ScoreOutOfBounds(
+            f"The score must be an integer from {low} to {high} for this game.",
+            fields={"score": [f"Must be an integer from {low} to {high}."]},
+        )
+    if not isinstance(metadata, dict) or len(json.dumps(metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
+        raise MetadataTooLarge(fields={"metadata": [MetadataTooLarge.message]})
+
+
+def _lock_players(user_ids: Sequence[uuid.UUID]) -> None:
+    # Always in id order, so two batches naming the same players cannot deadlock.
+    list(User.objects.select_for_update().filter(pk__in=sorted(set(user_ids))).order_by("pk").values_list("pk"))
+
+
+def _is_better(game: Game, value: int, than: int) -> bool:
+    return value > than if game.sort_order == "desc" else value < than
+
+
+def _previous_bests(game: Game, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Each player's best single counted score in the game so far."""
+    best = Max("value") if game.sort_order == "desc" else Min("value")
+    rows = (
+        Score.objects.filter(game=game, user_id__in=set(user_ids), voided_at__isnull=True)
+        .values("user_id")
+        .annotate(best=best)
+        .order_by()
+    )
+    return {row["user_id"]: row["best"] for row in rows}
+
+
+def _personal_best(game: Game, value: int, effect: ScoreEffect, previous_best: int | None) -> bool:
+    if game.score_operator == "best":
+        # The all-time value is the best score: it moved only if this one beat it.
+        return effect.before is None or effect.after is not effect.before
+    return previous_best is None or _is_better(game, value, previous_best)
+
+
+@transaction.atomic
+def score_submit(
+    *,
+    user: User,
+    game: Game,
+    value: int,
+    metadata: dict | None = None,
+    idempotency_key: str | None = None,
+    source: str = Source.CLIENT,
+    api_key: ApiKey | None = None,
+) -> SubmitResult:
+    """Store a score and update every board it counts on. A repeated idempotency key returns the original."""
+    metadata = {} if metadata is None else metadata
+    score_validate(game=game, value=value, metadata=metadata)
+    _lock_players([user.pk])
+    if idempotency_key:
+        original = Score.objects.filter(user=user, idempotency_key=idempotency_key).first()
+        if original is not None:
+            if original.game_id != game.pk or original.value != value:
+                raise IdempotencyKeyReused()
+            return SubmitResult(original, replayed=True)
+    _check_rate(user.pk, game.pk)
+    now = timezone.now()
+    previous = None if game.score_operator == "best" else _previous_bests(game, [user.pk]).get(user.pk)
+    (effect,) = standings_record_scores(game=game, scores=[ScoreInput(user.pk, value, now)])
+    if effect is None:
+        raise BoardValueOverflow()
+    score = Score.objects.create(
+        user=user,
+        game=game,
+        value=value,
+        metadata=metadata,
+        idempotency_key=idempotency_key or None,
+        source=source,
+        api_key=api_key,
+        is_personal_best=_personal_best(game, value, effect, previous),
+        created_at=now,
+    )
+    return SubmitResult(score, replayed=False)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    user_id: uuid.UUID
+    game_id: uuid.UUID
+    value: int
+    metadata: dict
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One item's fate: ``created``, ``duplicate`` (idempotency key seen before) or ``rejected``."""
+
+    index: int
+    status: str
+    score_id: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+def _reject(index: int, error: DomainError) -> BatchOutcome:
+    return BatchOutcome(index, "rejected", code=error.code, message=error.message)
+
+
+@transaction.atomic
+def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[BatchOutcome]:
+    """Store a game server's scores in one transaction; each bad item is rejected alone, by index.
+
+    Items are applied in order. Statements: the player locks, the known
+    idempotency keys, per game the standings read and write, one insert.
+    """
+    outcomes: dict[int, BatchOutcome] = {}
+    games = {game.pk: game for game in Game.objects.filter(pk__in={item.game_id for item in items})}
+    allowed = set(api_key.games.filter(pk__in=games).values_list("pk", flat=True))
+    users = set(
+        User.objects.filter(pk__in={item.user_id for item in items}, is_active=True).values_list("pk", flat=True)
+    )
+    accepted: list[tuple[int, BatchItem]] = []
+    for index, item in enumerate(items):
+        game = games.get(item.game_id)
+        if game is None:
+            outcomes[index] = BatchOutcome(index, "rejected", code="game_not_found", message="No such game.")
+        elif game.pk not in allowed:
+            outcomes[index] = BatchOutcome(
+                index, "rejected", code="game_not_allowed", message="This API key may not write for this game."
+            )
+        elif item.user_id not in users:
+            outcomes[index] = BatchOutcome(index, "rejected", code="user_not_found", message="No such active user.")
+        else:
+            try:
+                score_validate(game=game, value=item.value, metadata=item.metadata)
+            except ScoreRejected as error:
+                outcomes[index] = _reject(index, error)
+            else:
+                accepted.append((index, item))
+
+    _lock_players([item.user_id for _, item in accepted])
+    accepted = _drop_repeated_keys(accepted, outcomes)
+
+    now = timezone.now()
+    new_scores: list[tuple[int, Score]] = []
+    for game_id in dict.fromkeys(item.game_id for _, item in accepted):
+        game = games[game_id]
+        of_game = [(index, item) for index, item in accepted if item.game_id == game_id]
+        previous = {} if game.score_operator == "best" else _previous_bests(game, [i.user_id for _, i in of_game])
+        effects = standings_record_scores(
+            game=game, scores=[ScoreInput(item.user_id, item.value, now) for _, item in of_game]
+        )
+        for (index, item), effect in zip(of_game, effects, strict=True):
+            if effect is None:
+                outcomes[index] = _reject(index, BoardValueOverflow())
+                continue
+            best_so_far = previous.get(item.user_id)
+            personal_best = _personal_best(game, item.value, effect, best_so_far)
+            if best_so_far is None or _is_better(game, item.value, best_so_far):
+                previous[item.user_id] = item.value
+            new_scores.append(
+                (
+                    index,
+                    Score(
+                        user_id=item.user_id,
+                        game=game,
+                        value=item.value,
+                        metadata=item.metadata,
+                        idempotency_key=item.idempotency_key,
+                        source=Source.SERVER,
+                        api_key=api_key,
+                        is_personal_best=personal_best,
+                        created_at=now,
+                    ),
+                )
+            )
+    created = Score.objects.bulk_create([score for _, score in new_scores])
+    for (index, _), score in zip(new_scores, created, strict=True):
+        outcomes[index] = BatchOutcome(index, "created", score_id=score.pk)
+    return [outcomes[index] for index in range(len(items))]
+
+
+def _drop_repeated_keys(
+    accepted: list[tuple[int, BatchItem]], outcomes: dict[int, BatchOutcome]
+) -> list[tuple[int, BatchItem]]:
+    """Items whose idempotency key was used before (earlier or in this batch) become duplicates."""
+    keyed = {(item.user_id, item.idempotency_key) for _, item in accepted if item.idempotency_key}
+    known = {}
+    if keyed:
+        rows = Score.objects.filter(
+            user_id__in={user_id for user_id, _ in keyed}, idempotency_key__in={key for _, key in keyed}
+        ).values_list("user_id", "idempotency_key", "pk")
+        known = {(user_id, key): pk for user_id, key, pk in rows}
+    kept: list[tuple[int, BatchItem]] = []
+    seen: set[tuple[uuid.UUID, str]] = set()
+    for index, item in accepted:
+        pair = (item.user_id, item.idempotency_key)
+        if item.idempotency_key and pair in known:
+            outcomes[index] = BatchOutcome(index, "duplicate", score_id=known[pair])
+        elif item.idempotency_key and pair in seen:
+            outcomes[index] = BatchOutcome(
+                index, "rejected", code="idempotency_key_repeated", message="This key appears earlier in the batch."
+            )
+        else:
+            seen.add(pair)
+            kept.append((index, item))
+    return kept
+
+
+@transaction.atomic
+def score_void(*, score: Score, actor: User, reason: str) -> Score:
+    """Void a cheated score: recompute every board it counted on from the player's other scores, and audit it."""
+    _lock_players([score.user_id])
+    score = Score.objects.select_related("game").get(pk=score.pk)
+    if score.is_void:
+        raise ScoreAlreadyVoid()
+    score.voided_at = timezone.now()
+    score.voided_by = actor
+    score.void_reason = reason
+    score.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    remaining: list[tuple[int, datetime]] = list(
+        Score.objects.filter(user_id=score.user_id, game=score.game, voided_at__isnull=True)
+        .order_by("created_at", "pk")
+        .values_list("value", "created_at")
+    )
+    standings_recompute(game=score.game, user_id=score.user_id, at=score.created_at, scores=remaining)
+    recomputed = [board.key for pair in boards_for_score(score.game, score.created_at) for board in pair if board]
+    ScoreAudit.objects.create(
+        score=score, action=ScoreAudit.Action.VOID, actor=actor, reason=reason, boards=sorted(recomputed)
+    )
+    return score

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("scores", api.ScoreListApi.as_view(), name="score-list"),
+    path("scores/batch", api.ScoreBatchApi.as_view(), name="score-batch"),
+    path("scores/<int:score_id>/void", api.ScoreVoidApi.as_view(), name="score-void"),
+]
