@@ -110,3 +110,18 @@ def client_for() -> Callable[[object], APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture
+def ranking_index():
+    """The configured ranking index, empty and marked complete, so that reads really use it."""
+    from rankings import index
+    from rankings.engine import get_engine
+
+    engine = get_engine()
+    if index.index_is_separate():
+        engine.client.flushdb()
+        engine.client.set(index.READY_KEY, "test")
+    index.health.forget()
+    yield engine
+    index.health.forget()

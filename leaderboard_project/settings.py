@@ -159,6 +159,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "rankings-heal": {"task": "rankings.tasks.rankings_heal", "schedule": 15.0},
+}
 
 AUTH_USER_MODEL = "accounts.User"
 # Email is deliberately not compared with the password: a password that shares

@@ -16,8 +16,9 @@ from accounts.models import User
 from games.models import Game
 
 from .boards import Board, game_board
-from .engine import Entry, RankingEngine
+from .engine import Entry, RankingEngine, get_engine, sql_engine
 from .engine.base import percentile
+from .engine.sql import listing_order
 from .index import index_read
 from .models import Standing
 from .periods import Period, period_window
@@ -100,3 +101,26 @@ def player_game_standings(*, user_id: uuid.UUID, at: datetime) -> list[tuple[Gam
         if found is not None:
             standings.append((game, found))
     return standings
+
+
+def board_drift(*, board: Board, chunk: int = 10_000) -> str:
+    """How the index's copy of a board differs from the standings table ("" when identical)."""
+    index_engine, table = get_engine(), sql_engine()
+    size_index, size_table = index_engine.size(board), table.size(board)
+    if size_index != size_table:
+        return f"{size_index} players in the index, {size_table} in the table"
+    rows = (
+        Standing.objects.filter(board=board.key)
+        .order_by(*listing_order(board))
+        .values_list("user_id", "value", "reached_at")
+        .iterator(chunk_size=chunk)
+    )
+    position = 0
+    while page := index_engine.top(board, offset=position, limit=chunk):
+        for entry in page:
+            expected = next(rows)
+            if (entry.user_id, entry.value, entry.reached_at) != expected:
+                found = f"{entry.user_id}={entry.value}"
+                return f"place {position + 1}: index has {found}, table has {expected[0]}={expected[1]}"
+            position += 1
+    return ""

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .engine.base import MAX_FRIENDS, MAX_PAGE
@@ -14,20 +16,25 @@ from .periods import Period
 DEFAULT_LIMIT = 10
 
 
-class MomentField(serializers.CharField):
+@extend_schema_field(OpenApiTypes.STR)
+class MomentField(serializers.Field):
     """An ISO date ("2026-11-23", midnight UTC) or datetime: a moment inside the wanted period."""
 
     def to_internal_value(self, data: Any) -> datetime:
-        text = super().to_internal_value(data)
-        try:
-            moment = parse_datetime(text)
-            if moment is None and (day := parse_date(text)) is not None:
-                moment = datetime.combine(day, time.min, tzinfo=UTC)
-        except ValueError:
-            moment = None
+        moment = None
+        if isinstance(data, str) and len(data) <= 40:
+            try:
+                moment = parse_datetime(data)
+                if moment is None and (day := parse_date(data)) is not None:
+                    moment = datetime.combine(day, time.min, tzinfo=UTC)
+            except ValueError:
+                moment = None
         if moment is None:
             raise serializers.ValidationError("Must be an ISO 8601 date or date-time.")
         return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
 
 
 class UserIdListField(serializers.CharField):
@@ -48,7 +55,7 @@ class UserIdListField(serializers.CharField):
 
 class LeaderboardQuerySerializer(serializers.Serializer):
     period = serializers.ChoiceField(choices=Period.choices, default=Period.ALL)
-    at = MomentField(required=False, max_length=40, help_text="A moment in the wanted period (default: now).")
+    at = MomentField(required=False, help_text="A moment in the wanted period (default: now).")
     offset = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=DEFAULT_LIMIT)
     around = serializers.CharField(
@@ -72,7 +79,7 @@ class LeaderboardQuerySerializer(serializers.Serializer):
 
 class PlayerQuerySerializer(serializers.Serializer):
     period = serializers.ChoiceField(choices=Period.choices, default=Period.ALL)
-    at = MomentField(required=False, max_length=40)
+    at = MomentField(required=False)
 
 
 class BoardEntrySerializer(serializers.Serializer):

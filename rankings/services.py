@@ -23,7 +23,7 @@ from games.models import INT64_MAX, INT64_MIN, Game, ScoreOperator
 from leaderboard_project.errors import DomainError
 
 from . import index
-from .boards import Board, board_key, boards_for_score, game_board, game_scope, global_board
+from .boards import Board, board_from_key, board_key, boards_for_score, game_board, game_scope, global_board
 from .engine import StandingChange, StandingRow, get_engine
 from .models import StaleBoard, Standing
 from .periods import windows_containing
@@ -286,3 +286,31 @@ def boards_rebuild(
         get_engine().client.set(index.READY_KEY, timezone.now().isoformat())
     index.health.forget()
     return total
+
+
+def all_boards() -> list[Board]:
+    keys = Standing.objects.values_list("board", flat=True).distinct().order_by("board")
+    return [board_from_key(key) for key in keys]
+
+
+def index_heal() -> int:
+    """Bring the index back in line after an outage: everything if it restarted empty, else the stale boards.
+
+    Returns how many boards were rebuilt (0 when healthy or unreachable).
+    """
+    if not index.index_is_separate():
+        return 0
+    engine = get_engine()
+    try:
+        ready = bool(engine.client.exists(index.READY_KEY))
+    except index.INDEX_ERRORS:
+        return 0
+    if not ready:
+        boards = all_boards()
+        boards_rebuild(boards=boards, mark_ready=True)
+        return len(boards)
+    stale = list(StaleBoard.objects.values_list("board", flat=True))
+    if not stale:
+        return 0
+    boards_rebuild(boards=[board_from_key(key) for key in stale], mark_ready=False)
+    return len(stale)

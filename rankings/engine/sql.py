@@ -18,7 +18,7 @@ from rankings.models import Standing
 from .base import Entry, RankingEngine, StandingChange, StandingRow, ranked
 
 
-def _order(board: Board, *, reverse: bool = False) -> list:
+def listing_order(board: Board, *, reverse: bool = False) -> list:
     value = F("value").asc() if board.descending == reverse else F("value").desc()
     if reverse:
         return [value, F("reached_at").desc(), F("user_id").desc()]
@@ -60,7 +60,7 @@ class SqlEngine(RankingEngine):
         """Nothing to do: the standings table is this backend's index."""
 
     def top(self, board: Board, *, offset: int = 0, limit: int = 10) -> list[Entry]:
-        rows = list(self._rows(board).order_by(*_order(board))[offset : offset + limit])
+        rows = list(self._rows(board).order_by(*listing_order(board))[offset : offset + limit])
         return self._listing(board, rows, first_position=offset)
 
     def entry(self, board: Board, user_id: uuid.UUID) -> Entry | None:
@@ -75,14 +75,9 @@ class SqlEngine(RankingEngine):
             return []
         earlier = self._rows(board).filter(_listed_before(board, me))
         position = earlier.count()
-        above = list(earlier.order_by(*_order(board, reverse=True))[:before])[::-1] if before else []
-        below = (
-            list(
-                self._rows(board).exclude(_listed_before(board, me)).exclude(pk=me.pk).order_by(*_order(board))[:after]
-            )
-            if after
-            else []
-        )
+        above = list(earlier.order_by(*listing_order(board, reverse=True))[:before])[::-1] if before else []
+        later = self._rows(board).exclude(_listed_before(board, me)).exclude(pk=me.pk)
+        below = list(later.order_by(*listing_order(board))[:after]) if after else []
         return self._listing(board, [*above, me, *below], first_position=position - len(above))
 
     def entries(self, board: Board, user_ids: Sequence[uuid.UUID]) -> list[Entry]:
@@ -98,7 +93,7 @@ class SqlEngine(RankingEngine):
             self._rows(board)
             .filter(user_id__in=list(user_ids))
             .annotate(better=Coalesce(Subquery(better, output_field=IntegerField()), 0))
-            .order_by(*_order(board))
+            .order_by(*listing_order(board))
         )
         return [Entry(row.better + 1, row.user_id, row.value, row.reached_at) for row in rows]
 

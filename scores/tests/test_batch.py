@@ -1,0 +1,135 @@
+import uuid
+
+import pytest
+
+from accounts.tests.factories import UserFactory
+from games.tests.factories import GameFactory
+from scores.models import Score
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BATCH = "/api/v1/scores/batch"
+
+
+@pytest.fixture
+def server(api_client, server_key):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {server_key[1]}")
+    return api_client
+
+
+def item(user, game, score, **extra):
+    return {"user_id": str(user.pk), "game_id": str(game.pk), "score": score, **extra}
+
+
+def test_a_batch_is_stored_and_ranked(server, game):
+    players = [UserFactory() for _ in range(3)]
+
+    response = server.post(BATCH, {"scores": [item(p, game, 10 * (i + 1)) for i, p in enumerate(players)]})
+
+    assert response.status_code == 200
+    assert response.json()["created"] == 3
+    assert [r["status"] for r in response.json()["results"]] == ["created"] * 3
+    top = server.get("/api/v1/leaderboard/game/arena").json()
+    assert [e["value"] for e in top["entries"]] == [30, 20, 10]
+    assert Score.objects.filter(source="server").count() == 3
+
+
+def test_invalid_items_are_reported_by_index_and_the_valid_ones_stored(server, game, user):
+    other_game = GameFactory()
+    bounded = GameFactory(min_score=0, max_score=10)
+    from accounts.models import ApiKey
+
+    ApiKey.objects.get().games.add(bounded)
+    scores = [
+        item(user, game, 5),
+        {"user_id": "not-a-uuid", "game_id": str(game.pk), "score": 1},
+        item(user, game, "7"),
+        item(user, other_game, 1),
+        {"user_id": str(uuid.uuid4()), "game_id": str(game.pk), "score": 1},
+        item(user, bounded, 11),
+        item(user, game, 1, metadata={"x": "y" * 3000}),
+        "not an object",
+        item(user, game, 6, colour="red"),
+        item(user, game, 9),
+    ]
+
+    response = server.post(BATCH, {"scores": scores})
+
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["created"], body["rejected"]) == (2, 8)
+    codes = [r.get("error", {}).get("code") for r in body["results"]]
+    assert codes == [
+        None,
+        "invalid",
+        "invalid",
+        "game_not_allowed",
+        "user_not_found",
+        "score_out_of_bounds",
+        "metadata_too_large",
+        "invalid",
+        "invalid",
+        None,
+    ]
+    assert sorted(Score.objects.values_list("value", flat=True)) == [5, 9]
+
+
+def test_repeated_idempotency_keys_are_duplicates_not_new_scores(server, game, user):
+    first = server.post(BATCH, {"scores": [item(user, game, 5, idempotency_key="m-1")]}).json()
+
+    again = server.post(
+        BATCH,
+        {
+            "scores": [
+                item(user, game, 5, idempotency_key="m-1"),
+                item(user, game, 6, idempotency_key="m-2"),
+                item(user, game, 7, idempotency_key="m-2"),
+            ]
+        },
+    ).json()
+
+    assert again["results"][0] == {"index": 0, "status": "duplicate", "score_id": first["results"][0]["score_id"]}
+    assert again["results"][1]["status"] == "created"
+    assert again["results"][2]["error"]["code"] == "idempotency_key_repeated"
+    assert Score.objects.count() == 2
+
+
+def test_one_player_several_times_in_a_batch_is_applied_in_order(server, user):
+    summed = GameFactory(score_operator="sum")
+    from accounts.models import ApiKey
+
+    ApiKey.objects.get().games.add(summed)
+
+    server.post(BATCH, {"scores": [item(user, summed, 5), item(user, summed, 7), item(user, summed, -2)]})
+
+    standing = server.get(f"/api/v1/leaderboard/game/{summed.slug}/players/{user.pk}").json()
+    assert standing["value"] == 10
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"scores": []}, {"scores": "x"}, [{"score": 1}], {"scores": [{}] * 1001}],
+    ids=["missing", "empty", "not-a-list", "bare-list", "too-many"],
+)
+def test_a_malformed_batch_is_400_and_stores_nothing(server, body):
+    response = server.post(BATCH, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert not Score.objects.exists()
+
+
+def test_a_batch_of_1000_is_accepted(server, game):
+    players = [UserFactory() for _ in range(20)]
+
+    response = server.post(BATCH, {"scores": [item(players[i % 20], game, i) for i in range(1000)]})
+
+    assert response.json()["created"] == 1000
+    assert server.get("/api/v1/leaderboard/game/arena").json()["size"] == 20
+
+
+def test_players_cannot_use_the_batch(client_for, user, game):
+    response = client_for(user).post(BATCH, {"scores": [item(user, game, 1)]}, format="json")
+
+    assert response.status_code == 403
+    assert not Score.objects.exists()
