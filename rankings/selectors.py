@@ -81,8 +81,13 @@ def board_friends(*, board: Board, user_ids: Sequence[uuid.UUID]) -> BoardPage:
     return _page(board, lambda engine: engine.entries(board, user_ids))
 
 
+def board_rank(*, board: Board, user_id: uuid.UUID) -> tuple[Entry | None, int]:
+    """A player's entry (None if absent) and the board's size, without names: the cheap read."""
+    return index_read(board, lambda engine: (engine.entry(board, user_id), engine.size(board)))
+
+
 def board_player(*, board: Board, user_id: uuid.UUID) -> PlayerStanding | None:
-    entry, size = index_read(board, lambda engine: (engine.entry(board, user_id), engine.size(board)))
+    entry, size = board_rank(board=board, user_id=user_id)
     if entry is None:
         return None
     return PlayerStanding(board, _named([entry])[0], size)

@@ -23,7 +23,8 @@ from accounts.permissions import is_player
 from games.models import INT64_MAX, INT64_MIN, Game
 from games.selectors import game_get
 from rankings import selectors as rankings
-from rankings.boards import game_board_at, global_board_at
+from rankings.boards import Board, game_board_at, global_board_at
+from rankings.engine.base import percentile
 from rankings.periods import Period
 
 from . import selectors, services
@@ -50,16 +51,16 @@ class IsGameServer(BasePermission):
         return isinstance(request.user, GameServer)
 
 
-def _standing(board: Any, user_id: uuid.UUID) -> dict | None:
-    found = rankings.board_player(board=board, user_id=user_id)
-    if found is None:
+def _standing(board: Board, user_id: uuid.UUID) -> dict | None:
+    entry, size = rankings.board_rank(board=board, user_id=user_id)
+    if entry is None:
         return None
     return {
         "board": board.key,
-        "rank": found.entry.rank,
-        "value": found.entry.value,
-        "size": found.size,
-        "percentile": found.percentile,
+        "rank": entry.rank,
+        "value": entry.value,
+        "size": size,
+        "percentile": percentile(entry.rank, size),
     }
 
 
