@@ -181,7 +181,8 @@ class RedisEngine(RankingEngine):
     def entries(self, board: Board, user_ids: Sequence[uuid.UUID]) -> list[Entry]:
         if not user_ids:
             return []
-        reply = self._entries(keys=_keys(board), args=[user_id.bytes for user_id in user_ids])
+        unique = dict.fromkeys(user_ids)  # a player listed twice is one entry, as in SQL
+        reply = self._entries(keys=_keys(board), args=[user_id.bytes for user_id in unique])
         found = sorted(zip(reply[1::2], reply[0::2], strict=True))
         return [Entry(better + 1, *decode_member(member, descending=board.descending)) for member, better in found]
 
