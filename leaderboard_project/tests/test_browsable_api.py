@@ -19,6 +19,12 @@ def endpoints(user, game):
         reverse("user-login"),
         reverse("user-logout"),
         reverse("token-refresh"),
+        reverse("score-list"),
+        reverse("score-list") + "?user_id=bad",
+        reverse("score-batch"),
+        reverse("leaderboard-global"),
+        reverse("leaderboard-game", args=[game.slug]) + "?period=weekly",
+        reverse("leaderboard-game-player", args=[game.slug, user.id]),
     ]
 
 
