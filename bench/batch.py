@@ -1,0 +1,311 @@
+"""Batched score writes over HTTP: scores/s through ``POST /api/v1/scores/batch`` with an API key.
+
+Podium is served as in bench.http (gunicorn, ``leaderboard_project.wsgi:application``,
+N sync workers, DEBUG off, PostgreSQL and the Redis ranking index), with one
+difference: the settings module is ``bench.floor_settings``, Podium's settings
+with one bench-only URL appended, ``POST /bench/floor`` (``bench/floor_urls.py``).
+The data is made fresh every run: 1,000 users, one game (descending, best
+score) with a score for each user, an API key for the game, and the ranking
+index rebuilt so that it is in use.
+
+Request bodies are pre-generated (``--bodies``, 16): each a batch of
+``--batch-size`` (1,000) items ``{"user_id", "game_id", "score"}``, the users
+drawn without repetition (at the default sizes, all 1,000 users, shuffled, so
+any two batches name the same players and take turns on their row locks; with
+``--users`` at least batch size x bodies, each body has players of its own);
+wrk gives every item a fresh random score for every request. ``wrk`` (8 connections, 2 threads, 15 s per
+phase after a 2 s untimed warm-up) then runs three phases:
+
+* ``healthz`` -- ``GET /healthz``: the server's request floor (no body, no work);
+* ``parse``   -- ``POST /bench/floor`` with the same bodies and API key: the
+  floor a batch stands on, everything before Podium's own work (the request,
+  the body read, API-key authentication, JSON parsing of the same bytes, a
+  small JSON response);
+* ``batch``   -- ``POST /api/v1/scores/batch`` with the same bodies.
+
+For each: requests (batches)/s, scores/s, p50 and p99 per request, every
+response that is not a 200 (and socket errors), the ratio to the ``parse``
+floor, the CPU used by gunicorn, PostgreSQL, Redis and wrk (the load
+generator) meanwhile, and what the phase left in the server log. The scores
+stored during the batch phase are counted in the database. Goal (DESIGN.md
+section 10): 50,000 scores/s.
+
+Run (from the project root)::
+
+    .venv/bin/python -m bench.batch [--duration 15] [--connections 8] [--batch-size 1000]
+                                    [--json bench/results/batch.json]
+
+See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import serving
+from bench.serving import GunicornServer, Phase, PhaseResult, Profile, Request, ServerConfig
+
+logger = logging.getLogger("bench.batch")
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium_batch_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
+DEFAULT_JSON = serving.RESULTS_DIR / "batch.json"
+DEFAULT_SEED = 20260301
+SETTINGS_MODULE = "bench.floor_settings"
+FLOOR_PATH = "/bench/floor"
+GOAL_SCORES_PER_S = 50_000
+
+
+def batch_bodies(seed: serving.Seed, *, size: int, count: int, rng: random.Random) -> list[str]:
+    """``count`` batch bodies of ``size`` items; ``{score}`` stands for a random score drawn per request.
+
+    With users enough for every body to have its own (``--users`` at least
+    ``--batch-size`` x ``--bodies``) the bodies name disjoint sets of users, so
+    concurrent batches do not wait on each other's player locks; otherwise
+    each body draws its users at random, without repetition within a body.
+    """
+    game = str(seed.game_id)
+    users = [str(user_id) for user_id in seed.user_ids]
+    rng.shuffle(users)
+    disjoint = len(users) >= size * count
+    bodies = []
+    for i in range(count):
+        if disjoint:
+            chosen = users[i * size : (i + 1) * size]
+        elif size <= len(users):
+            chosen = rng.sample(users, size)
+        else:
+            chosen = [rng.choice(users) for _ in range(size)]
+        items = ",".join(f'{{"user_id": "{user}", "game_id": "{game}", "score": {{score}}}}' for user in chosen)
+        bodies.append(f'{{"scores": [{items}]}}')
+    return bodies
+
+
+def build_phases(work: Path, seed: serving.Seed, bodies: list[str]) -> list[Phase]:
+    authorization = f"Api-Key {seed.api_key}"
+    requests = {
+        "healthz": [Request("GET", "/healthz")],
+        "parse": [Request("POST", FLOOR_PATH, authorization, body) for body in bodies],
+        "batch": [Request("POST", "/api/v1/scores/batch", authorization, body) for body in bodies],
+    }
+    what = {
+        "healthz": "GET /healthz (plain Django view, no work)",
+        "parse": f"POST {FLOOR_PATH}: API key, same bodies parsed, no work",
+        "batch": "POST /api/v1/scores/batch, API key",
+    }
+    return [
+        Phase(name, what[name], serving.write_request_file(work / f"{name}.txt", lines))
+        for name, lines in requests.items()
+    ]
+
+
+def check_server(base_url: str, seed: serving.Seed, body: str, size: int) -> dict[str, Any]:
+    """Untimed checks: the index is in use, the floor parses every item, a batch stores every item."""
+    status, ready = serving.http_call(base_url, Request("GET", "/readyz"))
+    if status != 200 or ready.get("status") != "ok":
+        raise RuntimeError(f"/readyz: {status} {ready} (the ranking index must be complete and in use)")
+    authorization = f"Api-Key {seed.api_key}"
+    status, parsed = serving.http_call(base_url, Request("POST", FLOOR_PATH, authorization, body))
+    if status != 200 or parsed != {"items": size}:
+        raise RuntimeError(f"the parse floor answered {status} {parsed}")
+    status, stored = serving.http_call(base_url, Request("POST", "/api/v1/scores/batch", authorization, body))
+    if status != 200 or stored.get("created") != size:
+        raise RuntimeError(f"a batch answered {status} {str(stored)[:300]}")
+    return {"readyz": ready}
+
+
+def scores_per_s(result: PhaseResult, size: int) -> float:
+    return 0.0 if result.name == "healthz" else result.result.requests_per_s * size
+
+
+def format_table(args: argparse.Namespace, results: Sequence[PhaseResult], machine: dict[str, Any]) -> str:
+    lines = [
+        serving.machine_line("batch", machine),
+        f"gunicorn {serving.WSGI_APP} (settings {SETTINGS_MODULE}); wrk {args.connections} connections, "
+        f"{args.threads} threads, {args.duration:g} s per phase after {args.warmup:g} s warm-up; "
+        f"{args.users:,} users, one game (desc, best); batches of {args.batch_size:,} items",
+        "DEBUG off; floors: healthz = GET /healthz (no body, no work); "
+        f"parse = POST {FLOOR_PATH} (API key, the same bodies parsed, nothing done); x parse = req/s over parse's",
+        "",
+        f"{'server':14} {'phase':8} | {'req/s':>8} {'scores/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'unexpected':>10} | {'x parse':>7} | goal",
+    ]
+    lines.append("-" * (len(lines[-1]) + 40))
+    floors = {result.server: result.result.requests_per_s for result in results if result.name == "parse"}
+    for result in results:
+        r = result.result
+        floor = floors.get(result.server)
+        ratio = f"{r.requests_per_s / floor:7.2f}" if floor and result.name != "healthz" else f"{'':7}"
+        scores = scores_per_s(result, args.batch_size)
+        goal = ""
+        if result.name == "batch":
+            met = scores >= GOAL_SCORES_PER_S and result.unexpected == 0
+            goal = (
+                f">= {GOAL_SCORES_PER_S:,} scores/s: {'met' if met else 'MISSED'} ({scores / GOAL_SCORES_PER_S:.2f}x)"
+            )
+        lines.append(
+            f"{result.server:14} {result.name:8} | {r.requests_per_s:8,.1f} {scores:9,.0f} {r.latency_ms['p50']:8.1f} "
+            f"{r.latency_ms['p99']:8.1f} {r.latency_ms['max']:8.1f} {serving.statuses_text(result):>10} | "
+            f"{ratio} | {goal}"
+        )
+    lines += ["", *serving.cpu_table(results), ""]
+    for result in results:
+        if "stored" in result.checks:
+            expected = result.result.statuses.get(200, 0) * args.batch_size
+            lines.append(
+                f"{result.server} batch: {result.result.statuses.get(200, 0):,} responses 200 x {args.batch_size:,} "
+                f"= {expected:,} scores; {result.checks['stored']:,} scores stored meanwhile "
+                "(a difference: batches in flight at either end)"
+            )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.batch", description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--duration", type=float, default=15, help="seconds per timed phase (default 15)")
+    parser.add_argument("--warmup", type=float, default=2, help="untimed seconds before each phase (default 2)")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--batch-size", type=int, default=1000, help="items per batch (default 1000, the API's most)")
+    parser.add_argument("--bodies", type=int, default=16, help="distinct pre-generated batch bodies (default 16)")
+    parser.add_argument("--users", type=int, default=1000, help="users, each with a first score (default 1000)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--worker-class", default="sync", help="comma-separated gunicorn worker classes: sync, gthread")
+    parser.add_argument("--gthread-threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    parser.add_argument("--phases", default="healthz,parse,batch", help="comma-separated subset of the phases")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="default bench/results/batch.json")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="a dedicated database: it is emptied")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a dedicated Redis DB: it is flushed")
+    parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--keep-files", action="store_true", help="keep bench/work/batch (request files, server logs)")
+    args = parser.parse_args(argv)
+    args.phases = [name.strip() for name in args.phases.split(",") if name.strip()]
+    if unknown := set(args.phases) - {"healthz", "parse", "batch"}:
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    args.worker_classes = [name.strip() for name in args.worker_class.split(",") if name.strip()]
+    if unknown := set(args.worker_classes) - {"sync", "gthread"}:
+        parser.error(f"unknown worker classes: {', '.join(sorted(unknown))}")
+    if error := serving.check_dedicated_redis(args.redis_url):
+        parser.error(error)
+    if not 1 <= args.batch_size <= 1000:
+        parser.error("--batch-size must be from 1 to 1000 (the API's limit)")
+    return args
+
+
+def run_server(
+    args: argparse.Namespace, profile: Profile, config: ServerConfig, phases: list[Phase], seed: serving.Seed, body: str
+) -> list[PhaseResult]:
+    port = args.port or serving.free_port()
+    log_path = args.work / f"gunicorn-{config.worker_class}.log"
+    server = GunicornServer(profile=profile, config=config, port=port, log_path=log_path)
+    results: list[PhaseResult] = []
+    try:
+        server.start()
+        checks = check_server(server.base_url, seed, body, args.batch_size)
+        startup_log = serving.scan_log(server.log_since(0))
+        for phase in phases:
+            if phase.name in args.phases:
+                results.append(
+                    serving.run_phase(
+                        server,
+                        phase,
+                        duration=args.duration,
+                        warmup=args.warmup,
+                        connections=args.connections,
+                        threads=args.threads,
+                        count=serving.score_count if phase.name == "batch" else None,
+                    )
+                )
+        if results:
+            results[0].checks["server"] = checks | {"startup_log": startup_log}
+    finally:
+        server.stop()
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    args = parse_args(argv)
+    profile = Profile(database_url=args.database_url, redis_url=args.redis_url, settings_module=SETTINGS_MODULE)
+    serving.ensure_database(args.database_url)
+    serving.setup_django(profile)
+    args.work = serving.work_dir("batch")
+    results: list[PhaseResult] = []
+    with serving.stopped_on_signals():
+        try:
+            machine = serving.machine_info(profile)
+            serving.warn_if_busy(machine)
+            seed = serving.reset_and_seed(profile=profile, users=args.users, tokens=False, seed=args.seed)
+            bodies = batch_bodies(seed, size=args.batch_size, count=args.bodies, rng=random.Random(args.seed))
+            phases = build_phases(args.work, seed, bodies)
+            for worker_class in args.worker_classes:
+                threads = args.gthread_threads if worker_class == "gthread" else 1
+                config = ServerConfig(worker_class=worker_class, workers=args.workers, threads=threads)
+                results += run_server(args, profile, config, phases, seed, bodies[0].replace("{score}", "1"))
+        finally:
+            import redis
+
+            redis.Redis.from_url(args.redis_url).flushdb()
+            if not args.keep_files:
+                serving.remove_work_dir(args.work)
+
+    table = format_table(args, results, machine)
+    sys.stdout.write(table + "\n")
+    batch = [result for result in results if result.name == "batch"]
+    serving.write_json(
+        args.json,
+        {
+            "benchmark": "batch",
+            "machine": machine,
+            "settings": {
+                "duration_s": args.duration,
+                "warmup_s": args.warmup,
+                "connections": args.connections,
+                "wrk_threads": args.threads,
+                "batch_size": args.batch_size,
+                "bodies": args.bodies,
+                "body_bytes": len(bodies[0].replace("{score}", "500000000")),
+                "users": args.users,
+                "workers": args.workers,
+                "worker_classes": args.worker_classes,
+                "gthread_threads": args.gthread_threads,
+                "wsgi_app": serving.WSGI_APP,
+                "environment": profile.described(),
+                "floors": {
+                    "healthz": "GET /healthz: a plain Django view, no body, no work",
+                    "parse": f"POST {FLOOR_PATH}: API-key auth and JSON parsing of the same bodies, no work",
+                },
+            },
+            "seed": seed.report,
+            "goal": {
+                "scores_per_s": GOAL_SCORES_PER_S,
+                "results": {
+                    result.server: {
+                        "scores_per_s": scores_per_s(result, args.batch_size),
+                        "met": scores_per_s(result, args.batch_size) >= GOAL_SCORES_PER_S and not result.unexpected,
+                    }
+                    for result in batch
+                },
+            },
+            "phases": [
+                serving.phase_record(result, scores_per_s=scores_per_s(result, args.batch_size)) for result in results
+            ],
+            "table": table,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        logger.warning("interrupted: the server is stopped and the Redis DB flushed, no results written")
+        sys.exit(130)
