@@ -100,7 +100,7 @@ TEMPLATES = [
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No CONN_HEALTH_CHECKS: it costs a round trip per request; a broken connection fails one request and is closed.
 else:
     DATA_DIR.mkdir(exist_ok=True)
     DATABASES = {

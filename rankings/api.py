@@ -25,6 +25,7 @@ from .serializers import (
     LeaderboardSerializer,
     PlayerQuerySerializer,
     PlayerStandingSerializer,
+    leaderboard_body,
 )
 
 
@@ -55,7 +56,7 @@ def _leaderboard(request: Request, board_for: Callable[[str, datetime], Board]) 
         page = selectors.board_around(board=board, user_id=around, limit=query["limit"])
     else:
         page = selectors.board_top(board=board, offset=query["offset"], limit=query["limit"])
-    return Response(LeaderboardSerializer(page).data)
+    return Response(leaderboard_body(page))
 
 
 def _player(request: Request, board_for: Callable[[str, datetime], Board], user_id: uuid.UUID) -> Response:

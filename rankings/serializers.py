@@ -10,8 +10,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .boards import Board
 from .engine.base import MAX_FRIENDS, MAX_PAGE
 from .periods import Period
+from .selectors import BoardPage
 
 DEFAULT_LIMIT = 10
 
@@ -118,3 +120,37 @@ class PlayerStandingSerializer(serializers.Serializer):
     username = serializers.CharField(source="entry.username")
     display_name = serializers.CharField(source="entry.display_name")
     percentile = serializers.FloatField()
+
+
+_timestamp = serializers.DateTimeField()
+
+
+def _board_body(board: Board) -> dict[str, Any]:
+    window = board.window
+    return {
+        "key": board.key,
+        "period": window.period,
+        "period_start": _timestamp.to_representation(window.start) if window.start else None,
+        "period_end": _timestamp.to_representation(window.end) if window.end else None,
+        "sort_order": "desc" if board.descending else "asc",
+    }
+
+
+def leaderboard_body(page: BoardPage) -> dict[str, Any]:
+    """What LeaderboardSerializer renders, built directly: nested serializers cost more than
+    the ranking itself on a 200-entry page. The schema still comes from LeaderboardSerializer."""
+    return {
+        "board": _board_body(page.board),
+        "size": page.size,
+        "entries": [
+            {
+                "rank": entry.rank,
+                "user_id": str(entry.user_id),
+                "username": entry.username,
+                "display_name": entry.display_name,
+                "value": entry.value,
+                "reached_at": _timestamp.to_representation(entry.reached_at),
+            }
+            for entry in page.entries
+        ],
+    }

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import Count, Max, Sum
@@ -37,6 +38,14 @@ class BoardValueOverflow(DomainError):
     code = "board_value_overflow"
     status_code = status.HTTP_409_CONFLICT
     message = "This score would take the player's total beyond a signed 64-bit integer."
+
+
+class _Row(NamedTuple):
+    """What the write path needs of a standings row."""
+
+    value: int
+    reached_at: datetime
+    version: int
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,7 @@ def _checked(value: int) -> int:
     return value
 
 
-def _next_version(old: Standing | None, at: datetime) -> int:
+def _next_version(old: Standing | _Row | None, at: datetime) -> int:
     # Time-based, so a board row deleted and created again still outranks its old tombstone in an index.
     micros = (at - _EPOCH) // timedelta(microseconds=1)
     return max(old.version + 1 if old else 1, micros)
@@ -82,7 +91,9 @@ class _Pending:
         self.rows: dict[tuple[str, uuid.UUID], tuple[Board, Standing]] = {}
         self.changes: list[StandingChange] = []
 
-    def put(self, board: Board, user_id: uuid.UUID, state: State, old: Standing | None, now: datetime) -> Standing:
+    def put(
+        self, board: Board, user_id: uuid.UUID, state: State, old: Standing | _Row | None, now: datetime
+    ) -> Standing:
         row = Standing(
             board=board.key,
             user_id=user_id,
@@ -118,7 +129,7 @@ class _Pending:
             transaction.on_commit(partial(index.index_apply, self.changes))
 
 
-def _state(row: Standing | None) -> State | None:
+def _state(row: Standing | _Row | None) -> State | None:
     return State(row.value, row.reached_at) if row else None
 
 
@@ -146,9 +157,12 @@ def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list
     """
     pairs_by_score = [boards_for_score(game, score.at) for score in scores]
     keys = {board.key for pairs in pairs_by_score for pair in pairs for board in pair if board is not None}
+    # Plain tuples, not model instances: a batch reads thousands of rows.
     current = {
-        (row.board, row.user_id): row
-        for row in Standing.objects.filter(board__in=keys, user_id__in={score.user_id for score in scores})
+        (board, user_id): _Row(value, reached_at, version)
+        for board, user_id, value, reached_at, version in Standing.objects.filter(
+            board__in=keys, user_id__in={score.user_id for score in scores}
+        ).values_list("board", "user_id", "value", "reached_at", "version")
     }
     pending = _Pending()
     now = timezone.now()
@@ -161,7 +175,8 @@ def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list
             continue
         effects.append(effect)
         for board, state, old in puts:
-            current[(board.key, score.user_id)] = pending.put(board, score.user_id, state, old, now)
+            row = pending.put(board, score.user_id, state, old, now)
+            current[(board.key, score.user_id)] = _Row(row.value, row.reached_at, row.version)
     pending.save()
     pending.send_after_commit()
     return effects
@@ -171,11 +186,11 @@ def _score_puts(
     game: Game,
     score: ScoreInput,
     pairs: list[tuple[Board, Board | None]],
-    current: dict[tuple[str, uuid.UUID], Standing],
-) -> tuple[ScoreEffect, list[tuple[Board, State, Standing | None]]]:
+    current: dict[tuple[str, uuid.UUID], _Row],
+) -> tuple[ScoreEffect, list[tuple[Board, State, _Row | None]]]:
     """Every row one score changes, computed before any is written so an overflow changes nothing."""
     effect = None
-    puts: list[tuple[Board, State, Standing | None]] = []
+    puts: list[tuple[Board, State, _Row | None]] = []
     for game_board_, global_board_ in pairs:
         old = current.get((game_board_.key, score.user_id))
         old_state = _state(old)

@@ -121,9 +121,7 @@ def test_a_player_not_on_the_board_is_404(api_client, players):
 def test_period_boards_only_count_their_window(api_client, game):
     old_timer, newcomer = UserFactory(username="old"), UserFactory(username="new")
     with transaction.atomic():
-        standings_record_scores(
-            game=game, scores=[ScoreInput(old_timer.pk, 900, timezone.now() - timedelta(days=40))]
-        )
+        standings_record_scores(game=game, scores=[ScoreInput(old_timer.pk, 900, timezone.now() - timedelta(days=40))])
     score_submit(user=newcomer, game=game, value=100)
 
     daily = board(api_client, period="daily")
@@ -190,3 +188,13 @@ def test_at_in_the_future_is_an_empty_period(api_client, players):
     future = (datetime.now(UTC) + timedelta(days=400)).date().isoformat()
 
     assert board(api_client, period="daily", at=future)["size"] == 0
+
+
+def test_the_rendered_board_matches_its_documented_serializer(players, game):
+    from rankings.boards import game_board_at
+    from rankings.selectors import board_top
+    from rankings.serializers import LeaderboardSerializer, leaderboard_body
+
+    for period in ("all", "daily"):
+        page = board_top(board=game_board_at(game, period, timezone.now()), offset=0, limit=10)
+        assert leaderboard_body(page) == LeaderboardSerializer(page).data
