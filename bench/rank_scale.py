@@ -219,6 +219,13 @@ def redis_memory(client: Any) -> dict[str, int]:
     return {key: int(info[key]) for key in ("used_memory", "used_memory_peak")}
 
 
+def wait_for_lazy_free(client: Any, *, timeout: float = 120.0) -> None:
+    """Wait until Redis has freed what earlier asynchronous flushes dropped, so used_memory measures this load only."""
+    deadline = time.monotonic() + timeout
+    while int(client.info("memory").get("lazyfree_pending_objects", 0)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def run_redis(
     *,
     url: str,
@@ -237,6 +244,7 @@ def run_redis(
     client = engine.client
     zset, hashed = _keys(board)
     client.flushdb()
+    wait_for_lazy_free(client)
     before = redis_memory(client)
     logger.info("redis: loading %s players with rebuild()", f"{players:,}")
     started = time.perf_counter()
@@ -610,6 +618,7 @@ def machine_info(redis_url: str) -> dict[str, Any]:
     client = redis.Redis.from_url(redis_url)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "loadavg_start": [round(load, 2) for load in os.getloadavg()],
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model,
         "mem_total_gib": round(meminfo.get("MemTotal", 0) / 2**20, 1),
@@ -741,6 +750,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 targets = [make_player(args.seed, rng.randrange(players)) for _ in range(args.samples)]
                 warmup = [make_player(args.seed, rng.randrange(players)) for _ in range(args.warmup)]
                 runs.append(phases[backend](args, board, players, targets, warmup, ranks_by_size[players]))
+                # Load average after the phase: the bench itself keeps about 1-3 busy; more means other work ran.
+                runs[-1].checks["loadavg_after"] = [round(load, 2) for load in os.getloadavg()]
     finally:
         flush_client.flushdb(asynchronous=True)
 
