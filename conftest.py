@@ -72,6 +72,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.fail(f"REDIS_URL={settings.REDIS_URL} is set but Redis does not answer")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _patient_ranking_index():
+    """Tests flush Redis between cases; a flush of a large database may take longer than the production
+    time-out after which reads fall back to the database, so tests wait longer."""
+    from django.test import override_settings
+
+    with override_settings(RANKING_REDIS_TIMEOUT=10.0):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords_and_clean_cache(settings: object) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
