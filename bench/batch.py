@@ -45,11 +45,12 @@ import logging
 import random
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench import serving
-from bench.serving import GunicornServer, Phase, PhaseResult, Profile, Request, ServerConfig
+from bench.serving import Phase, PhaseResult, Profile, Request, ServerConfig
 
 logger = logging.getLogger("bench.batch")
 
@@ -199,37 +200,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_server(
-    args: argparse.Namespace, profile: Profile, config: ServerConfig, phases: list[Phase], seed: serving.Seed, body: str
-) -> list[PhaseResult]:
-    port = args.port or serving.free_port()
-    log_path = args.work / f"gunicorn-{config.worker_class}.log"
-    server = GunicornServer(profile=profile, config=config, port=port, log_path=log_path)
-    results: list[PhaseResult] = []
-    try:
-        server.start()
-        checks = check_server(server.base_url, seed, body, args.batch_size)
-        startup_log = serving.scan_log(server.log_since(0))
-        for phase in phases:
-            if phase.name in args.phases:
-                results.append(
-                    serving.run_phase(
-                        server,
-                        phase,
-                        duration=args.duration,
-                        warmup=args.warmup,
-                        connections=args.connections,
-                        threads=args.threads,
-                        count=serving.score_count if phase.name == "batch" else None,
-                    )
-                )
-        if results:
-            results[0].checks["server"] = checks | {"startup_log": startup_log}
-    finally:
-        server.stop()
-    return results
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     args = parse_args(argv)
@@ -245,10 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed = serving.reset_and_seed(profile=profile, users=args.users, tokens=False, seed=args.seed)
             bodies = batch_bodies(seed, size=args.batch_size, count=args.bodies, rng=random.Random(args.seed))
             phases = build_phases(args.work, seed, bodies)
+            check = partial(check_server, seed=seed, body=bodies[0].replace("{score}", "1"), size=args.batch_size)
             for worker_class in args.worker_classes:
                 threads = args.gthread_threads if worker_class == "gthread" else 1
                 config = ServerConfig(worker_class=worker_class, workers=args.workers, threads=threads)
-                results += run_server(args, profile, config, phases, seed, bodies[0].replace("{score}", "1"))
+                results += serving.run_server(args, profile, config, phases, check=check, counted_phase="batch")
         finally:
             import redis
 

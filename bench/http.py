@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import serving
-from bench.serving import GunicornServer, Phase, PhaseResult, Profile, Request, ServerConfig
+from bench.serving import Phase, PhaseResult, Profile, Request, ServerConfig
 
 logger = logging.getLogger("bench.http")
 
@@ -115,37 +115,6 @@ def check_server(base_url: str, seed: serving.Seed) -> dict[str, Any]:
     ):
         raise RuntimeError(f"around answered {status} {str(body)[:300]}")
     return {"readyz": ready, "board_size": body["size"]}
-
-
-def run_server(
-    args: argparse.Namespace, profile: Profile, config: ServerConfig, phases: list[Phase], seed: serving.Seed
-) -> list[PhaseResult]:
-    port = args.port or serving.free_port()
-    log_path = args.work / f"gunicorn-{config.worker_class}.log"
-    server = GunicornServer(profile=profile, config=config, port=port, log_path=log_path)
-    results: list[PhaseResult] = []
-    try:
-        server.start()
-        checks = check_server(server.base_url, seed)
-        startup_log = serving.scan_log(server.log_since(0))
-        for phase in phases:
-            if phase.name not in args.phases:
-                continue
-            result = serving.run_phase(
-                server,
-                phase,
-                duration=args.duration,
-                warmup=args.warmup,
-                connections=args.connections,
-                threads=args.threads,
-                count=serving.score_count if phase.name == "write" else None,
-            )
-            results.append(result)
-        if results:
-            results[0].checks["server"] = checks | {"startup_log": startup_log}
-    finally:
-        server.stop()
-    return results
 
 
 def goal_verdict(results: Sequence[PhaseResult]) -> dict[str, Any]:
@@ -262,7 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for worker_class in args.worker_classes:
                 threads = args.gthread_threads if worker_class == "gthread" else 1
                 config = ServerConfig(worker_class=worker_class, workers=args.workers, threads=threads)
-                results += run_server(args, profile, config, phases, seed)
+                results += serving.run_server(
+                    args, profile, config, phases, check=lambda url: check_server(url, seed), counted_phase="write"
+                )
         finally:
             import redis
 

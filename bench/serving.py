@@ -22,6 +22,7 @@ Nothing here measures by itself; the two benchmarks decide the phases.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -760,3 +761,44 @@ def warn_if_busy(machine: dict[str, Any]) -> None:
             machine["busy_percent_before"],
             machine["load_average"],
         )
+
+
+def run_server(
+    args: argparse.Namespace,
+    profile: Profile,
+    config: ServerConfig,
+    phases: list[Phase],
+    *,
+    check: Callable[[str], dict[str, Any]],
+    counted_phase: str,
+) -> list[PhaseResult]:
+    """Start one gunicorn, check it answers (``check(base_url)``), run the selected phases, stop it.
+
+    ``counted_phase`` is the phase whose stored scores are counted in the database.
+    """
+    port = args.port or free_port()
+    log_path = args.work / f"gunicorn-{config.worker_class}.log"
+    server = GunicornServer(profile=profile, config=config, port=port, log_path=log_path)
+    results: list[PhaseResult] = []
+    try:
+        server.start()
+        checks = check(server.base_url)
+        startup_log = scan_log(server.log_since(0))
+        for phase in phases:
+            if phase.name in args.phases:
+                results.append(
+                    run_phase(
+                        server,
+                        phase,
+                        duration=args.duration,
+                        warmup=args.warmup,
+                        connections=args.connections,
+                        threads=args.threads,
+                        count=score_count if phase.name == counted_phase else None,
+                    )
+                )
+        if results:
+            results[0].checks["server"] = checks | {"startup_log": startup_log}
+    finally:
+        server.stop()
+    return results
