@@ -752,13 +752,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs.append(phases[backend](args, board, players, targets, warmup, ranks_by_size[players]))
                 # Load average after the phase: the bench itself keeps about 1-3 busy; more means other work ran.
                 runs[-1].checks["loadavg_after"] = [round(load, 2) for load in os.getloadavg()]
+                write_report(args.json, runs, settings, machine, complete=False)
     finally:
         flush_client.flushdb(asynchronous=True)
 
-    table = format_table(runs, settings, machine)
+    table = write_report(args.json, runs, settings, machine, complete=True)
     sys.stdout.write(table + "\n")
+    logger.info("wrote %s", args.json)
+    return 0
+
+
+def write_report(
+    path: Path, runs: Sequence[BackendRun], settings: dict[str, Any], machine: dict[str, Any], *, complete: bool
+) -> str:
+    """Write the JSON report and return the table. Until the run is complete it goes to ``<path>.partial``,
+    so a run that dies keeps what it measured without overwriting the last complete report."""
+    table = format_table(runs, settings, machine)
     report = {
         "benchmark": "rank_scale",
+        "complete": complete,
         "machine": machine,
         "settings": {
             **settings,
@@ -771,10 +783,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs": [asdict(run) for run in runs],
         "table": table,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    logger.info("wrote %s", args.json)
-    return 0
+    partial = path.with_name(path.name + ".partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path if complete else partial).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    if complete:
+        partial.unlink(missing_ok=True)
+    return table
 
 
 def redis_phase(
