@@ -85,9 +85,13 @@ def _patient_ranking_index():
 @pytest.fixture(autouse=True)
 def _fast_passwords_and_clean_cache(settings: object) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from accounts.selectors import player_names
+
     cache.clear()  # throttle counters must not leak from one test into the next
+    player_names.entries.clear()
     yield
     cache.clear()
+    player_names.entries.clear()
 
 
 @pytest.fixture

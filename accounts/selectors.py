@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterable
+
+from django.conf import settings
 
 from .models import User
 
@@ -10,3 +14,51 @@ from .models import User
 def user_get_public(*, user_id: uuid.UUID) -> User | None:
     """An active user by id, as anyone may see them."""
     return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+class _NameCache:
+    """(username, display_name) by user id, kept per process for ``PLAYER_NAME_CACHE_SECONDS``.
+
+    Boards attach 100 to 200 names per response and the same players lead a
+    board for hours, so most pages need no query. A rename is seen at once in
+    the process that saved it (the cache forgets the user on save and delete),
+    and within that many seconds in every other. Bounded: it starts over when full.
+    """
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self) -> None:
+        self.entries: dict[uuid.UUID, tuple[float, str, str]] = {}
+
+    def get_many(self, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+        ttl = settings.PLAYER_NAME_CACHE_SECONDS
+        now = time.monotonic()
+        found: dict[uuid.UUID, tuple[str, str]] = {}
+        missing: list[uuid.UUID] = []
+        for user_id in user_ids:
+            cached = self.entries.get(user_id)
+            if cached is not None and now - cached[0] < ttl:
+                found[user_id] = cached[1:]
+            else:
+                missing.append(user_id)
+        if missing:
+            if len(self.entries) + len(missing) > self.MAX_ENTRIES:
+                self.entries.clear()
+            for pk, username, display_name in User.objects.filter(pk__in=missing).values_list(
+                "pk", "username", "display_name"
+            ):
+                found[pk] = (username, display_name)
+                if ttl > 0:
+                    self.entries[pk] = (now, username, display_name)
+        return found
+
+    def forget(self, user_id: uuid.UUID) -> None:
+        self.entries.pop(user_id, None)
+
+
+player_names = _NameCache()
+
+
+def user_names(*, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+    """(username, display_name) of each listed user that exists."""
+    return player_names.get_many(user_ids)

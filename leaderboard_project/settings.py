@@ -147,8 +147,13 @@ RANKING_REDIS_TIMEOUT = env.float("RANKING_REDIS_TIMEOUT", default=0.5)
 RANKING_INDEX_RETRY_SECONDS = 2.0
 RANKING_INDEX_RECHECK_SECONDS = 1.0
 
+# Seconds a server process keeps player names for boards (a rename shows on other processes' boards this late).
+PLAYER_NAME_CACHE_SECONDS = env.int("PLAYER_NAME_CACHE_SECONDS", default=10)
+
 # Scores one player may submit for one game, per window (N/s, N/min, N/10s, ...).
 SCORE_RATE_PER_USER_GAME = env.str("SCORE_RATE_PER_USER_GAME", default="60/min")
+# Seconds a rate-limit counter may take in Redis before the limit is skipped (fails open).
+RATE_LIMIT_REDIS_TIMEOUT = 0.5
 
 # Background jobs: Celery workers when a broker is configured, else run in-process.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

@@ -72,8 +72,8 @@ def index_is_separate() -> bool:
     return get_engine().name != sql_engine().name
 
 
-def index_read(board: Board, read: Callable[[RankingEngine], T]) -> T:
-    """Run a read on the index when it is usable for this board, else on the standings table.
+def index_read(board: Board | Sequence[Board], read: Callable[[RankingEngine], T]) -> T:
+    """Run a read on the index when it is usable for the board (every board, given several), else on the table.
 
     Only the current period is served by the index; earlier periods are read
     from the table, which keeps every period.
@@ -81,12 +81,16 @@ def index_read(board: Board, read: Callable[[RankingEngine], T]) -> T:
     engine = get_engine()
     if not index_is_separate():
         return read(engine)
-    if not board.window.contains(timezone.now()) or not health.usable_for(engine, board):
+    boards = [board] if isinstance(board, Board) else board
+    now = timezone.now()
+    if not all(b.window.contains(now) and health.usable_for(engine, b) for b in boards):
         return read(sql_engine())
     try:
         return read(engine)
     except INDEX_ERRORS as exc:
-        logger.warning("ranking index unreachable, reading %s from the database: %s", board.key, exc)
+        logger.warning(
+            "ranking index unreachable, reading %s from the database: %s", ", ".join(b.key for b in boards), exc
+        )
         health.trip()
         return read(sql_engine())
 

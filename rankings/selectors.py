@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from accounts.models import User
+from accounts.selectors import user_names
 from games.models import Game
 
 from .boards import Board, game_board
@@ -53,12 +53,7 @@ class PlayerStanding:
 
 
 def _named(entries: Sequence[Entry]) -> list[BoardEntry]:
-    names = {
-        pk: (username, display_name)
-        for pk, username, display_name in User.objects.filter(pk__in=[e.user_id for e in entries]).values_list(
-            "pk", "username", "display_name"
-        )
-    }
+    names = user_names(user_ids=[e.user_id for e in entries])
     return [BoardEntry(e.rank, e.user_id, *names.get(e.user_id, ("", "")), e.value, e.reached_at) for e in entries]
 
 
@@ -84,6 +79,11 @@ def board_friends(*, board: Board, user_ids: Sequence[uuid.UUID]) -> BoardPage:
 def board_rank(*, board: Board, user_id: uuid.UUID) -> tuple[Entry | None, int]:
     """A player's entry (None if absent) and the board's size, without names: the cheap read."""
     return index_read(board, lambda engine: (engine.entry(board, user_id), engine.size(board)))
+
+
+def board_standings(*, boards: Sequence[Board], user_id: uuid.UUID) -> list[tuple[Entry | None, int]]:
+    """``board_rank`` on several boards at once (one round trip to the index)."""
+    return index_read(boards, lambda engine: engine.standings(boards, user_id))
 
 
 def board_player(*, board: Board, user_id: uuid.UUID) -> PlayerStanding | None:

@@ -10,6 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from leaderboard_project.serializers import timestamp
+
 from .boards import Board
 from .engine.base import MAX_FRIENDS, MAX_PAGE
 from .periods import Period
@@ -122,16 +124,13 @@ class PlayerStandingSerializer(serializers.Serializer):
     percentile = serializers.FloatField()
 
 
-_timestamp = serializers.DateTimeField()
-
-
 def _board_body(board: Board) -> dict[str, Any]:
     window = board.window
     return {
         "key": board.key,
         "period": window.period,
-        "period_start": _timestamp.to_representation(window.start) if window.start else None,
-        "period_end": _timestamp.to_representation(window.end) if window.end else None,
+        "period_start": timestamp(window.start),
+        "period_end": timestamp(window.end),
         "sort_order": "desc" if board.descending else "asc",
     }
 
@@ -149,7 +148,7 @@ def leaderboard_body(page: BoardPage) -> dict[str, Any]:
                 "username": entry.username,
                 "display_name": entry.display_name,
                 "value": entry.value,
-                "reached_at": _timestamp.to_representation(entry.reached_at),
+                "reached_at": timestamp(entry.reached_at),
             }
             for entry in page.entries
         ],

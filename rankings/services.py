@@ -155,7 +155,9 @@ def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list
     The caller holds the row locks of every player involved and is inside a
     transaction; the index is written after commit.
     """
-    pairs_by_score = [boards_for_score(game, score.at) for score in scores]
+    # A batch's scores share one moment: work its boards out once per distinct moment.
+    pairs_at = {at: boards_for_score(game, at) for at in {score.at for score in scores}}
+    pairs_by_score = [pairs_at[score.at] for score in scores]
     keys = {board.key for pairs in pairs_by_score for pair in pairs for board in pair if board is not None}
     # Plain tuples, not model instances: a batch reads thousands of rows.
     current = {

@@ -38,6 +38,7 @@ from .serializers import (
     ScoreSubmitSerializer,
     SubmitResponseSerializer,
     VoidSerializer,
+    submit_response_body,
 )
 
 _KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
@@ -51,17 +52,19 @@ class IsGameServer(BasePermission):
         return isinstance(request.user, GameServer)
 
 
-def _standing(board: Board, user_id: uuid.UUID) -> dict | None:
-    entry, size = rankings.board_rank(board=board, user_id=user_id)
-    if entry is None:
-        return None
-    return {
-        "board": board.key,
-        "rank": entry.rank,
-        "value": entry.value,
-        "size": size,
-        "percentile": percentile(entry.rank, size),
-    }
+def _standings(boards: list[Board], user_id: uuid.UUID) -> list[dict | None]:
+    return [
+        None
+        if entry is None
+        else {
+            "board": board.key,
+            "rank": entry.rank,
+            "value": entry.value,
+            "size": size,
+            "percentile": percentile(entry.rank, size),
+        }
+        for board, (entry, size) in zip(boards, rankings.board_standings(boards=boards, user_id=user_id), strict=True)
+    ]
 
 
 class ScoreListApi(GenericAPIView):
@@ -113,15 +116,15 @@ class ScoreListApi(GenericAPIView):
             api_key=api_key,
         )
         now = timezone.now()
-        body = {
-            "score": result.score,
-            "personal_best": result.score.is_personal_best,
-            "replayed": result.replayed,
-            "game_board": _standing(game_board_at(game, Period.ALL, now), user.pk),
-            "global_board": _standing(global_board_at(Period.ALL, now), user.pk) if game.counts_toward_global else None,
-        }
+        boards = [game_board_at(game, Period.ALL, now)]
+        if game.counts_toward_global:
+            boards.append(global_board_at(Period.ALL, now))
+        game_standing, global_standing = [*_standings(boards, user.pk), None][:2]
+        body = submit_response_body(
+            score=result.score, replayed=result.replayed, game_board=game_standing, global_board=global_standing
+        )
         code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
-        return Response(SubmitResponseSerializer(body).data, status=code)
+        return Response(body, status=code)
 
     def _submitter(self, request: Request, user_id: uuid.UUID | None, game: Game) -> tuple[User, str, Any]:
         if isinstance(request.user, GameServer):

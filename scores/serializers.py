@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from games.models import INT64_MAX, INT64_MIN
-from leaderboard_project.serializers import StrictSerializer
+from leaderboard_project.serializers import StrictSerializer, timestamp
 
 from .models import Score
 
@@ -94,3 +94,33 @@ class VoidSerializer(StrictSerializer):
 class HistoryQuerySerializer(serializers.Serializer):
     user_id = serializers.UUIDField(required=False)
     game_id = serializers.CharField(required=False, max_length=64)
+
+
+def score_body(score: Score) -> dict[str, Any]:
+    """What ScoreSerializer renders, built directly for the submission hot path."""
+    return {
+        "id": score.pk,
+        "user_id": str(score.user_id),
+        "game_id": str(score.game_id),
+        "score": score.value,
+        "metadata": score.metadata,
+        "source": score.source,
+        "is_personal_best": score.is_personal_best,
+        "created_at": timestamp(score.created_at),
+        "is_void": score.is_void,
+        "voided_at": timestamp(score.voided_at),
+        "void_reason": score.void_reason,
+    }
+
+
+def submit_response_body(
+    *, score: Score, replayed: bool, game_board: dict | None, global_board: dict | None
+) -> dict[str, Any]:
+    """What SubmitResponseSerializer renders (the schema still comes from it), without nested serializers."""
+    return {
+        "score": score_body(score),
+        "personal_best": score.is_personal_best,
+        "replayed": replayed,
+        "game_board": game_board,
+        "global_board": global_board,
+    }

@@ -9,15 +9,12 @@ transaction. Ranking indexes are written after commit.
 from __future__ import annotations
 
 import json
-import math
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
@@ -25,6 +22,7 @@ from rest_framework import status
 
 from accounts.models import ApiKey, User
 from games.models import INT64_MAX, INT64_MIN, Game
+from leaderboard_project import ratelimit
 from leaderboard_project.errors import Conflict, DomainError
 from rankings.boards import boards_for_score
 from rankings.services import BoardValueOverflow, ScoreEffect, ScoreInput, standings_recompute, standings_record_scores
@@ -76,23 +74,12 @@ class SubmitResult:
     replayed: bool
 
 
-def _parse_rate(rate: str) -> tuple[int, int]:
-    count, period = rate.split("/")
-    digits = "".join(ch for ch in period if ch.isdigit())
-    unit = period.lstrip("0123456789")[0]
-    return int(count), int(digits or 1) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-
-
 def _check_rate(user_id: uuid.UUID, game_id: uuid.UUID) -> None:
-    """Fixed-window count per player and game, in the shared cache (Redis in production)."""
-    allowed, period = _parse_rate(settings.SCORE_RATE_PER_USER_GAME)
-    now = time.time()
-    window = int(now // period)
-    key = f"score-rate:{user_id}:{game_id}:{window}"
-    cache.add(key, 0, timeout=period + 1)
-    if cache.incr(key) > allowed:
-        retry_after = max(1, math.ceil((window + 1) * period - now))
-        raise ScoreRateLimited(headers={"Retry-After": str(retry_after)})
+    """Fixed-window count per player and game, shared by every server process."""
+    allowed, period = ratelimit.parse_rate(settings.SCORE_RATE_PER_USER_GAME)
+    hit = ratelimit.hit(f"score:{user_id}:{game_id}", period)
+    if hit is not None and hit.count > allowed:
+        raise ScoreRateLimited(headers={"Retry-After": str(hit.retry_after)})
 
 
 def score_validate(*, game: Game, value: int, metadata: object) -> None:

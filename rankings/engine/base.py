@@ -100,6 +100,10 @@ class RankingEngine(ABC):
     def size(self, board: Board) -> int:
         """How many players are on the board."""
 
+    def standings(self, boards: Sequence[Board], user_id: uuid.UUID) -> list[tuple[Entry | None, int]]:
+        """Per board, the player's entry (None if absent) and the board's size: what a submission reports."""
+        return [(self.entry(board, user_id), self.size(board)) for board in boards]
+
     @abstractmethod
     def rebuild(self, board: Board, rows: Iterable[StandingRow]) -> int:
         """Replace the board's index with ``rows``. Returns how many were loaded."""

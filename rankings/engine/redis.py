@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import groupby, islice
+from typing import Any
 
 import redis
 from django.conf import settings
+from redis.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from rankings.boards import Board
 
@@ -134,31 +137,57 @@ class RedisEngine(RankingEngine):
         self._top = self.client.register_script(_TOP)
         self._around = self.client.register_script(_AROUND)
         self._entries = self.client.register_script(_ENTRIES)
+        self._scripts = (self._apply, self._top, self._around, self._entries)
 
     def _decode(self, board: Board, members: Sequence[bytes]) -> list[tuple[uuid.UUID, int, datetime]]:
         return [decode_member(member, descending=board.descending) for member in members]
 
+    def _pipelined(self, fill: Callable[[Pipeline], None]) -> list[Any]:
+        """Run the commands ``fill`` queues in one round trip, scripts by their SHA.
+
+        redis-py's own script support in pipelines asks ``SCRIPT EXISTS`` before
+        every execution, a second round trip. Here a script Redis does not know
+        (it restarted, or the cache was flushed) is loaded and the pipeline run
+        again; every script here is safe to repeat (reads, and versioned writes).
+        """
+        for attempt in range(2):
+            with self.client.pipeline(transaction=False) as pipe:
+                fill(pipe)
+                try:
+                    return pipe.execute()
+                except NoScriptError:
+                    if attempt:
+                        raise
+                    for script in self._scripts:
+                        script.sha = self.client.script_load(script.script)
+        raise AssertionError("unreachable")
+
     def apply(self, changes: Sequence[StandingChange]) -> None:
         ordered = sorted(changes, key=lambda change: change.board.key)
-        with self.client.pipeline(transaction=False) as pipe:
-            for _, group in groupby(ordered, key=lambda change: change.board.key):
-                group = list(group)
-                board = group[0].board
-                args: list[object] = [_expire_at(board)]
-                for change in group:
-                    member = (
-                        b""
-                        if change.value is None
-                        else encode_member(
-                            descending=board.descending,
-                            value=change.value,
-                            reached_at=change.reached_at,
-                            user_id=change.user_id,
-                        )
+        calls: list[tuple[Board, list[object]]] = []
+        for _, group in groupby(ordered, key=lambda change: change.board.key):
+            group = list(group)
+            board = group[0].board
+            args: list[object] = [_expire_at(board)]
+            for change in group:
+                member = (
+                    b""
+                    if change.value is None
+                    else encode_member(
+                        descending=board.descending,
+                        value=change.value,
+                        reached_at=change.reached_at,
+                        user_id=change.user_id,
                     )
-                    args += [change.user_id.bytes, f"{change.version:0{VERSION_WIDTH}x}", member]
-                self._apply(keys=_keys(board), args=args, client=pipe)
-            pipe.execute()
+                )
+                args += [change.user_id.bytes, f"{change.version:0{VERSION_WIDTH}x}", member]
+            calls.append((board, args))
+
+        def fill(pipe: Pipeline) -> None:
+            for board, args in calls:
+                pipe.evalsha(self._apply.sha, 2, *_keys(board), *args)
+
+        self._pipelined(fill)
 
     def top(self, board: Board, *, offset: int = 0, limit: int = 10) -> list[Entry]:
         reply = self._top(keys=[_keys(board)[0]], args=[offset, offset + limit - 1])
@@ -188,6 +217,24 @@ class RedisEngine(RankingEngine):
 
     def size(self, board: Board) -> int:
         return self.client.zcard(_keys(board)[0])
+
+    def standings(self, boards: Sequence[Board], user_id: uuid.UUID) -> list[tuple[Entry | None, int]]:
+        def fill(pipe: Pipeline) -> None:
+            # One round trip for every board (each board's keys stay on their own cluster slot).
+            for board in boards:
+                zset, hashed = _keys(board)
+                pipe.evalsha(self._entries.sha, 2, zset, hashed, user_id.bytes)
+                pipe.zcard(zset)
+
+        replies = self._pipelined(fill)
+        found: list[tuple[Entry | None, int]] = []
+        for board, reply, size in zip(boards, replies[0::2], replies[1::2], strict=True):
+            entry = None
+            if reply:
+                better, member = reply
+                entry = Entry(better + 1, *decode_member(member, descending=board.descending))
+            found.append((entry, size))
+        return found
 
     def rebuild(self, board: Board, rows: Iterable[StandingRow]) -> int:
         """Load ``rows`` into fresh keys, then swap them in atomically: readers never see half a board."""

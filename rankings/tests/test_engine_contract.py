@@ -97,6 +97,21 @@ def test_one_players_entry_and_the_board_size(engine, load):
     assert percentile(1, 4) == 100.0
 
 
+def test_standings_give_the_players_entry_and_size_on_each_board(engine, load):
+    first, second, empty = make_board("test.one"), make_board("test.two", descending=False), make_board("test.none")
+    users = load(first, [10, 40, 40, 20])
+    load(second, [5, 7])
+
+    found = engine.standings([first, second, empty], users[3])
+
+    assert [(entry and (entry.rank, entry.value), size) for entry, size in found] == [
+        ((3, 20), 4),
+        (None, 2),
+        (None, 0),
+    ]
+    assert found[0][0] == engine.entry(first, users[3])
+
+
 def test_around_a_player_in_the_middle(engine, load):
     board = make_board()
     users = load(board, [100, 90, 80, 70, 60, 50, 40])

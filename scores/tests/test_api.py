@@ -155,6 +155,51 @@ def test_scores_above_the_per_player_per_game_rate_are_429(client_for, user, gam
     assert Score.objects.filter(game=game).count() == 2
 
 
+@pytest.mark.redis
+def test_the_rate_is_counted_in_redis_shared_by_every_process(client_for, user, game, settings):
+    import redis
+
+    settings.SCORE_RATE_PER_USER_GAME = "2/min"
+    client = client_for(user)
+    submit(client, game, 1)
+
+    counters = redis.Redis.from_url(settings.REDIS_URL).keys(f"podium:rate:score:{user.pk}:{game.pk}:*")
+    assert len(counters) == 1
+    redis.Redis.from_url(settings.REDIS_URL).incr(counters[0])  # another server counted one meanwhile
+    assert submit(client, game, 2).status_code == 429
+
+
+@pytest.mark.redis
+def test_scores_are_accepted_while_the_rate_counters_are_unreachable(client_for, user, game, settings):
+    settings.SCORE_RATE_PER_USER_GAME = "1/min"
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    client = client_for(user)
+
+    statuses = [submit(client, game, value).status_code for value in (1, 2)]
+
+    assert statuses == [201, 201]
+    assert Score.objects.filter(game=game).count() == 2
+
+
+def test_the_submission_body_is_what_its_documented_serializer_renders(client_for, user, game):
+    from scores.serializers import SubmitResponseSerializer
+
+    body = submit(client_for(user), game, 7, metadata={"map": "dust"}).json()
+    score = Score.objects.get()
+
+    documented = SubmitResponseSerializer(
+        {
+            "score": score,
+            "personal_best": score.is_personal_best,
+            "replayed": False,
+            "game_board": body["game_board"],
+            "global_board": body["global_board"],
+        }
+    ).data
+    assert body == documented
+    assert set(body["game_board"]) == {"board", "rank", "value", "size", "percentile"}
+
+
 def test_a_throttled_score_says_when_to_retry(client_for, user, game, settings):
     settings.SCORE_RATE_PER_USER_GAME = "1/min"
     client = client_for(user)

@@ -1,0 +1,66 @@
+"""Fixed-window counters for server-side limits, shared by every process.
+
+With Redis a hit is one round trip (INCR, and EXPIRE when the window's key is
+new, pipelined). Without it the local cache counts, which is exact for the one
+process of the embedded mode. A limit whose counters cannot be reached fails
+open: a Redis outage must not turn every submission into an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+_clients: dict[str, redis.Redis] = {}
+
+
+@dataclass(frozen=True)
+class Hit:
+    count: int
+    retry_after: int  # seconds until the window ends
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"60/min"`` -> (60, 60); ``"5/10s"`` -> (5, 10)."""
+    count, period = rate.split("/")
+    digits = "".join(ch for ch in period if ch.isdigit())
+    unit = period.lstrip("0123456789")[0]
+    return int(count), int(digits or 1) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def _client(url: str) -> redis.Redis:
+    if url not in _clients:
+        timeout = settings.RATE_LIMIT_REDIS_TIMEOUT
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return _clients[url]
+
+
+def hit(name: str, period: int) -> Hit | None:
+    """Count one hit on ``name`` in the current window of ``period`` seconds.
+
+    Returns the count so far in this window, or None when the counters are unreachable.
+    """
+    now = time.time()
+    window = int(now // period)
+    key = f"podium:rate:{name}:{window}"
+    retry_after = max(1, math.ceil((window + 1) * period - now))
+    if not settings.REDIS_URL:
+        cache.add(key, 0, timeout=period + 1)
+        return Hit(cache.incr(key), retry_after)
+    try:
+        with _client(settings.REDIS_URL).pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, period + 1, nx=True)
+            count, _ = pipe.execute()
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("rate limit counters unreachable, not limiting %s: %s", name, exc)
+        return None
+    return Hit(count, retry_after)
