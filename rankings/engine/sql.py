@@ -75,8 +75,16 @@ class SqlEngine(RankingEngine):
             return []
         earlier = self._rows(board).filter(_listed_before(board, me))
         position = earlier.count()
-        above = list(earlier.order_by(*listing_order(board, reverse=True))[:before])[::-1] if before else []
-        later = self._rows(board).exclude(_listed_before(board, me)).exclude(pk=me.pk)
+        # The value bounds are implied by the listing order, but without them the index scan starts at the
+        # board's far end and reads every row below the player.
+        at_least_as_good = Q(value__gte=me.value) if board.descending else Q(value__lte=me.value)
+        at_most_as_good = Q(value__lte=me.value) if board.descending else Q(value__gte=me.value)
+        above = (
+            list(earlier.filter(at_least_as_good).order_by(*listing_order(board, reverse=True))[:before])[::-1]
+            if before
+            else []
+        )
+        later = self._rows(board).filter(at_most_as_good).exclude(_listed_before(board, me)).exclude(pk=me.pk)
         below = list(later.order_by(*listing_order(board))[:after]) if after else []
         return self._listing(board, [*above, me, *below], first_position=position - len(above))
 
