@@ -10,6 +10,7 @@ from django.db.models import ProtectedError
 from django.utils.text import slugify
 
 from leaderboard_project.errors import Conflict, DomainError
+from realtime.bus import publish
 
 from .models import Game, SortOrder
 
@@ -62,6 +63,12 @@ def _check_bounds(min_score: int | None, max_score: int | None) -> None:
         raise GameInvalid(fields={"max_score": ["Must be greater than or equal to min_score."]})
 
 
+def _announce(game: Game, event: str) -> None:
+    from .serializers import GameSerializer
+
+    publish("game", event, GameSerializer(game).data)
+
+
 def _save(game: Game) -> Game:
     try:
         with transaction.atomic():
@@ -91,7 +98,9 @@ def game_create(
     if counts_toward_global is None:
         counts_toward_global = sort_order == SortOrder.DESC
     _check_bounds(fields.get("min_score"), fields.get("max_score"))
-    return _save(Game(name=name, slug=slug, sort_order=sort_order, counts_toward_global=counts_toward_global, **fields))
+    game = _save(Game(name=name, slug=slug, sort_order=sort_order, counts_toward_global=counts_toward_global, **fields))
+    _announce(game, "game.created")
+    return game
 
 
 @transaction.atomic
@@ -108,7 +117,9 @@ def game_update(*, game: Game, **changes: Any) -> Game:
     for field, value in changes.items():
         setattr(game, field, value)
     _check_bounds(game.min_score, game.max_score)
-    return _save(game)
+    game = _save(game)
+    _announce(game, "game.updated")
+    return game
 
 
 @transaction.atomic

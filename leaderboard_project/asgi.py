@@ -1,4 +1,9 @@
-"""ASGI entry point: HTTP and WebSockets from one process (daphne in the embedded demo)."""
+"""ASGI entry point: HTTP and WebSockets from one process (daphne in the embedded demo;
+in production the WebSocket servers run this too, behind the proxy's ``/ws/`` route).
+
+No origin check on WebSockets: clients authenticate with a token in the URL, not a
+cookie, so another site's page gains nothing by connecting.
+"""
 
 import os
 
@@ -9,6 +14,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard_project.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})

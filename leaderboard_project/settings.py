@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "games",
     "rankings",
     "scores",
+    "realtime",
 ]
 
 MIDDLEWARE = [
@@ -131,10 +132,32 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "podium"}}
 
 # Channel layer: in-memory (one process) or channels-redis (any number of processes).
+# Each server process subscribes once per channel and fans out itself (realtime.hub), so the layer carries one
+# message per event and server. The pub/sub layer is the default; "core" selects channels-redis' list-based one.
+REALTIME_CHANNEL_LAYER = env.str("REALTIME_CHANNEL_LAYER", default="pubsub")
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": {
+                "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "core": "channels_redis.core.RedisChannelLayer",
+            }[REALTIME_CHANNEL_LAYER],
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# WebSockets (/ws/main): limits per connection, and how often a board sends leaderboard.updated.
+REALTIME_MAX_SUBSCRIPTIONS = 50
+REALTIME_MAX_FRAME_BYTES = 4096
+REALTIME_CLIENT_FRAMES_PER_SECOND = env.float("REALTIME_CLIENT_FRAMES_PER_SECOND", default=10.0)
+REALTIME_CLIENT_FRAME_BURST = env.int("REALTIME_CLIENT_FRAME_BURST", default=20)
+REALTIME_CLIENT_BUFFER = env.int("REALTIME_CLIENT_BUFFER", default=256)  # frames queued for one client
+REALTIME_BOARD_INTERVAL = env.float("REALTIME_BOARD_INTERVAL", default=0.25)  # seconds between a board's updates
+REALTIME_TICK_SECONDS = 0.02  # events arriving within one tick travel in one frame
+REALTIME_BOARD_TOP = 10
+REALTIME_BOARD_MOVED = 20
 
 # Ranking engine: the standings table (SQL) embedded; Redis sorted sets as the index when REDIS_URL is set.
 RANKING_ENGINE = env.str(

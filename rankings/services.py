@@ -22,6 +22,8 @@ from rest_framework import status
 
 from games.models import INT64_MAX, INT64_MIN, Game, ScoreOperator
 from leaderboard_project.errors import DomainError
+from realtime.bus import publish_many
+from realtime.names import BOARDS, board_channel
 
 from . import index
 from .boards import Board, board_from_key, board_key, boards_for_score, game_board, game_scope, global_board
@@ -125,8 +127,20 @@ class _Pending:
         self.rows.clear()
 
     def send_after_commit(self) -> None:
-        if self.changes:
-            transaction.on_commit(partial(index.index_apply, self.changes))
+        """Index the changes after commit, then announce the all-time boards that moved (in that order,
+        so a server reading a board on the announcement finds the change in the index)."""
+        if not self.changes:
+            return
+        transaction.on_commit(partial(index.index_apply, self.changes))
+        moved: dict[str, set[str]] = {}
+        for change in self.changes:
+            if change.board.window.start is None:
+                scope = change.board.key.split(".")
+                channel = board_channel(uuid.UUID(scope[1]) if scope[0] == "game" else None)
+                moved.setdefault(channel, set()).add(str(change.user_id))
+        publish_many(
+            [(BOARDS, "board.changed", {"channel": name, "moved": sorted(users)}) for name, users in moved.items()]
+        )
 
 
 def _state(row: Standing | _Row | None) -> State | None:

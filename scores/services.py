@@ -24,8 +24,11 @@ from accounts.models import ApiKey, User
 from games.models import INT64_MAX, INT64_MIN, Game
 from leaderboard_project import ratelimit
 from leaderboard_project.errors import Conflict, DomainError
+from leaderboard_project.serializers import timestamp
 from rankings.boards import boards_for_score
 from rankings.services import BoardValueOverflow, ScoreEffect, ScoreInput, standings_recompute, standings_record_scores
+from realtime.bus import publish_many
+from realtime.names import board_channel
 
 from .models import Score, ScoreAudit, Source
 
@@ -163,7 +166,23 @@ def score_submit(
         is_personal_best=_personal_best(game, value, effect, previous),
         created_at=now,
     )
+    publish_many(_submitted_events(score, user.username))
     return SubmitResult(score, replayed=False)
+
+
+def _submitted_events(score: Score, username: str) -> list[tuple[str, str, dict]]:
+    """``score.submitted`` on the score feed and on the game's board channel."""
+    data = {
+        "score_id": score.pk,
+        "user_id": str(score.user_id),
+        "username": username,
+        "game_id": str(score.game_id),
+        "score": score.value,
+        "personal_best": score.is_personal_best,
+        "source": score.source,
+        "created_at": timestamp(score.created_at),
+    }
+    return [("score", "score.submitted", data), (board_channel(score.game_id), "score.submitted", data)]
 
 
 @dataclass(frozen=True)
@@ -200,8 +219,8 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
     outcomes: dict[int, BatchOutcome] = {}
     games = {game.pk: game for game in Game.objects.filter(pk__in={item.game_id for item in items})}
     allowed = set(api_key.games.filter(pk__in=games).values_list("pk", flat=True))
-    users = set(
-        User.objects.filter(pk__in={item.user_id for item in items}, is_active=True).values_list("pk", flat=True)
+    users = dict(
+        User.objects.filter(pk__in={item.user_id for item in items}, is_active=True).values_list("pk", "username")
     )
     accepted: list[tuple[int, BatchItem]] = []
     for index, item in enumerate(items):
@@ -261,6 +280,7 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
     created = Score.objects.bulk_create([score for _, score in new_scores])
     for (index, _), score in zip(new_scores, created, strict=True):
         outcomes[index] = BatchOutcome(index, "created", score_id=score.pk)
+    publish_many([event for score in created for event in _submitted_events(score, users[score.user_id])])
     return [outcomes[index] for index in range(len(items))]
 
 

@@ -1,0 +1,132 @@
+"""The event bus: services publish, and committed events reach every server's subscribers.
+
+``publish`` checks the payload is JSON at once (a bad payload is the caller's
+bug, raised where it is made) and hands it to the channel layer only after the
+transaction commits, so a rolled-back write never announces anything. One
+message per channel and commit carries every event of that channel, and the
+JSON is made once here: servers pass it through to their clients untouched.
+
+From a WSGI process the layer is fed by one background thread with its own
+event loop: the request does not wait on Redis, the layer's connections stay
+open between requests, and events leave in the order they were committed.
+With the in-memory layer (the embedded mode, one process) events are sent in
+the server's own event loop instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from leaderboard_project.serializers import timestamp
+
+from .names import BOARDS, group_name, parse_channel
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_TYPE = "bus.events"  # what a server's hub receives from the layer
+
+
+def publish(channel: str, type: str, data: Mapping[str, Any]) -> None:
+    """Send an event on a channel once the current transaction commits (at once outside one)."""
+    publish_many([(channel, type, data)])
+
+
+def publish_many(events: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+    """``publish`` for several events: one commit hook, one layer message per channel."""
+    prepared = [_prepare(channel, type, data) for channel, type, data in events]
+    if prepared:
+        transaction.on_commit(partial(_send, prepared))
+
+
+def _prepare(channel: str, type: str, data: Mapping[str, Any]) -> tuple[str, str, str]:
+    if channel != BOARDS:
+        parsed = parse_channel(channel)
+        if parsed is None or parsed.name != channel:
+            raise ValueError(f"no such channel: {channel!r}")
+    return channel, type, json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def _send(events: list[tuple[str, str, str]]) -> None:
+    ts = timestamp(timezone.now())
+    messages: dict[str, dict[str, Any]] = {}
+    for channel, type, data in events:
+        message = messages.setdefault(channel, {"type": MESSAGE_TYPE, "channel": channel, "events": []})
+        message["events"].append([type, data, ts])
+    sender.send([(group_name(channel), message) for channel, message in messages.items()])
+
+
+async def _group_send(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    for group, message in messages:
+        try:
+            await layer.group_send(group, message)
+        except Exception:  # noqa: BLE001  the write is committed; a lost event must not fail it
+            logger.warning("could not publish to %s", group, exc_info=True)
+
+
+class _Sender:
+    """Feeds the channel layer from synchronous code."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.queue: asyncio.Queue[list[tuple[str, dict[str, Any]]]] | None = None
+        self.pid = 0
+        self.pending = 0
+
+    def send(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        if isinstance(get_channel_layer(), InMemoryChannelLayer):
+            async_to_sync(_group_send)(messages)
+            return
+        loop, queue = self._started()
+        with self.lock:
+            self.pending += 1
+        loop.call_soon_threadsafe(queue.put_nowait, messages)
+
+    def _started(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():  # a forked worker starts its own thread
+                ready = threading.Event()
+                self.pid = os.getpid()
+                threading.Thread(target=self._run, args=(ready,), name="realtime-sender", daemon=True).start()
+                ready.wait()
+            assert self.loop is not None and self.queue is not None
+            return self.loop, self.queue
+
+    def _run(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self.queue = asyncio.Queue()
+        self.loop = loop
+        ready.set()
+        loop.run_until_complete(self._drain())
+
+    async def _drain(self) -> None:
+        assert self.queue is not None
+        while True:
+            await _group_send(await self.queue.get())
+            with self.lock:
+                self.pending -= 1
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything handed to the background thread has been sent (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(0.002)
+        return not self.pending
+
+
+sender = _Sender()

@@ -1,0 +1,328 @@
+"""One hub per server process: the only subscriber to the channel layer, fanning out to local clients.
+
+Whatever the number of clients, a server joins each group once (the hub's own
+layer channel), receives each message once, and builds each frame once per
+channel and tick; every client gets the same text. A client's frames wait in
+its own bounded outbox, written by its own task, so a client that does not
+read fills only its own outbox: what does not fit is counted and the client is
+told how many events it missed.
+
+Boards are coalesced: standings changes arrive on the internal ``boards``
+channel, and a board with subscribers sends at most one ``leaderboard.updated``
+per ``REALTIME_BOARD_INTERVAL``, read after the changes, so it shows the latest
+state. The same read tells watched players (``user.{id}`` subscribers) whether
+their rank moved. ``seq`` counts the events this server sent on a channel; a
+board's snapshot carries the seq of the state it shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from leaderboard_project.serializers import timestamp
+
+from .bus import MESSAGE_TYPE
+from .names import BOARDS, Channel, group_name
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Gap:
+    count: int = 0
+    channels: set[str] = field(default_factory=set)
+
+
+class Outbox:
+    """Frames on their way to one client. Events beyond ``limit`` are dropped and counted, in place."""
+
+    def __init__(self, send: Callable[[str], Awaitable[None]], limit: int) -> None:
+        self.send = send
+        self.limit = limit
+        self.items: deque[str | _Gap] = deque()
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._write())
+
+    def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+
+    def put(self, frame: str, channel: str, *, count: int = 1, control: bool = False) -> None:
+        """Queue a frame; an event frame (``count`` events) that does not fit becomes part of a gap."""
+        if not control and len(self.items) >= self.limit:
+            last = self.items[-1] if self.items else None
+            if not isinstance(last, _Gap):
+                last = _Gap()
+                self.items.append(last)
+            last.count += count
+            last.channels.add(channel)
+        else:
+            self.items.append(frame)
+        self.wake.set()
+
+    async def _write(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.items:
+                item = self.items.popleft()
+                if isinstance(item, _Gap):
+                    item = json.dumps({"type": "dropped", "count": item.count, "channels": sorted(item.channels)})
+                await self.send(item)
+
+
+def event_frame(channel: str, seq: int, type: str, data: str, ts: str) -> str:
+    """An event's frame, around its already-encoded data."""
+    return f'{{"type":{json.dumps(type)},"channel":{json.dumps(channel)},"seq":{seq},"data":{data},"ts":"{ts}"}}'
+
+
+def batch_frame(events: list[str]) -> str:
+    return '{"type":"batch","events":[' + ",".join(events) + "]}"
+
+
+@dataclass
+class _Board:
+    """What this server knows of a board it serves."""
+
+    body: dict[str, Any] | None = None  # the last state sent (the next snapshot)
+    moved: set[str] = field(default_factory=set)  # user ids changed since that state
+    waiting: set[Outbox] = field(default_factory=set)  # subscribed before there was a state to show
+    due: bool = False
+    last_flush: float = 0.0
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel_name: str | None = None
+        self.subscribers: dict[str, set[Outbox]] = defaultdict(set)
+        self.seq: dict[str, int] = defaultdict(int)
+        self.boards: dict[str, _Board] = {}
+        self.user_ranks: dict[tuple[str, str], int | None] = {}  # (user id, board channel) -> last rank seen
+        self.groups: set[str] = set()
+        self.inbox: deque[dict[str, Any]] = deque()
+        self.wake = asyncio.Event()
+        self.tasks: list[asyncio.Task] = []
+        self.started = asyncio.Lock()
+
+    async def _start(self) -> None:
+        async with self.started:
+            if self.channel_name is None:
+                self.channel_name = await self.layer.new_channel("podium.hub.")
+                self.tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._dispatch())]
+
+    async def _join(self, channel: str) -> None:
+        await self._start()
+        if channel not in self.groups:
+            self.groups.add(channel)
+            await self.layer.group_add(group_name(channel), self.channel_name)
+
+    async def _leave(self, channel: str) -> None:
+        if channel in self.groups and channel != BOARDS:
+            self.groups.discard(channel)
+            await self.layer.group_discard(group_name(channel), self.channel_name)
+
+    async def subscribe(self, outbox: Outbox, channel: Channel) -> None:
+        if channel.is_board or channel.kind == "user":
+            await self._join(BOARDS)
+        await self._join(channel.name)
+        self.subscribers[channel.name].add(outbox)
+        if channel.is_board:
+            board = self.boards.setdefault(channel.name, _Board())
+            if board.body is not None:
+                self._snapshot(channel.name, board.body, [outbox])
+            else:
+                board.waiting.add(outbox)
+                self._schedule(channel.name, at_once=True)
+
+    async def unsubscribe(self, outbox: Outbox, channel: str) -> None:
+        listeners = self.subscribers.get(channel)
+        if listeners is None:
+            return
+        listeners.discard(outbox)
+        board = self.boards.get(channel)
+        if board:
+            board.waiting.discard(outbox)
+        if not listeners:
+            del self.subscribers[channel]
+            self.boards.pop(channel, None)
+            if channel.startswith("user."):
+                self.user_ranks = {key: rank for key, rank in self.user_ranks.items() if key[0] != channel[5:]}
+            await self._leave(channel)
+
+    # Receiving: one reader per server, one dispatcher that batches what arrived within a tick.
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel_name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001  a layer hiccup must not end the server's subscriptions
+                logger.warning("channel layer receive failed", exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
+            if message.get("type") == MESSAGE_TYPE:
+                self.inbox.append(message)
+                self.wake.set()
+
+    async def _dispatch(self) -> None:
+        while True:
+            await self.wake.wait()
+            await asyncio.sleep(settings.REALTIME_TICK_SECONDS)  # let a burst gather into one frame
+            self.wake.clear()
+            by_channel: dict[str, list[list[str]]] = defaultdict(list)
+            while self.inbox:
+                message = self.inbox.popleft()
+                by_channel[message["channel"]].extend(message["events"])
+            for channel, events in by_channel.items():
+                if channel == BOARDS:
+                    self._boards_changed(events)
+                else:
+                    self._fan_out(channel, events)
+
+    def _fan_out(self, channel: str, events: list[list[str]]) -> None:
+        listeners = self.subscribers.get(channel)
+        if not listeners:
+            return
+        frames = []
+        for type, data, ts in events:
+            self.seq[channel] += 1
+            frames.append(event_frame(channel, self.seq[channel], type, data, ts))
+        frame = frames[0] if len(frames) == 1 else batch_frame(frames)
+        for outbox in listeners:
+            outbox.put(frame, channel, count=len(frames))
+
+    # Boards: coalesced updates, snapshots, and rank changes of watched players.
+
+    def _boards_changed(self, events: list[list[str]]) -> None:
+        watching_players = any(name.startswith("user.") for name in self.subscribers)
+        for _, data, _ in events:
+            change = json.loads(data)
+            channel = change["channel"]
+            if channel not in self.subscribers and not watching_players:
+                continue
+            board = self.boards.setdefault(channel, _Board())
+            board.moved.update(change["moved"])
+            self._schedule(channel)
+
+    def _schedule(self, channel: str, *, at_once: bool = False) -> None:
+        board = self.boards[channel]
+        if board.due:
+            return
+        board.due = True
+        wait = 0.0 if at_once else max(0.0, board.last_flush + settings.REALTIME_BOARD_INTERVAL - time.monotonic())
+        asyncio.get_running_loop().call_later(wait, lambda: asyncio.create_task(self._flush(channel)))
+
+    async def _flush(self, channel: str) -> None:
+        board = self.boards.get(channel)
+        if board is None:
+            return
+        board.due = False
+        board.last_flush = time.monotonic()
+        moved, board.moved = board.moved, set()
+        watched = [name[5:] for name in self.subscribers if name.startswith("user.")]
+        from .selectors import board_update
+
+        try:
+            update = await sync_to_async(board_update)(channel=channel, moved=moved, watched=watched)
+        except Exception:  # noqa: BLE001  try again at the next change rather than lose the server
+            logger.warning("could not read board %s", channel, exc_info=True)
+            board.moved |= moved
+            return
+        if update is None or self.boards.get(channel) is not board:
+            return
+        body = {**update.body, "moved": [m for m in update.moved if board.body is not None]}
+        previous = {entry["user_id"]: entry["rank"] for entry in (board.body or {}).get("top", [])}
+        for entry in body["moved"]:
+            entry["previous_rank"] = previous.get(entry["user_id"])
+        listeners = self.subscribers.get(channel, set())
+        fresh = board.waiting & listeners
+        current = listeners - fresh
+        board.waiting = set()
+        if current and (moved or board.body is None):
+            self.seq[channel] += 1
+            frame = event_frame(
+                channel, self.seq[channel], "leaderboard.updated", json.dumps(body), timestamp(timezone.now())
+            )
+            for outbox in current:
+                outbox.put(frame, channel)
+        board.body = {key: value for key, value in body.items() if key != "moved"}
+        if fresh:
+            self._snapshot(channel, board.body, fresh)
+        self._ranks_changed(channel, update.ranks, {m["user_id"]: m for m in update.moved}, moved)
+
+    def _snapshot(self, channel: str, body: dict[str, Any], outboxes: Any) -> None:
+        frame = event_frame(
+            channel, self.seq[channel], "leaderboard.snapshot", json.dumps(body), timestamp(timezone.now())
+        )
+        for outbox in outboxes:
+            outbox.put(frame, channel, control=True)
+
+    def _ranks_changed(
+        self, board: str, ranks: dict[str, dict[str, Any] | None], movers: dict[str, dict[str, Any]], moved: set[str]
+    ) -> None:
+        for user_id, entry in ranks.items():
+            key = (user_id, board)
+            new_rank = entry["rank"] if entry else None
+            known = key in self.user_ranks
+            old_rank = self.user_ranks.get(key)
+            self.user_ranks[key] = new_rank
+            if new_rank == old_rank or (not known and user_id not in moved):
+                continue
+            if user_id in moved:
+                reason = "personal_best"
+                by = []
+            else:
+                reason = (
+                    "overtaken" if old_rank is not None and new_rank is not None and new_rank > old_rank else "moved"
+                )
+                by = [
+                    {"user_id": m["user_id"], "username": m["username"], "rank": m["rank"]}
+                    for m in movers.values()
+                    if new_rank is not None and m["rank"] <= new_rank and m["user_id"] != user_id
+                ][:5]
+            data = {
+                "board": board,
+                "reason": reason,
+                "rank": new_rank,
+                "previous_rank": old_rank,
+                "value": entry["value"] if entry else None,
+                "by": by,
+            }
+            channel = f"user.{user_id}"
+            self._fan_out(channel, [["rank.changed", json.dumps(data), timestamp(timezone.now())]])
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+def get_hub() -> Hub:
+    """This server's hub (one per event loop)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        for stale in [other for other in _hubs if other.is_closed()]:
+            del _hubs[stale]
+        hub = _hubs[loop] = Hub()
+    return hub
+
+
+def user_channel(user_id: uuid.UUID) -> str:
+    return f"user.{user_id}"

@@ -1,0 +1,59 @@
+"""Reads the hub makes: a board's state after changes, and watched players' ranks on it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from games.models import Game
+from rankings.boards import game_board_at, global_board_at
+from rankings.engine.base import MAX_FRIENDS
+from rankings.periods import Period
+from rankings.selectors import BoardEntry, board_friends, board_top
+from rankings.serializers import leaderboard_body
+
+
+@dataclass(frozen=True)
+class BoardUpdate:
+    body: dict[str, Any]  # the board (key, period, size) and its top entries
+    moved: list[dict[str, Any]]  # the changed players, with their new rank
+    ranks: dict[str, dict[str, Any] | None]  # watched players: their entry, None when not on the board
+
+
+def _entry(entry: BoardEntry) -> dict[str, Any]:
+    return {"user_id": str(entry.user_id), "username": entry.username, "rank": entry.rank, "value": entry.value}
+
+
+def _friends(board: Any, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(user_ids), MAX_FRIENDS):
+        chunk = [uuid.UUID(user_id) for user_id in user_ids[start : start + MAX_FRIENDS]]
+        found.update({str(e.user_id): _entry(e) for e in board_friends(board=board, user_ids=chunk).entries})
+    return found
+
+
+def board_update(*, channel: str, moved: set[str], watched: list[str]) -> BoardUpdate | None:
+    """The all-time board behind ``leaderboard`` or ``leaderboard.{game_id}`` now; None if there is no such game."""
+    close_old_connections()  # runs in a worker thread that outlives requests
+    now = timezone.now()
+    if channel == "leaderboard":
+        board = global_board_at(Period.ALL, now)
+    else:
+        game = Game.objects.filter(pk=channel.split(".", 1)[1]).first()
+        if game is None:
+            return None
+        board = game_board_at(game, Period.ALL, now)
+    page = leaderboard_body(board_top(board=board, offset=0, limit=settings.REALTIME_BOARD_TOP))
+    body = {"board": page["board"], "size": page["size"], "top": page["entries"]}
+    movers = _friends(board, sorted(moved)[: settings.REALTIME_BOARD_MOVED])
+    ranks = _friends(board, watched)
+    return BoardUpdate(
+        body=body,
+        moved=sorted(movers.values(), key=lambda entry: entry["rank"]),
+        ranks={user_id: ranks.get(user_id) for user_id in watched},
+    )

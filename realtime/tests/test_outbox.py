@@ -1,0 +1,70 @@
+"""A client that does not read fills only its own outbox, and learns how many events it missed."""
+
+import asyncio
+import json
+
+from realtime.hub import Outbox
+
+from .conftest import run
+
+
+def test_a_slow_client_does_not_delay_others_and_is_told_what_it_missed():
+    async def scenario():
+        fast_received, slow_received = [], []
+        reading = asyncio.Event()
+
+        async def fast_send(frame):
+            fast_received.append(frame)
+
+        async def slow_send(frame):
+            await reading.wait()  # this client stopped reading
+            slow_received.append(frame)
+
+        fast, slow = Outbox(fast_send, limit=5), Outbox(slow_send, limit=5)
+        fast.start()
+        slow.start()
+        for i in range(20):
+            for outbox in (fast, slow):
+                outbox.put(json.dumps({"type": "e", "seq": i + 1}), "score")
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)
+        fast_done = len(fast_received)
+        reading.set()
+        await asyncio.sleep(0.05)
+        fast.stop()
+        slow.stop()
+        return fast_done, [json.loads(frame) for frame in slow_received]
+
+    fast_done, slow = run(scenario)
+
+    assert fast_done == 20
+    # The first frame was being written when the client stalled, five more waited, the rest were dropped.
+    assert [frame["seq"] for frame in slow[:6]] == [1, 2, 3, 4, 5, 6]
+    assert slow[6] == {"type": "dropped", "count": 14, "channels": ["score"]}
+    assert len(slow) == 7
+
+
+def test_control_frames_are_never_dropped():
+    async def scenario():
+        sent = []
+        blocked = asyncio.Event()
+
+        async def send(frame):
+            await blocked.wait()
+            sent.append(frame)
+
+        outbox = Outbox(send, limit=1)
+        outbox.start()
+        for _ in range(3):
+            outbox.put("{}", "score")
+        outbox.put('{"type":"pong"}', "", control=True)
+        await asyncio.sleep(0)
+        blocked.set()
+        await asyncio.sleep(0.05)
+        outbox.stop()
+        return sent
+
+    sent = run(scenario)
+
+    assert sent[-1] == '{"type":"pong"}'
+    assert any('"dropped"' in frame for frame in sent)
