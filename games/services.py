@@ -29,7 +29,7 @@ class GameRulesLocked(Conflict):
 
 
 # Changing these would silently invalidate every board already computed for the game.
-_RANKING_FIELDS = ("sort_order", "score_operator", "counts_toward_global")
+RANKING_FIELDS = ("sort_order", "score_operator", "counts_toward_global")
 
 
 class GameInUse(Conflict):
@@ -63,7 +63,8 @@ def _check_bounds(min_score: int | None, max_score: int | None) -> None:
         raise GameInvalid(fields={"max_score": ["Must be greater than or equal to min_score."]})
 
 
-def _announce(game: Game, event: str) -> None:
+def game_announce(game: Game, event: str) -> None:
+    """Tell the ``game`` channel, after commit, that a game was created or changed."""
     from .serializers import GameSerializer
 
     publish("game", event, GameSerializer(game).data)
@@ -99,7 +100,7 @@ def game_create(
         counts_toward_global = sort_order == SortOrder.DESC
     _check_bounds(fields.get("min_score"), fields.get("max_score"))
     game = _save(Game(name=name, slug=slug, sort_order=sort_order, counts_toward_global=counts_toward_global, **fields))
-    _announce(game, "game.created")
+    game_announce(game, "game.created")
     return game
 
 
@@ -111,14 +112,14 @@ def game_update(*, game: Game, **changes: Any) -> Game:
         error = _slug_error(slug, exclude=game)
         if error:
             raise GameInvalid(fields={"slug": [error]})
-    if any(field in changes and changes[field] != getattr(game, field) for field in _RANKING_FIELDS):
+    if any(field in changes and changes[field] != getattr(game, field) for field in RANKING_FIELDS):
         if game.scores.exists():
             raise GameRulesLocked()
     for field, value in changes.items():
         setattr(game, field, value)
     _check_bounds(game.min_score, game.max_score)
     game = _save(game)
-    _announce(game, "game.updated")
+    game_announce(game, "game.updated")
     return game
 
 

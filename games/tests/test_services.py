@@ -215,3 +215,41 @@ def test_delete_leaves_other_games():
     game_delete(game=game)
 
     assert list(Game.objects.all()) == [other]
+
+
+def test_the_admin_refuses_to_change_ranking_rules_of_a_game_with_scores(client, django_user_model):
+    from accounts.tests.factories import UserFactory
+    from scores.services import score_submit
+
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    game = GameFactory(sort_order="desc", score_operator="best", counts_toward_global=True)
+    score_submit(user=UserFactory(), game=game, value=5)
+    client.force_login(admin)
+    form = {
+        field: getattr(game, field)
+        for field in ["name", "slug", "description", "score_operator", "counts_toward_global", "is_active"]
+    }
+    form.update({"sort_order": "asc", "rules": "{}", "min_score": "", "max_score": ""})
+
+    response = client.post(f"/admin/games/game/{game.pk}/change/", form)
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "cannot change once a game has scores" in response.content.decode()
+    game.refresh_from_db()
+    assert game.sort_order == "desc"
+
+
+def test_a_game_saved_in_the_admin_is_announced(client, django_capture_on_commit_callbacks):
+    from accounts.tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    form = {"name": "Kart", "slug": "kart", "description": "", "rules": "{}", "sort_order": "desc"}
+    form.update({"score_operator": "best", "counts_toward_global": "on", "is_active": "on"})
+    form.update({"min_score": "", "max_score": ""})
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post("/admin/games/game/add/", form)
+
+    assert response.status_code == 302
+    sent = [callback.args[0] for callback in callbacks if getattr(callback, "args", None)]
+    assert [(channel, event) for batch in sent for channel, event, _ in batch] == [("game", "game.created")]
