@@ -87,6 +87,10 @@ class Outbox:
                 await self.send(item)
 
 
+def _json(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
 def event_frame(channel: str, seq: int, type: str, data: str, ts: str) -> str:
     """An event's frame, around its already-encoded data."""
     return f'{{"type":{json.dumps(type)},"channel":{json.dumps(channel)},"seq":{seq},"data":{data},"ts":"{ts}"}}'
@@ -259,7 +263,7 @@ class Hub:
         if current and (moved or board.body is None):
             self.seq[channel] += 1
             frame = event_frame(
-                channel, self.seq[channel], "leaderboard.updated", json.dumps(body), timestamp(timezone.now())
+                channel, self.seq[channel], "leaderboard.updated", _json(body), timestamp(timezone.now())
             )
             for outbox in current:
                 outbox.put(frame, channel)
@@ -269,9 +273,7 @@ class Hub:
         self._ranks_changed(channel, update.ranks, {m["user_id"]: m for m in update.moved}, moved)
 
     def _snapshot(self, channel: str, body: dict[str, Any], outboxes: Any) -> None:
-        frame = event_frame(
-            channel, self.seq[channel], "leaderboard.snapshot", json.dumps(body), timestamp(timezone.now())
-        )
+        frame = event_frame(channel, self.seq[channel], "leaderboard.snapshot", _json(body), timestamp(timezone.now()))
         for outbox in outboxes:
             outbox.put(frame, channel, control=True)
 
@@ -307,7 +309,7 @@ class Hub:
                 "by": by,
             }
             channel = f"user.{user_id}"
-            self._fan_out(channel, [["rank.changed", json.dumps(data), timestamp(timezone.now())]])
+            self._fan_out(channel, [["rank.changed", _json(data), timestamp(timezone.now())]])
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
