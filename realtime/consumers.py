@@ -23,6 +23,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+from games.models import Game
 
 from .hub import Hub, Outbox, get_hub
 from .names import Channel, parse_channel
@@ -38,6 +39,12 @@ def _active_user_id(token: str) -> uuid.UUID | None:
     except (TokenError, KeyError):
         return None
     return User.objects.filter(pk=user_id, is_active=True).values_list("pk", flat=True).first()
+
+
+@database_sync_to_async
+def _unknown_games(game_ids: list[str]) -> set[str]:
+    known = {str(pk) for pk in Game.objects.filter(pk__in=game_ids).values_list("pk", flat=True)}
+    return set(game_ids) - known
 
 
 class _Bucket:
@@ -135,6 +142,10 @@ class MainConsumer(AsyncWebsocketConsumer):
                 return
             if channel.name not in self.channels and channel not in wanted:
                 wanted.append(channel)
+        unknown = await _unknown_games([c.id for c in wanted if c.is_board and c.id])
+        if unknown:
+            self._error("unknown_channel", f"There is no game {sorted(unknown)[0]}.")
+            return
         if len(self.channels) + len(wanted) > settings.REALTIME_MAX_SUBSCRIPTIONS:
             self._error(
                 "too_many_subscriptions", f"A connection may hold at most {settings.REALTIME_MAX_SUBSCRIPTIONS}."

@@ -118,11 +118,13 @@ class Hub:
         self.subscribers: dict[str, set[Outbox]] = defaultdict(set)
         self.seq: dict[str, int] = defaultdict(int)
         self.boards: dict[str, _Board] = {}
-        self.user_ranks: dict[tuple[str, str], int | None] = {}  # (user id, board channel) -> last rank seen
+        # (user id, board channel) -> the (rank, value) a watched player last had there
+        self.user_ranks: dict[tuple[str, str], tuple[int | None, int | None]] = {}
         self.groups: set[str] = set()
         self.inbox: deque[dict[str, Any]] = deque()
         self.wake = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
+        self.flushes: set[asyncio.Task] = set()
         self.started = asyncio.Lock()
 
     async def _start(self) -> None:
@@ -154,6 +156,13 @@ class Hub:
             else:
                 board.waiting.add(outbox)
                 self._schedule(channel.name, at_once=True)
+        elif channel.kind == "user":
+            # Look at the player's boards now, so that their first rank.changed knows where they stood.
+            from .selectors import user_board_channels
+
+            for name in await sync_to_async(user_board_channels)(user_id=channel.user_id):
+                self.boards.setdefault(name, _Board())
+                self._schedule(name, at_once=True)
 
     async def unsubscribe(self, outbox: Outbox, channel: str) -> None:
         listeners = self.subscribers.get(channel)
@@ -167,7 +176,7 @@ class Hub:
             del self.subscribers[channel]
             self.boards.pop(channel, None)
             if channel.startswith("user."):
-                self.user_ranks = {key: rank for key, rank in self.user_ranks.items() if key[0] != channel[5:]}
+                self.user_ranks = {key: seen for key, seen in self.user_ranks.items() if key[0] != channel[5:]}
             await self._leave(channel)
 
     # Receiving: one reader per server, one dispatcher that batches what arrived within a tick.
@@ -232,7 +241,12 @@ class Hub:
             return
         board.due = True
         wait = 0.0 if at_once else max(0.0, board.last_flush + settings.REALTIME_BOARD_INTERVAL - time.monotonic())
-        asyncio.get_running_loop().call_later(wait, lambda: asyncio.create_task(self._flush(channel)))
+        asyncio.get_running_loop().call_later(wait, self._start_flush, channel)
+
+    def _start_flush(self, channel: str) -> None:
+        task = asyncio.create_task(self._flush(channel))
+        self.flushes.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self.flushes.discard)
 
     async def _flush(self, channel: str) -> None:
         board = self.boards.get(channel)
@@ -270,7 +284,10 @@ class Hub:
         board.body = {key: value for key, value in body.items() if key != "moved"}
         if fresh:
             self._snapshot(channel, board.body, fresh)
-        self._ranks_changed(channel, update.ranks, {m["user_id"]: m for m in update.moved}, moved)
+        descending = update.body["board"]["sort_order"] == "desc"
+        self._ranks_changed(channel, descending, update.ranks, {m["user_id"]: m for m in update.moved}, moved)
+        if not listeners:
+            board.body = None  # read only for watched players: nobody keeps it current for a later snapshot
 
     def _snapshot(self, channel: str, body: dict[str, Any], outboxes: Any) -> None:
         frame = event_frame(channel, self.seq[channel], "leaderboard.snapshot", _json(body), timestamp(timezone.now()))
@@ -278,38 +295,47 @@ class Hub:
             outbox.put(frame, channel, control=True)
 
     def _ranks_changed(
-        self, board: str, ranks: dict[str, dict[str, Any] | None], movers: dict[str, dict[str, Any]], moved: set[str]
+        self,
+        board: str,
+        descending: bool,
+        ranks: dict[str, dict[str, Any] | None],
+        movers: dict[str, dict[str, Any]],
+        moved: set[str],
     ) -> None:
+        """``rank.changed`` for watched players whose rank or value on the board changed since the last look."""
         for user_id, entry in ranks.items():
             key = (user_id, board)
-            new_rank = entry["rank"] if entry else None
+            new_rank, new_value = (entry["rank"], entry["value"]) if entry else (None, None)
             known = key in self.user_ranks
-            old_rank = self.user_ranks.get(key)
-            self.user_ranks[key] = new_rank
-            if new_rank == old_rank or (not known and user_id not in moved):
-                continue
+            old_rank, old_value = self.user_ranks.get(key, (None, None))
+            self.user_ranks[key] = (new_rank, new_value)
+            if (new_rank, new_value) == (old_rank, old_value) or (not known and user_id not in moved):
+                continue  # the first look at a player who did not move is only the baseline
+            by: list[dict[str, Any]] = []
             if user_id in moved:
-                reason = "personal_best"
-                by = []
-            else:
-                reason = (
-                    "overtaken" if old_rank is not None and new_rank is not None and new_rank > old_rank else "moved"
+                improved = new_value is not None and (
+                    old_value is None or (new_value > old_value if descending else new_value < old_value)
                 )
+                reason = "personal_best" if improved else "moved"
+            elif old_rank is not None and new_rank is not None and new_rank > old_rank:
+                reason = "overtaken"
                 by = [
                     {"user_id": m["user_id"], "username": m["username"], "rank": m["rank"]}
                     for m in movers.values()
-                    if new_rank is not None and m["rank"] <= new_rank and m["user_id"] != user_id
+                    if m["rank"] <= new_rank and m["user_id"] != user_id
                 ][:5]
+            else:
+                reason = "moved"
             data = {
                 "board": board,
                 "reason": reason,
                 "rank": new_rank,
                 "previous_rank": old_rank,
-                "value": entry["value"] if entry else None,
+                "value": new_value,
+                "previous_value": old_value,
                 "by": by,
             }
-            channel = f"user.{user_id}"
-            self._fan_out(channel, [["rank.changed", _json(data), timestamp(timezone.now())]])
+            self._fan_out(f"user.{user_id}", [["rank.changed", _json(data), timestamp(timezone.now())]])
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -13,6 +13,7 @@ from django.utils import timezone
 from games.models import Game
 from rankings.boards import game_board_at, global_board_at
 from rankings.engine.base import MAX_FRIENDS
+from rankings.models import Standing
 from rankings.periods import Period
 from rankings.selectors import BoardEntry, board_friends, board_top
 from rankings.serializers import leaderboard_body
@@ -57,3 +58,11 @@ def board_update(*, channel: str, moved: set[str], watched: list[str]) -> BoardU
         moved=sorted(movers.values(), key=lambda entry: entry["rank"]),
         ranks={user_id: ranks.get(user_id) for user_id in watched},
     )
+
+
+def user_board_channels(*, user_id: uuid.UUID, limit: int = 50) -> list[str]:
+    """The board channels of the all-time boards a player is on (global first), to learn their ranks."""
+    close_old_connections()
+    keys = Standing.objects.filter(user_id=user_id, board__endswith=".all").values_list("board", flat=True)
+    channels = ["leaderboard" if key == "global.all" else f"leaderboard.{key.split('.')[1]}" for key in keys]
+    return sorted(channels)[:limit]

@@ -179,6 +179,27 @@ def test_a_personal_best_is_announced_to_the_player(game):
     assert changed["data"]["rank"] == 1 and changed["data"]["value"] == 10
 
 
+def test_a_personal_best_that_keeps_the_rank_is_still_announced(game):
+    player = UserFactory()
+    score_submit(user=player, game=game, value=10)
+    token = user_tokens(user=player)["access"]
+
+    async def scenario():
+        client = await connect(token)
+        await subscribe(client, f"user.{player.pk}")
+        await asyncio.sleep(0.3)
+        await submit(user=player, game=game, value=30)
+        changed = await until(client, "rank.changed")
+        await client.disconnect()
+        return changed
+
+    changed = run(scenario)
+
+    assert changed["data"]["reason"] == "personal_best"
+    assert (changed["data"]["previous_rank"], changed["data"]["rank"]) == (1, 1)
+    assert (changed["data"]["previous_value"], changed["data"]["value"]) == (10, 30)
+
+
 def test_games_created_and_updated_are_announced(staff):
     async def scenario():
         client = await connect()
