@@ -151,11 +151,13 @@ class MainConsumer(AsyncWebsocketConsumer):
                 "too_many_subscriptions", f"A connection may hold at most {settings.REALTIME_MAX_SUBSCRIPTIONS}."
             )
             return
-        # "subscribed" goes first, so a board's snapshot always follows it.
+        for channel in wanted:
+            await self.hub.prepare(channel)
+        # Events flow from here on; "subscribed" goes first, so a board's snapshot always follows it.
         self._reply({"type": "subscribed", "channels": [channel.name for channel in wanted]})
         for channel in wanted:
             self.channels.add(channel.name)
-            await self.hub.subscribe(self.outbox, channel)
+            self.hub.attach(self.outbox, channel)
 
     async def _unsubscribe(self, names: list[Any]) -> None:
         gone = []

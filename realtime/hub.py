@@ -144,10 +144,21 @@ class Hub:
             self.groups.discard(channel)
             await self.layer.group_discard(group_name(channel), self.channel_name)
 
-    async def subscribe(self, outbox: Outbox, channel: Channel) -> None:
+    async def prepare(self, channel: Channel) -> None:
+        """Everything a subscription needs before the client is told it is subscribed: the groups joined
+        (events from now on reach this server) and, for ``user.{id}``, where the player stands now."""
         if channel.is_board or channel.kind == "user":
             await self._join(BOARDS)
         await self._join(channel.name)
+        if channel.kind == "user" and channel.name not in self.subscribers:
+            from .selectors import user_board_ranks
+
+            standings = await sync_to_async(user_board_ranks)(user_id=channel.user_id)
+            for board, seen in standings.items():
+                self.user_ranks.setdefault((channel.id, board), seen)
+
+    def attach(self, outbox: Outbox, channel: Channel) -> None:
+        """Start sending a prepared channel's events to a client; a board starts with its snapshot."""
         self.subscribers[channel.name].add(outbox)
         if channel.is_board:
             board = self.boards.setdefault(channel.name, _Board())
@@ -156,13 +167,6 @@ class Hub:
             else:
                 board.waiting.add(outbox)
                 self._schedule(channel.name, at_once=True)
-        elif channel.kind == "user":
-            # Look at the player's boards now, so that their first rank.changed knows where they stood.
-            from .selectors import user_board_channels
-
-            for name in await sync_to_async(user_board_channels)(user_id=channel.user_id):
-                self.boards.setdefault(name, _Board())
-                self._schedule(name, at_once=True)
 
     async def unsubscribe(self, outbox: Outbox, channel: str) -> None:
         listeners = self.subscribers.get(channel)

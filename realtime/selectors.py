@@ -11,11 +11,11 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from games.models import Game
-from rankings.boards import game_board_at, global_board_at
+from rankings.boards import board_from_key, game_board_at, global_board_at
 from rankings.engine.base import MAX_FRIENDS
 from rankings.models import Standing
 from rankings.periods import Period
-from rankings.selectors import BoardEntry, board_friends, board_top
+from rankings.selectors import BoardEntry, board_friends, board_rank, board_top
 from rankings.serializers import leaderboard_body
 
 
@@ -60,9 +60,14 @@ def board_update(*, channel: str, moved: set[str], watched: list[str]) -> BoardU
     )
 
 
-def user_board_channels(*, user_id: uuid.UUID, limit: int = 50) -> list[str]:
-    """The board channels of the all-time boards a player is on (global first), to learn their ranks."""
+def user_board_ranks(*, user_id: uuid.UUID, limit: int = 50) -> dict[str, tuple[int, int]]:
+    """Where a player stands now on each all-time board they are on: board channel -> (rank, value)."""
     close_old_connections()
     keys = Standing.objects.filter(user_id=user_id, board__endswith=".all").values_list("board", flat=True)
-    channels = ["leaderboard" if key == "global.all" else f"leaderboard.{key.split('.')[1]}" for key in keys]
-    return sorted(channels)[:limit]
+    found: dict[str, tuple[int, int]] = {}
+    for key in sorted(keys)[:limit]:
+        entry, _ = board_rank(board=board_from_key(key), user_id=user_id)
+        if entry is not None:
+            channel = "leaderboard" if key == "global.all" else f"leaderboard.{key.split('.')[1]}"
+            found[channel] = (entry.rank, entry.value)
+    return found

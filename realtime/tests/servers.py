@@ -77,6 +77,8 @@ def serve(kind: str, tmp_path: Path, **env: str) -> Iterator[int]:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--ws-ping-interval",
+            "300",  # a stalled test client answers no pings; it must not be closed for that
         ]
     log = tmp_path / f"{kind}-{port}.log"
     with log.open("w") as out:

@@ -70,11 +70,13 @@ def test_a_score_submitted_over_http_reaches_clients_of_every_websocket_server(t
 
         body, received = run(scenario)
 
-    for (event,) in received:
-        assert event["type"] == "score.submitted"
+    for events in received:
+        event = events[0]
+        assert event["type"] == "score.submitted", events
         assert event["data"]["score_id"] == body["score"]["id"]
         assert event["data"]["score"] == 321
-    assert [received[0][0]["channel"], received[1][0]["channel"]] == ["score", f"leaderboard.{game.pk}"]
+        assert event["channel"] in ("score", f"leaderboard.{game.pk}")
+    assert [events[0]["channel"] for events in received] == ["score", f"leaderboard.{game.pk}"]
 
 
 def stalled_client(port: int, channel: str) -> socket.socket:
@@ -109,14 +111,17 @@ def read_all(sock: socket.socket) -> list[dict]:
         pass
     events, at = [], 0
     while at + 2 <= len(data):
-        length, at = data[at + 1] & 0x7F, at + 2
+        opcode, length, at = data[at] & 0x0F, data[at + 1] & 0x7F, at + 2
         if length == 126:
             length, at = int.from_bytes(data[at : at + 2], "big"), at + 2
         elif length == 127:
             length, at = int.from_bytes(data[at : at + 8], "big"), at + 8
         if at + length > len(data):
             break
-        frame, at = json.loads(data[at : at + length]), at + length
+        payload, at = data[at : at + length], at + length
+        if opcode != 0x1:  # pings and the like: only text frames carry events
+            continue
+        frame = json.loads(payload)
         events.extend(frame["events"] if frame["type"] == "batch" else [frame])
     sock.close()
     return events
