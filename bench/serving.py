@@ -802,3 +802,153 @@ def run_server(
     finally:
         server.stop()
     return results
+
+
+# --- WebSocket servers and CPU by party (bench.ws_fanout) ---------------------------------------
+
+UVICORN = Path(sys.executable).with_name("uvicorn")
+ASGI_APP = "leaderboard_project.asgi:application"
+
+
+class UvicornServer:
+    """``uvicorn <app>`` (one process, WebSockets by the ``websockets`` library) in its own process group.
+
+    The flags are those of the production profile's WebSocket servers; ``environ``
+    is added to the profile's environment (e.g. ``REALTIME_CHANNEL_LAYER``).
+    """
+
+    def __init__(
+        self,
+        *,
+        profile: Profile,
+        port: int,
+        log_path: Path,
+        app: str = ASGI_APP,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.port = port
+        self.log_path = log_path
+        self.app = app
+        self.environ = environ or {}
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            str(UVICORN),
+            self.app,
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--ws", "websockets",
+            "--no-access-log",
+            "--ws-max-size", "65536",
+            "--log-level", "warning",
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 60) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        logger.info("uvicorn: %s on port %d", self.app, self.port)
+        self.process = subprocess.Popen(
+            self.command(),
+            cwd=PROJECT_DIR,
+            env=self.profile.server_environ() | self.environ,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {self.process.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(OSError):
+                if http_call(self.base_url, Request("GET", "/healthz"))[0] == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"uvicorn did not answer /healthz within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def pids(self) -> set[int]:
+        if self.process is None:
+            return set()
+        every = processes()
+        found = {self.process.pid}
+        grew = True
+        while grew:  # uvicorn runs in one process; children, if any, are counted with it
+            more = {pid for pid, proc in every.items() if proc.ppid in found} - found
+            grew = bool(more)
+            found |= more
+        return found
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        logger.info("uvicorn: stopped (port %d)", self.port)
+
+    def log_position(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, position: int) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(position)
+            return log.read().decode(errors="replace")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_since(0).splitlines()[-lines:]) if self.log_path.exists() else ""
+
+
+def cpu_by_party(before: CpuSnapshot, after: CpuSnapshot, parties: dict[str, set[int]]) -> dict[str, float]:
+    """CPU each party used between two snapshots, in % of one core (a 2-core machine tops out at 200).
+
+    ``parties`` names sets of process ids (processes alive at the second
+    snapshot); PostgreSQL and Redis are found by process name. ``other`` is
+    every other process plus kernel time not charged to a process.
+    """
+    wall = after.wall - before.wall
+
+    def seconds_of(pids: Iterable[int]) -> float:
+        total = 0
+        for pid in pids:
+            if pid in after.by_pid:
+                start = before.by_pid.get(pid)
+                total += after.by_pid[pid].cpu_ticks - (start.cpu_ticks if start else 0)
+        return total / CLK_TCK
+
+    groups = {name: seconds_of(pids) for name, pids in parties.items()}
+    groups["postgres"] = seconds_of(pid for pid, proc in after.by_pid.items() if proc.comm == "postgres")
+    groups["redis"] = seconds_of(pid for pid, proc in after.by_pid.items() if proc.comm == "redis-server")
+    cores = os.cpu_count() or 1
+    busy = (after.machine[0] - before.machine[0]) / max(after.machine[1] - before.machine[1], 1) * cores * wall
+    groups["other"] = max(busy - sum(groups.values()), 0.0)
+    usage = {name: round(100 * seconds / wall, 1) for name, seconds in groups.items()}
+    usage["machine"] = round(100 * busy / wall, 1)
+    return usage
+
+
+def rss_mib(pids: Iterable[int]) -> float:
+    """Resident memory of these processes together, in MiB (0 for those gone)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+                    break
+    return round(total / 1024, 1)
