@@ -142,7 +142,8 @@ if REDIS_URL:
                 "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
                 "core": "channels_redis.core.RedisChannelLayer",
             }[REALTIME_CHANNEL_LAYER],
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # The core layer blocks on BZPOPMIN for 5 s; redis-py's own 5 s socket time-out would cut it off.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
 else:
@@ -153,7 +154,7 @@ REALTIME_MAX_SUBSCRIPTIONS = 50
 REALTIME_MAX_FRAME_BYTES = 4096
 REALTIME_CLIENT_FRAMES_PER_SECOND = env.float("REALTIME_CLIENT_FRAMES_PER_SECOND", default=10.0)
 REALTIME_CLIENT_FRAME_BURST = env.int("REALTIME_CLIENT_FRAME_BURST", default=20)
-REALTIME_CLIENT_BUFFER = env.int("REALTIME_CLIENT_BUFFER", default=256)  # frames queued for one client
+REALTIME_CLIENT_BUFFER = env.int("REALTIME_CLIENT_BUFFER", default=1000)  # events queued for one client
 REALTIME_BOARD_INTERVAL = env.float("REALTIME_BOARD_INTERVAL", default=0.25)  # seconds between a board's updates
 # Events of a channel arriving within one tick travel to each client as one frame: fewer, larger writes.
 REALTIME_TICK_SECONDS = env.float("REALTIME_TICK_SECONDS", default=0.02)

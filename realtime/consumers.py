@@ -66,6 +66,8 @@ class _Bucket:
 
 
 class MainConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per connection: the server's hub is the only layer subscriber.
+    channel_layer_alias = "podium.none"
     hub: Hub
     outbox: Outbox
 

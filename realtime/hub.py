@@ -47,12 +47,20 @@ class _Gap:
 
 
 class Outbox:
-    """Frames on their way to one client. Events beyond ``limit`` are dropped and counted, in place."""
+    """Frames on their way to one client, at most ``limit`` events queued.
+
+    An event frame that would take the queue past the limit is dropped and
+    counted, in place, so the client learns where it lost events. The limit
+    counts events, not frames: when the server itself falls behind, frames
+    grow (a tick carries more events) and the limit still holds. A frame is
+    always accepted into an empty queue, so a client that keeps up never loses one.
+    """
 
     def __init__(self, send: Callable[[str], Awaitable[None]], limit: int) -> None:
         self.send = send
         self.limit = limit
-        self.items: deque[str | _Gap] = deque()
+        self.items: deque[tuple[str, int] | _Gap] = deque()
+        self.queued = 0  # events in ``items``
         self.wake = asyncio.Event()
         self.task: asyncio.Task | None = None
 
@@ -64,16 +72,19 @@ class Outbox:
             self.task.cancel()
 
     def put(self, frame: str, channel: str, *, count: int = 1, control: bool = False) -> None:
-        """Queue a frame; an event frame (``count`` events) that does not fit becomes part of a gap."""
-        if not control and len(self.items) >= self.limit:
-            last = self.items[-1] if self.items else None
+        """Queue a frame of ``count`` events; control frames (replies, snapshots) are never dropped."""
+        if control:
+            self.items.append((frame, 0))
+        elif self.items and self.queued + count > self.limit:
+            last = self.items[-1]
             if not isinstance(last, _Gap):
                 last = _Gap()
                 self.items.append(last)
             last.count += count
             last.channels.add(channel)
         else:
-            self.items.append(frame)
+            self.items.append((frame, count))
+            self.queued += count
         self.wake.set()
 
     async def _write(self) -> None:
@@ -83,8 +94,11 @@ class Outbox:
             while self.items:
                 item = self.items.popleft()
                 if isinstance(item, _Gap):
-                    item = json.dumps({"type": "dropped", "count": item.count, "channels": sorted(item.channels)})
-                await self.send(item)
+                    frame = json.dumps({"type": "dropped", "count": item.count, "channels": sorted(item.channels)})
+                else:
+                    frame, count = item
+                    self.queued -= count
+                await self.send(frame)
 
 
 def _json(data: Any) -> str:
@@ -130,7 +144,8 @@ class Hub:
     async def _start(self) -> None:
         async with self.started:
             if self.channel_name is None:
-                self.channel_name = await self.layer.new_channel("podium.hub.")
+                # The default prefix: channels-redis' core layer reads one process-wide prefix at a time.
+                self.channel_name = await self.layer.new_channel()
                 self.tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._dispatch())]
 
     async def _join(self, channel: str) -> None:

@@ -68,3 +68,28 @@ def test_control_frames_are_never_dropped():
 
     assert sent[-1] == '{"type":"pong"}'
     assert any('"dropped"' in frame for frame in sent)
+
+
+def test_the_limit_counts_events_not_frames():
+    async def scenario():
+        sent = []
+        blocked = asyncio.Event()
+
+        async def send(frame):
+            await blocked.wait()
+            sent.append(frame)
+
+        outbox = Outbox(send, limit=10)
+        outbox.start()
+        outbox.put("big", "score", count=50)  # an empty queue takes any frame: a client that keeps up loses none
+        outbox.put("six", "score", count=6)
+        outbox.put("five", "score", count=5)  # 50 + 6 + 5 > 10
+        blocked.set()
+        await asyncio.sleep(0.05)
+        outbox.stop()
+        return sent
+
+    sent = run(scenario)
+
+    assert sent[0] == "big"
+    assert sent[1] == json.dumps({"type": "dropped", "count": 11, "channels": ["score"]})

@@ -136,7 +136,7 @@ def test_a_client_that_stops_reading_does_not_delay_the_others(tmp_path):
     events = 3000
     padding = "x" * 3000  # big events fill the stalled client's socket buffers quickly
 
-    with serve("uvicorn", tmp_path, REALTIME_CLIENT_BUFFER="5") as ws:
+    with serve("uvicorn", tmp_path, REALTIME_CLIENT_BUFFER="500") as ws:
 
         async def scenario():
             stalled = await asyncio.to_thread(stalled_client, ws, "score")
