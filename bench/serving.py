@@ -850,6 +850,9 @@ class UvicornServer:
             "--ws", "websockets",
             "--no-access-log",
             "--ws-max-size", "65536",
+            # The production profile: a frame is built once for every client; deflating it per connection
+            # would be most of the fan-out's CPU.
+            "--ws-per-message-deflate", "false",
             "--log-level", "warning",
         ]  # fmt: skip
 

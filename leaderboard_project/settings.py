@@ -157,7 +157,7 @@ REALTIME_CLIENT_FRAME_BURST = env.int("REALTIME_CLIENT_FRAME_BURST", default=20)
 REALTIME_CLIENT_BUFFER = env.int("REALTIME_CLIENT_BUFFER", default=1000)  # events queued for one client
 REALTIME_BOARD_INTERVAL = env.float("REALTIME_BOARD_INTERVAL", default=0.25)  # seconds between a board's updates
 # Events of a channel arriving within one tick travel to each client as one frame: fewer, larger writes.
-REALTIME_TICK_SECONDS = env.float("REALTIME_TICK_SECONDS", default=0.02)
+REALTIME_TICK_SECONDS = env.float("REALTIME_TICK_SECONDS", default=0.05)
 REALTIME_BOARD_TOP = 10
 REALTIME_BOARD_MOVED = 20
 

@@ -1,0 +1,408 @@
+"""WebSocket clients of bench.ws_fanout: N connections in one process, each subscribed to one channel.
+
+Run by bench.ws_fanout, never by hand: ``python -m bench.ws_client`` reads its
+settings as one JSON line on stdin, connects every client (``urls`` are used in
+turn, so clients spread over the servers), subscribes each to ``channel`` and
+answers ``{"event": "ready", ...}`` on stdout once every client has its
+``subscribed`` reply (and, in ``podium`` mode, the board's
+``leaderboard.snapshot``) or has failed. Then it reads frames and obeys
+commands, one JSON line each on stdin, answering one JSON line on stdout:
+
+* ``{"cmd": "window", "start": t0, "end": t1}``: count what each client
+  receives between these wall-clock times (frames, events, updates);
+* ``{"cmd": "progress"}``: events received so far (the caller waits for the
+  deliveries to stop before asking for the report);
+* ``{"cmd": "report", "ids": [...]}``: latency histogram, receipts per id and
+  per client for the ``score.submitted`` events whose ``data.score_id`` is in
+  ``ids`` (the scores the load generator got a 201 for in the timed window);
+* ``{"cmd": "close"}``: close every connection and exit.
+
+For every ``score.submitted`` event received, a client records the score id,
+the latency (its wall-clock receipt time minus the event's ``ts``, which the
+server set after commit; same machine, same clock) and its own index. Every
+client of a server receives the same frame text, so a frame is parsed once per
+process and the result cached by its text; per receipt there is one clock read
+and three array appends per event.
+
+The ``seq`` of each event is checked per client: after the snapshot each event
+on the channel must carry the previous seq plus one; a jump counts the events
+skipped (the server's ``dropped`` notices should account for them), a step
+back counts as a repeat.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import json
+import math
+import os
+import resource
+import sys
+import time
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+SCORE = "score.submitted"
+UPDATED = "leaderboard.updated"
+SNAPSHOT = "leaderboard.snapshot"
+
+# What a frame is, once parsed.
+EVENTS, SUBSCRIBED, SNAPSHOT_FRAME, DROPPED, OTHER = range(5)
+CACHE_LIMIT = 4096
+
+# Latency histogram: 0.1 ms buckets below 1 s, 1 ms buckets above.
+_FINE_LIMIT_MS = 1000.0
+
+
+def bucket_of(ms: float) -> int:
+    if ms < _FINE_LIMIT_MS:
+        return int(ms * 10) if ms > 0 else 0
+    return 10_000 + int(ms - _FINE_LIMIT_MS)
+
+
+def bucket_upper_ms(bucket: int) -> float:
+    """The upper edge of a bucket: percentiles read from the histogram are never below the true value."""
+    return (bucket + 1) / 10 if bucket < 10_000 else _FINE_LIMIT_MS + (bucket - 10_000) + 1
+
+
+def histogram_percentiles(histogram: dict[int, int], quantiles: tuple[float, ...]) -> dict[str, float | None]:
+    """Nearest-rank percentiles of a merged histogram (bucket upper edges, ms), plus max and count."""
+    total = sum(histogram.values())
+    found: dict[str, float | None] = {}
+    if total == 0:
+        return {f"p{q * 100:g}": None for q in quantiles} | {"max": None, "count": 0}
+    ordered = sorted(histogram.items())
+    for q in quantiles:
+        rank = max(1, math.ceil(q * total - 1e-9))
+        seen = 0
+        for bucket, count in ordered:
+            seen += count
+            if seen >= rank:
+                found[f"p{q * 100:g}"] = round(bucket_upper_ms(bucket), 1)
+                break
+    found["max"] = round(bucket_upper_ms(ordered[-1][0]), 1)
+    found["count"] = total
+    return found
+
+
+def parse_ts(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def parse_frame(text: str) -> tuple:
+    """(kind, score ids, their ts, first seq, last seq, updates, dropped count, snapshot seq)."""
+    message = json.loads(text)
+    kind = message.get("type")
+    if kind == "batch":
+        events = message["events"]
+    elif kind == "subscribed":
+        return (SUBSCRIBED, (), (), None, None, 0, 0, None)
+    elif kind == SNAPSHOT:
+        return (SNAPSHOT_FRAME, (), (), None, None, 0, 0, message.get("seq"))
+    elif kind == "dropped":
+        return (DROPPED, (), (), None, None, 0, int(message.get("count", 0)), None)
+    elif "seq" in message:
+        events = [message]
+    else:
+        return (OTHER, (), (), None, None, 0, 0, kind)
+    ids, stamps, updates = [], [], 0
+    for event in events:
+        if event.get("type") == SCORE:
+            ids.append(int(event["data"]["score_id"]))
+            stamps.append(parse_ts(event["ts"]))
+        elif event.get("type") == UPDATED:
+            updates += 1
+    seqs = [event["seq"] for event in events]
+    return (EVENTS, tuple(ids), tuple(stamps), seqs[0], seqs[-1], updates, 0, None)
+
+
+class Client:
+    __slots__ = (
+        "index", "url", "ws", "subscribed", "ready", "last_seq", "seq_gap", "seq_back", "frames", "events",
+        "updates", "dropped_notices", "dropped_events", "other", "w_frames", "w_events", "w_updates",
+        "error", "closed_code", "ready_at",
+    )  # fmt: skip
+
+    def __init__(self, index: int, url: str) -> None:
+        self.index = index
+        self.url = url
+        self.ws: ClientConnection | None = None
+        self.subscribed = False
+        self.ready = False
+        self.ready_at = 0.0
+        self.last_seq: int | None = None
+        self.seq_gap = self.seq_back = 0
+        self.frames = self.events = self.updates = 0
+        self.dropped_notices = self.dropped_events = 0
+        self.other: Counter[str] = Counter()
+        self.w_frames = self.w_events = self.w_updates = 0
+        self.error: str | None = None
+        self.closed_code: int | None = None
+
+
+class Clients:
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.mode = settings["mode"]
+        urls = settings["urls"]
+        first = settings.get("first_index", 0)
+        self.clients = [Client(i, urls[(first + i) % len(urls)]) for i in range(settings["clients"])]
+        self.cache: dict[str, tuple] = {}
+        self.ids = array.array("Q")
+        self.latencies = array.array("f")  # seconds
+        self.owners = array.array("I")
+        self.ts_of: dict[int, float] = {}
+        self.window = (float("inf"), float("inf"))
+        self.received = 0
+        self.last_receipt = 0.0
+        self.negative = 0
+        self.errors: Counter[str] = Counter()
+        self.all_ready = asyncio.Event()
+        self.pending = len(self.clients)
+        self.closing = False
+
+    def _settled(self, client: Client) -> None:
+        self.pending -= 1
+        if self.pending == 0:
+            self.all_ready.set()
+
+    async def run_client(self, client: Client, gate: asyncio.Semaphore) -> None:
+        settled = False
+        try:
+            async with gate:
+                ws = await connect(
+                    client.url,
+                    compression="deflate" if self.settings["compression"] == "deflate" else None,
+                    max_size=None,  # browsers set no limit; a late server sends big batches
+                    ping_interval=None,
+                    open_timeout=self.settings.get("open_timeout", 60),
+                    close_timeout=5,
+                )
+                client.ws = ws
+                await ws.send(json.dumps({"type": "subscribe", "channels": [self.settings["channel"]]}))
+                while not client.ready:
+                    self.handle(client, await asyncio.wait_for(ws.recv(), self.settings.get("open_timeout", 60)))
+                client.ready_at = time.time()
+            self._settled(client)
+            settled = True
+            while True:
+                self.handle(client, await ws.recv())
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+            client.closed_code = code
+            if not self.closing:
+                client.error = f"closed by the server, code {code}" if code else "connection lost (no close frame)"
+        except TimeoutError:
+            client.error = "timeout" if not client.ws else "timeout waiting for subscribed/snapshot"
+        except InvalidHandshake as error:
+            client.error = f"handshake: {type(error).__name__}: {str(error)[:80]}"
+        except OSError as error:
+            client.error = f"{type(error).__name__}: {error.strerror or error}"
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001  a client's failure is a result, not the bench's end
+            client.error = f"{type(error).__name__}: {str(error)[:80]}"
+        finally:
+            if client.error:
+                self.errors[client.error.split(":")[0] if "handshake" in client.error else client.error] += 1
+            if not settled:
+                self._settled(client)
+
+    def handle(self, client: Client, text: str | bytes) -> None:
+        now = time.time()
+        parsed = self.cache.get(text)  # type: ignore[arg-type]
+        if parsed is None:
+            parsed = parse_frame(text if isinstance(text, str) else text.decode())
+            if len(self.cache) >= CACHE_LIMIT:
+                self.cache.clear()
+            self.cache[text] = parsed  # type: ignore[index]
+        kind, ids, stamps, first_seq, last_seq, updates, dropped, extra = parsed
+        client.frames += 1
+        in_window = self.window[0] <= now < self.window[1]
+        if in_window:
+            client.w_frames += 1
+        if kind == EVENTS:
+            if client.last_seq is not None:
+                expected = client.last_seq + 1
+                if first_seq > expected:
+                    client.seq_gap += first_seq - expected
+                elif first_seq < expected:
+                    client.seq_back += 1
+                client.last_seq = last_seq
+            elif self.mode != "podium":  # no snapshot: the first event starts the count
+                client.last_seq = last_seq
+            if ids:
+                count = len(ids)
+                self.ids.extend(ids)
+                self.latencies.extend([now - stamp for stamp in stamps])
+                self.owners.extend([client.index] * count)
+                if stamps[0] > now:
+                    self.negative += count
+                client.events += count
+                self.received += count
+                self.last_receipt = now
+                if in_window:
+                    client.w_events += count
+                if ids[0] not in self.ts_of:
+                    for score_id, stamp in zip(ids, stamps, strict=True):
+                        self.ts_of[score_id] = stamp
+            if updates:
+                client.updates += updates
+                if in_window:
+                    client.w_updates += updates
+        elif kind == SUBSCRIBED:
+            client.subscribed = True
+            if self.mode != "podium":
+                client.ready = True
+        elif kind == SNAPSHOT_FRAME:
+            client.last_seq = extra
+            if client.subscribed:
+                client.ready = True
+        elif kind == DROPPED:
+            client.dropped_notices += 1
+            client.dropped_events += dropped
+        else:
+            client.other[str(extra)] += 1
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def ready_report(self, seconds: float) -> dict[str, Any]:
+        ready = [c for c in self.clients if c.ready]
+        return {
+            "event": "ready",
+            "clients": len(self.clients),
+            "ready": len(ready),
+            "failed": len(self.clients) - len(ready),
+            "errors": dict(self.errors),
+            "seconds": round(seconds, 2),
+            "rss_mib": rss_mib(),
+        }
+
+    def progress(self) -> dict[str, Any]:
+        return {
+            "event": "progress",
+            "received": self.received,
+            "last_receipt": self.last_receipt,
+            "open": sum(1 for c in self.clients if c.ready and c.error is None),
+        }
+
+    def report(self, timed_ids: list[int], t0: float) -> dict[str, Any]:
+        """Figures for the timed scores; the caller merges the reports of every client process."""
+        wanted = set(timed_ids)
+        histogram: Counter[int] = Counter()
+        per_id: Counter[int] = Counter()
+        per_client = [0] * len(self.clients)
+        by_second: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])  # count, sum, max (ms)
+        ts_of = self.ts_of
+        for score_id, latency, owner in zip(self.ids, self.latencies, self.owners, strict=True):
+            if score_id not in wanted:
+                continue
+            ms = latency * 1000
+            histogram[bucket_of(ms)] += 1
+            per_id[score_id] += 1
+            per_client[owner] += 1
+            second = by_second[int(ts_of[score_id] - t0)]
+            second[0] += 1
+            second[1] += ms
+            if ms > second[2]:
+                second[2] = ms
+        ready = [c for c in self.clients if c.ready]
+        other: Counter[str] = Counter()
+        for c in self.clients:
+            other.update(c.other)
+        return {
+            "event": "report",
+            "clients": len(self.clients),
+            "ready": len(ready),
+            "histogram": dict(histogram),
+            "per_id": dict(per_id),
+            "per_client_timed": [per_client[c.index] for c in ready],
+            "per_client_window": [[c.w_frames, c.w_events, c.w_updates] for c in ready],
+            "by_second": {str(k): v for k, v in sorted(by_second.items())},
+            "received_all": self.received,
+            "negative_latencies": self.negative,
+            "frames": sum(c.frames for c in self.clients),
+            "updates": sum(c.updates for c in self.clients),
+            "dropped_notices": sum(c.dropped_notices for c in self.clients),
+            "dropped_events": sum(c.dropped_events for c in self.clients),
+            "clients_with_drops": sum(1 for c in self.clients if c.dropped_notices),
+            "seq_gap_events": sum(c.seq_gap for c in self.clients),
+            "seq_back": sum(c.seq_back for c in self.clients),
+            "other_frames": dict(other),
+            "errors_after_ready": dict(Counter(c.error for c in ready if c.error)),
+            "errors": dict(self.errors),
+            "rss_mib": rss_mib(),
+            "cpu_s": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 2),
+        }
+
+    async def close_all(self) -> dict[str, Any]:
+        self.closing = True
+        started = time.monotonic()
+        sockets = [c.ws for c in self.clients if c.ws is not None]
+        results = await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+        failures = sum(1 for result in results if isinstance(result, BaseException))
+        return {
+            "event": "closed",
+            "closed": len(sockets),
+            "failures": failures,
+            "seconds": round(time.monotonic() - started, 2),
+        }
+
+
+def rss_mib() -> float:
+    for line in open(f"/proc/{os.getpid()}/status"):  # noqa: SIM115
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def emit(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+async def main_async(settings: dict[str, Any], commands: asyncio.StreamReader) -> None:
+    clients = Clients(settings)
+    gate = asyncio.Semaphore(settings.get("connect_concurrency", 100))
+    started = time.monotonic()
+    tasks = [asyncio.create_task(clients.run_client(client, gate)) for client in clients.clients]
+    await clients.all_ready.wait()
+    emit(clients.ready_report(time.monotonic() - started))
+    while line := await commands.readline():
+        command = json.loads(line)
+        name = command["cmd"]
+        if name == "window":
+            clients.window = (command["start"], command["end"])
+            emit({"event": "window"})
+        elif name == "progress":
+            emit(clients.progress())
+        elif name == "report":
+            emit(clients.report(command["ids"], command["t0"]))
+        elif name == "close":
+            emit(await clients.close_all())
+            break
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def stdin_reader() -> asyncio.StreamReader:
+    reader = asyncio.StreamReader(limit=2**26)
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return reader
+
+
+async def entry() -> None:
+    commands = await stdin_reader()
+    settings = json.loads(await commands.readline())
+    await main_async(settings, commands)
+
+
+if __name__ == "__main__":
+    asyncio.run(entry())
