@@ -21,7 +21,6 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -369,7 +368,3 @@ def get_hub() -> Hub:
             del _hubs[stale]
         hub = _hubs[loop] = Hub()
     return hub
-
-
-def user_channel(user_id: uuid.UUID) -> str:
-    return f"user.{user_id}"
