@@ -301,12 +301,16 @@ class ServerConfig:
         return f"{self.worker_class} {self.workers}w{threads}"
 
 
-class GunicornServer:
-    """``gunicorn leaderboard_project.wsgi:application`` in its own process group, output to a log file."""
+class ServerProcess:
+    """A server in its own process group, output to a log file: started, health-checked, stopped, its log read.
 
-    def __init__(self, *, profile: Profile, config: ServerConfig, port: int, log_path: Path) -> None:
+    Subclasses give ``name``, ``command()`` and, if need be, ``environ()`` and ``booted()``.
+    """
+
+    name = "server"
+
+    def __init__(self, *, profile: Profile, port: int, log_path: Path) -> None:
         self.profile = profile
-        self.config = config
         self.port = port
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
@@ -314,6 +318,79 @@ class GunicornServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environ(self) -> dict[str, str]:
+        return self.profile.server_environ()
+
+    def booted(self) -> bool:
+        return True
+
+    def label(self) -> str:
+        return f"port {self.port}"
+
+    def start(self, timeout: float = 60) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        logger.info("%s: %s", self.name, self.label())
+        self.process = subprocess.Popen(
+            self.command(),
+            cwd=PROJECT_DIR,
+            env=self.environ(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(OSError):
+                if self.booted() and http_call(self.base_url, Request("GET", "/healthz"))[0] == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not answer /healthz within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        logger.info("%s: stopped (port %d)", self.name, self.port)
+
+    def log_position(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, position: int) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(position)
+            return log.read().decode(errors="replace")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_since(0).splitlines()[-lines:]) if self.log_path.exists() else ""
+
+
+class GunicornServer(ServerProcess):
+    """``gunicorn leaderboard_project.wsgi:application`` with the workers of a ``ServerConfig``."""
+
+    name = "gunicorn"
+
+    def __init__(self, *, profile: Profile, config: ServerConfig, port: int, log_path: Path) -> None:
+        super().__init__(profile=profile, port=port, log_path=log_path)
+        self.config = config
+
+    def label(self) -> str:
+        return f"{self.config.label} on port {self.port}"
 
     def command(self) -> list[str]:
         command = [
@@ -332,29 +409,8 @@ class GunicornServer:
             command += ["--threads", str(self.config.threads)]
         return command
 
-    def start(self, timeout: float = 60) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        logger.info("gunicorn: %s on port %d", self.config.label, self.port)
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=PROJECT_DIR,
-            env=self.profile.server_environ(),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
-            booted = len(self.worker_pids()) >= self.config.workers
-            if booted and http_call(self.base_url, Request("GET", "/healthz"))[0] == 200:
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f}s:\n{self.log_tail()}")
+    def booted(self) -> bool:
+        return len(self.worker_pids()) >= self.config.workers
 
     def worker_pids(self) -> list[int]:
         if self.process is None:
@@ -363,30 +419,6 @@ class GunicornServer:
 
     def pids(self) -> set[int]:
         return {self.process.pid, *self.worker_pids()} if self.process else set()
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-        logger.info("gunicorn: stopped")
-
-    def log_position(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_since(self, position: int) -> str:
-        with self.log_path.open("rb") as log:
-            log.seek(position)
-            return log.read().decode(errors="replace")
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_since(0).splitlines()[-lines:]) if self.log_path.exists() else ""
 
 
 _PROBLEM = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|WORKER TIMEOUT")
@@ -810,12 +842,14 @@ UVICORN = Path(sys.executable).with_name("uvicorn")
 ASGI_APP = "leaderboard_project.asgi:application"
 
 
-class UvicornServer:
+class UvicornServer(ServerProcess):
     """``uvicorn <app>`` (one process, WebSockets by the ``websockets`` library) in its own process group.
 
     The flags are those of the production profile's WebSocket servers; ``environ``
     is added to the profile's environment (e.g. ``REALTIME_CHANNEL_LAYER``).
     """
+
+    name = "uvicorn"
 
     def __init__(
         self,
@@ -826,16 +860,15 @@ class UvicornServer:
         app: str = ASGI_APP,
         environ: dict[str, str] | None = None,
     ) -> None:
-        self.profile = profile
-        self.port = port
-        self.log_path = log_path
+        super().__init__(profile=profile, port=port, log_path=log_path)
         self.app = app
-        self.environ = environ or {}
-        self.process: subprocess.Popen | None = None
+        self.extra_environ = environ or {}
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def label(self) -> str:
+        return f"{self.app} on port {self.port}"
+
+    def environ(self) -> dict[str, str]:
+        return self.profile.server_environ() | self.extra_environ
 
     @property
     def ws_base_url(self) -> str:
@@ -856,30 +889,6 @@ class UvicornServer:
             "--log-level", "warning",
         ]  # fmt: skip
 
-    def start(self, timeout: float = 60) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        logger.info("uvicorn: %s on port %d", self.app, self.port)
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=PROJECT_DIR,
-            env=self.profile.server_environ() | self.environ,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.process.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                if http_call(self.base_url, Request("GET", "/healthz"))[0] == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"uvicorn did not answer /healthz within {timeout:.0f}s:\n{self.log_tail()}")
-
     def pids(self) -> set[int]:
         if self.process is None:
             return set()
@@ -893,28 +902,7 @@ class UvicornServer:
         return found
 
     def stop(self, timeout: float = 20) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-        logger.info("uvicorn: stopped (port %d)", self.port)
-
-    def log_position(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_since(self, position: int) -> str:
-        with self.log_path.open("rb") as log:
-            log.seek(position)
-            return log.read().decode(errors="replace")
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_since(0).splitlines()[-lines:]) if self.log_path.exists() else ""
+        super().stop(timeout)
 
 
 def cpu_by_party(before: CpuSnapshot, after: CpuSnapshot, parties: dict[str, set[int]]) -> dict[str, float]:
