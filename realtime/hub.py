@@ -137,7 +137,7 @@ class Hub:
         self.inbox: deque[dict[str, Any]] = deque()
         self.wake = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
-        self.flushes: set[asyncio.Task] = set()
+        self.flushes: set[asyncio.Task] = set()  # tasks started here and not yet done
         self.started = asyncio.Lock()
 
     async def _start(self) -> None:
@@ -173,6 +173,9 @@ class Hub:
 
     def attach(self, outbox: Outbox, channel: Channel) -> None:
         """Start sending a prepared channel's events to a client; a board starts with its snapshot."""
+        if channel.name not in self.groups:
+            # Its last other subscriber left while this one was being prepared: join again.
+            self._keep(asyncio.create_task(self._join(channel.name)))
         self.subscribers[channel.name].add(outbox)
         if channel.is_board:
             board = self.boards.setdefault(channel.name, _Board())
@@ -223,10 +226,13 @@ class Hub:
                 message = self.inbox.popleft()
                 by_channel[message["channel"]].extend(message["events"])
             for channel, events in by_channel.items():
-                if channel == BOARDS:
-                    self._boards_changed(events)
-                else:
-                    self._fan_out(channel, events)
+                try:
+                    if channel == BOARDS:
+                        self._boards_changed(events)
+                    else:
+                        self._fan_out(channel, events)
+                except Exception:  # noqa: BLE001  one bad message must not stop every channel of the server
+                    logger.exception("could not dispatch %d events of %s", len(events), channel)
 
     def _fan_out(self, channel: str, events: list[list[str]]) -> None:
         listeners = self.subscribers.get(channel)
@@ -262,7 +268,9 @@ class Hub:
         asyncio.get_running_loop().call_later(wait, self._start_flush, channel)
 
     def _start_flush(self, channel: str) -> None:
-        task = asyncio.create_task(self._flush(channel))
+        self._keep(asyncio.create_task(self._flush(channel)))
+
+    def _keep(self, task: asyncio.Task) -> None:
         self.flushes.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self.flushes.discard)
 

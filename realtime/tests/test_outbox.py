@@ -1,7 +1,9 @@
-"""A client that does not read fills only its own outbox, and learns how many events it missed."""
+"""Per-client outboxes (a client that does not read fills only its own) and the hub's group membership."""
 
 import asyncio
 import json
+
+import pytest
 
 from realtime.hub import Outbox
 
@@ -93,3 +95,44 @@ def test_the_limit_counts_events_not_frames():
 
     assert sent[0] == "big"
     assert sent[1] == json.dumps({"type": "dropped", "count": 11, "channels": ["score"]})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_subscriber_attached_after_the_last_other_one_left_still_gets_events():
+    from channels.db import database_sync_to_async
+
+    from realtime.bus import publish, sender
+    from realtime.hub import get_hub
+    from realtime.names import parse_channel
+
+    async def scenario():
+        hub = get_hub()
+        received = []
+
+        async def record(frame):
+            received.append(json.loads(frame))
+
+        async def ignore(frame):
+            pass
+
+        first, second = Outbox(ignore, 100), Outbox(record, 100)
+        second.start()
+        score = parse_channel("score")
+        await hub.prepare(score)
+        hub.attach(first, score)
+        await hub.prepare(score)  # the second client, told "subscribed" next
+        await hub.unsubscribe(first, "score")  # meanwhile the only attached one leaves: the server leaves the group
+        hub.attach(second, score)
+        await asyncio.sleep(0.1)
+        await database_sync_to_async(publish)("score", "score.submitted", {"n": 1})
+        await asyncio.to_thread(sender.flush)
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.05)
+        second.stop()
+        return received
+
+    (event,) = run(scenario)
+
+    assert event["type"] == "score.submitted" and event["data"] == {"n": 1}
