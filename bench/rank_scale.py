@@ -50,6 +50,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bench import serving
+
 logger = logging.getLogger("bench.rank_scale")
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -600,18 +602,7 @@ def machine_info(redis_url: str) -> dict[str, Any]:
     import redis
     from django.db import connection
 
-    cpu_model = ""
-    meminfo: dict[str, int] = {}
-    if Path("/proc/cpuinfo").exists():
-        cpu_model = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            "",
-        )
-        meminfo = _meminfo_kib()
+    meminfo = _meminfo_kib() if Path("/proc/meminfo").exists() else {}
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         postgres_version = cursor.fetchone()[0]
@@ -620,7 +611,7 @@ def machine_info(redis_url: str) -> dict[str, Any]:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "loadavg_start": [round(load, 2) for load in os.getloadavg()],
         "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model,
+        "cpu_model": serving.cpu_model(),
         "mem_total_gib": round(meminfo.get("MemTotal", 0) / 2**20, 1),
         "platform": platform.platform(),
         "python": platform.python_version(),

@@ -513,34 +513,14 @@ def cpu_snapshot() -> CpuSnapshot:
 
 
 def cpu_usage(before: CpuSnapshot, after: CpuSnapshot, server_pids: set[int]) -> dict[str, float]:
-    """CPU each party used between two snapshots, in % of one core (a 2-core machine tops out at 200).
+    """``cpu_by_party`` for a wrk phase: gunicorn, PostgreSQL, Redis, wrk, other.
 
     wrk is the bench's only child that exits in between, so its CPU is the
-    growth of this process's reaped-children time. ``other`` is every other
-    process plus kernel time not charged to a process.
+    growth of this process's reaped-children time.
     """
-    wall = after.wall - before.wall
-
-    def ticks_of(pids: Iterable[int]) -> float:
-        total = 0
-        for pid in pids:
-            if pid in after.by_pid:
-                start = before.by_pid.get(pid)
-                total += after.by_pid[pid].cpu_ticks - (start.cpu_ticks if start else 0)
-        return total / CLK_TCK
-
-    groups = {
-        "gunicorn": ticks_of(pid for pid in after.by_pid if pid in server_pids),
-        "postgres": ticks_of(pid for pid, proc in after.by_pid.items() if proc.comm == "postgres"),
-        "redis": ticks_of(pid for pid, proc in after.by_pid.items() if proc.comm == "redis-server"),
-        "wrk": after.children_seconds - before.children_seconds,
-    }
-    cores = os.cpu_count() or 1
-    busy = (after.machine[0] - before.machine[0]) / max(after.machine[1] - before.machine[1], 1) * cores * wall
-    groups["other"] = max(busy - sum(groups.values()), 0.0)
-    usage = {name: round(100 * seconds / wall, 1) for name, seconds in groups.items()}
-    usage["machine"] = round(100 * busy / wall, 1)
-    return usage
+    return cpu_by_party(
+        before, after, {"gunicorn": server_pids}, measured={"wrk": after.children_seconds - before.children_seconds}
+    )
 
 
 # --- wrk ----------------------------------------------------------------------------------
@@ -702,6 +682,15 @@ def phase_record(phase: PhaseResult, **extra: Any) -> dict[str, Any]:
 # --- report ---------------------------------------------------------------------------------
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, or "" where there is none."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return ""
+    lines = cpuinfo.read_text().splitlines()
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+
+
 def machine_info(profile: Profile) -> dict[str, Any]:
     import django
     import gunicorn
@@ -709,16 +698,7 @@ def machine_info(profile: Profile) -> dict[str, Any]:
     import redis
     from django.db import connection
 
-    cpu_model = ""
-    if Path("/proc/cpuinfo").exists():
-        cpu_model = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            "",
-        )
+    model = cpu_model()
     mem_kib = next(
         (
             int(line.split()[1])
@@ -733,7 +713,7 @@ def machine_info(profile: Profile) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model,
+        "cpu_model": model,
         "mem_total_gib": round(mem_kib / 2**20, 1),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -905,11 +885,18 @@ class UvicornServer(ServerProcess):
         super().stop(timeout)
 
 
-def cpu_by_party(before: CpuSnapshot, after: CpuSnapshot, parties: dict[str, set[int]]) -> dict[str, float]:
+def cpu_by_party(
+    before: CpuSnapshot,
+    after: CpuSnapshot,
+    parties: dict[str, set[int]],
+    *,
+    measured: dict[str, float] | None = None,
+) -> dict[str, float]:
     """CPU each party used between two snapshots, in % of one core (a 2-core machine tops out at 200).
 
     ``parties`` names sets of process ids (processes alive at the second
-    snapshot); PostgreSQL and Redis are found by process name. ``other`` is
+    snapshot); PostgreSQL and Redis are found by process name; ``measured``
+    adds parties whose CPU seconds were measured otherwise. ``other`` is
     every other process plus kernel time not charged to a process.
     """
     wall = after.wall - before.wall
@@ -925,6 +912,7 @@ def cpu_by_party(before: CpuSnapshot, after: CpuSnapshot, parties: dict[str, set
     groups = {name: seconds_of(pids) for name, pids in parties.items()}
     groups["postgres"] = seconds_of(pid for pid, proc in after.by_pid.items() if proc.comm == "postgres")
     groups["redis"] = seconds_of(pid for pid, proc in after.by_pid.items() if proc.comm == "redis-server")
+    groups.update(measured or {})
     cores = os.cpu_count() or 1
     busy = (after.machine[0] - before.machine[0]) / max(after.machine[1] - before.machine[1], 1) * cores * wall
     groups["other"] = max(busy - sum(groups.values()), 0.0)
