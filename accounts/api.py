@@ -1,27 +1,34 @@
-"""Accounts API: register, login, token refresh, logout, me, public profiles."""
+"""Accounts API: register, login, token refresh, logout, me, my credits, public profiles."""
 
 from __future__ import annotations
 
 import uuid
 
+from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
+from leaderboard_project.pagination import MAX_PAGE_SIZE, OffsetPagination
 from rankings.selectors import player_game_standings
 
 from . import selectors, services
-from .models import User
+from .models import CreditEntry, User
 from .permissions import IsPlayer
 from .serializers import (
     AccessTokenSerializer,
+    CreditEntrySerializer,
+    CreditPageSerializer,
     LoginSerializer,
+    MeSerializer,
     MeUpdateSerializer,
     ProfileSerializer,
     RefreshSerializer,
@@ -86,19 +93,48 @@ class LogoutApi(_AnonymousEndpoint):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _me_body(user: User) -> dict:
+    user.credits = selectors.credit_balance(user_id=user.pk)
+    return MeSerializer(user).data
+
+
 class MeApi(APIView):
     permission_classes = [IsPlayer]
 
-    @extend_schema(responses={200: UserSerializer}, tags=["users"])
+    @extend_schema(responses={200: MeSerializer}, tags=["users"])
     def get(self, request: Request) -> Response:
-        return Response(UserSerializer(request.user).data)
+        return Response(_me_body(request.user))
 
-    @extend_schema(request=MeUpdateSerializer, responses={200: UserSerializer}, tags=["users"])
+    @extend_schema(request=MeUpdateSerializer, responses={200: MeSerializer}, tags=["users"])
     def patch(self, request: Request) -> Response:
         serializer = MeUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         user = services.user_update(user=request.user, **serializer.validated_data)
-        return Response(UserSerializer(user).data)
+        return Response(_me_body(user))
+
+
+class MeCreditsApi(GenericAPIView):
+    """The signed-in user's credit ledger, newest first, and their balance."""
+
+    permission_classes = [IsPlayer]
+    pagination_class = OffsetPagination
+
+    def get_queryset(self) -> QuerySet[CreditEntry]:
+        # Also called by the browsable API's renderer.
+        return selectors.credit_entries(user_id=self.request.user.pk)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description=f"Entries per page, 1 to {MAX_PAGE_SIZE}."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Entries to skip."),
+        ],
+        responses={200: CreditPageSerializer},
+        tags=["users"],
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        paginated = self.get_paginated_response(CreditEntrySerializer(page, many=True).data)
+        return Response({"balance": selectors.credit_balance(user_id=request.user.pk), **paginated.data})
 
 
 class UserDetailApi(APIView):
@@ -109,6 +145,7 @@ class UserDetailApi(APIView):
         user = selectors.user_get_public(user_id=user_id)
         if user is None:
             raise NotFound("No such user.")
+        user.credits = selectors.credit_balance(user_id=user.pk)
         user.games = [
             {"game": game, "standing": standing}
             for game, standing in player_game_standings(user_id=user.pk, at=timezone.now())

@@ -97,3 +97,45 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class CreditEntry(models.Model):
+    """One line of a player's prize-credit ledger. Rows are only ever added: the balance is their sum.
+
+    ``reference`` names what the entry pays for ("tournament:42:prize"); one
+    user never has two entries with the same reference, so paying a prize
+    twice is refused by the database whoever tries.
+    """
+
+    class Kind(models.TextChoices):
+        PRIZE = "prize", "Prize"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    # The (user, created_at) index and the (user, reference) constraint both start with user,
+    # so a separate index on the foreign key would only slow writes down.
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="credit_entries", db_index=False)
+    amount = models.BigIntegerField(help_text="Signed: a negative amount takes credits away.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    reference = models.CharField(max_length=120)
+    description = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Staff who made it."
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "credit entry"
+        verbose_name_plural = "credit entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(amount=0),
+                name="accounts_credit_amount_nonzero",
+                violation_error_message="The amount must not be zero.",
+            ),
+            models.UniqueConstraint(fields=["user", "reference"], name="accounts_credit_user_reference"),
+        ]
+        indexes = [models.Index(fields=["user", "created_at"], name="accounts_credit_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.amount:+d} {self.user_id} {self.reference}"

@@ -7,13 +7,25 @@ import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.db.models import QuerySet, Sum
 
-from .models import User
+from .models import CreditEntry, User
 
 
 def user_get_public(*, user_id: uuid.UUID) -> User | None:
     """An active user by id, as anyone may see them."""
     return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+def credit_balance(*, user_id: uuid.UUID) -> int:
+    """The sum of the user's ledger entries; 0 when there are none."""
+    total = CreditEntry.objects.filter(user_id=user_id).aggregate(total=Sum("amount"))["total"]
+    return int(total or 0)
+
+
+def credit_entries(*, user_id: uuid.UUID) -> QuerySet[CreditEntry]:
+    """The user's ledger entries, newest first."""
+    return CreditEntry.objects.filter(user_id=user_id).order_by("-created_at", "-id")
 
 
 class _NameCache:

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from leaderboard_project.serializers import StrictSerializer
 
-from .models import User, username_validator
+from .models import CreditEntry, User, username_validator
 
 
 class CountryCodeField(serializers.CharField):
@@ -44,12 +44,14 @@ class GameStandingSerializer(serializers.Serializer):
 
 
 class ProfileSerializer(PublicUserSerializer):
-    """A public profile: who they are and where they stand on each game's all-time board."""
+    """A public profile: who they are, their credits and where they stand on each game's all-time board."""
 
+    # Public like the boards: credits are prize winnings (and staff corrections to them).
+    credits = serializers.IntegerField(read_only=True, help_text="Credit balance: the sum of the ledger.")
     games = GameStandingSerializer(many=True, read_only=True)
 
     class Meta(PublicUserSerializer.Meta):
-        fields = [*PublicUserSerializer.Meta.fields, "games"]
+        fields = [*PublicUserSerializer.Meta.fields, "credits", "games"]
         read_only_fields = fields
 
 
@@ -62,6 +64,33 @@ class UserSerializer(serializers.ModelSerializer):
         model = User
         fields = ["id", "username", "email", "display_name", "country", "is_staff", "created_at"]
         read_only_fields = fields
+
+
+class MeSerializer(UserSerializer):
+    """The signed-in user as they see themselves, with their credit balance."""
+
+    credits = serializers.IntegerField(read_only=True, help_text="Credit balance: the sum of the ledger.")
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "credits"]
+        read_only_fields = fields
+
+
+class CreditEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CreditEntry
+        fields = ["id", "amount", "kind", "reference", "description", "created_at"]
+        read_only_fields = fields
+
+
+class CreditPageSerializer(serializers.Serializer):
+    """One offset page of the ledger, newest first, with the balance of the whole ledger."""
+
+    balance = serializers.IntegerField(help_text="The sum of all the user's entries, not only this page's.")
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = CreditEntrySerializer(many=True)
 
 
 class RegisterSerializer(StrictSerializer):

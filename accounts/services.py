@@ -1,9 +1,11 @@
-"""Writes for accounts: registration, sign-in, tokens, profiles, API keys."""
+"""Writes for accounts: registration, sign-in, tokens, profiles, API keys, the credit ledger."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -17,9 +19,10 @@ from rest_framework import status
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from games.models import INT64_MAX, INT64_MIN
 from leaderboard_project.errors import DomainError
 
-from .models import ApiKey, User, api_key_hash
+from .models import ApiKey, CreditEntry, User, api_key_hash
 
 if TYPE_CHECKING:
     from games.models import Game
@@ -42,6 +45,17 @@ class TokenInvalid(DomainError):
     code = "token_not_valid"
     status_code = status.HTTP_401_UNAUTHORIZED
     message = "The token is invalid or expired."
+
+
+class CreditInvalid(DomainError):
+    code = "invalid"
+    message = "The credit entry is invalid."
+
+
+class CreditAdjustForbidden(DomainError):
+    code = "permission_denied"
+    status_code = status.HTTP_403_FORBIDDEN
+    message = "Only staff may adjust credits."
 
 
 def _taken_fields(*, username: str | None, email: str | None, exclude: User | None = None) -> dict[str, list[str]]:
@@ -175,3 +189,102 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
+
+
+@dataclass(frozen=True)
+class CreditGrant:
+    """Credits to write to one user's ledger, once: ``reference`` makes the grant idempotent."""
+
+    user_id: uuid.UUID
+    amount: int
+    reference: str
+    description: str = ""
+    kind: str = CreditEntry.Kind.PRIZE
+
+
+def _credit_check(*, amount: object, reference: str, description: str, kind: str) -> None:
+    """Raise a CreditInvalid naming the first field the ledger would refuse."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0 or not INT64_MIN <= amount <= INT64_MAX:
+        raise CreditInvalid(fields={"amount": ["Must be a non-zero signed 64-bit integer."]})
+    max_reference = CreditEntry._meta.get_field("reference").max_length
+    if not isinstance(reference, str) or not reference.strip() or len(reference) > max_reference:
+        raise CreditInvalid(fields={"reference": [f"Must be 1 to {max_reference} characters."]})
+    max_description = CreditEntry._meta.get_field("description").max_length
+    if not isinstance(description, str) or len(description) > max_description:
+        raise CreditInvalid(fields={"description": [f"Must be at most {max_description} characters."]})
+    if kind not in CreditEntry.Kind.values:
+        raise CreditInvalid(fields={"kind": [f"Must be one of: {', '.join(CreditEntry.Kind.values)}."]})
+
+
+def credits_grant(*, grants: Sequence[CreditGrant]) -> list[CreditGrant]:
+    """Write ledger entries; one whose (user, reference) already exists is skipped. Returns the grants newly written.
+
+    Safe to call again with the same grants (after a crash or a retried task):
+    nothing is paid twice. A skipped grant is not compared with the entry that
+    exists, so a different amount under a used reference is ignored too.
+    Raises CreditInvalid, writing nothing, when any grant is invalid, names an
+    unknown user or repeats another grant's (user, reference).
+    """
+    pairs: list[tuple[uuid.UUID, str]] = []
+    for grant in grants:
+        _credit_check(amount=grant.amount, reference=grant.reference, description=grant.description, kind=grant.kind)
+        if not isinstance(grant.user_id, uuid.UUID):
+            raise CreditInvalid(fields={"user_id": ["Must be a UUID."]})
+        pairs.append((grant.user_id, grant.reference))
+    if len(set(pairs)) != len(pairs):
+        raise CreditInvalid(fields={"reference": ["Two grants name the same user and reference."]})
+    if not grants:
+        return []
+    user_ids = sorted({user_id for user_id, _ in pairs})
+    with transaction.atomic():
+        # Two callers granting to the same players take turns here (always in id order, so they
+        # cannot deadlock), which makes the returned list exact: the second one sees the first
+        # one's entries. NO KEY UPDATE still lets other rows that point at these users be written.
+        locked = set(
+            User.objects.select_for_update(no_key=True)
+            .filter(pk__in=user_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if len(locked) != len(user_ids):
+            unknown = sorted(str(user_id) for user_id in set(user_ids) - locked)
+            raise CreditInvalid(fields={"user_id": [f"No such user: {', '.join(unknown)}."]})
+        existing = set(
+            CreditEntry.objects.filter(user_id__in=user_ids, reference__in={reference for _, reference in pairs})
+            .order_by()
+            .values_list("user_id", "reference")
+        )
+        new = [grant for grant, pair in zip(grants, pairs, strict=True) if pair not in existing]
+        now = timezone.now()
+        # The unique constraint stays the last guard, should a writer ever skip the lock above.
+        CreditEntry.objects.bulk_create(
+            [
+                CreditEntry(
+                    user_id=grant.user_id,
+                    amount=grant.amount,
+                    kind=grant.kind,
+                    reference=grant.reference,
+                    description=grant.description,
+                    created_at=now,
+                )
+                for grant in new
+            ],
+            ignore_conflicts=True,
+        )
+    return new
+
+
+@transaction.atomic
+def credit_adjust(*, user: User, amount: int, description: str, actor: User) -> CreditEntry:
+    """A staff member's manual correction of a player's credits (negative to take some away)."""
+    if not (actor.is_active and actor.is_staff):
+        raise CreditAdjustForbidden()
+    kind = CreditEntry.Kind.ADJUSTMENT
+    # A fresh reference each time: two equal corrections are two entries, on purpose.
+    reference = f"adjustment:{uuid.uuid4()}"
+    _credit_check(amount=amount, reference=reference, description=description, kind=kind)
+    if not description.strip():
+        raise CreditInvalid(fields={"description": ["Say why the credits are adjusted."]})
+    return CreditEntry.objects.create(
+        user=user, amount=amount, kind=kind, reference=reference, description=description, created_by=actor
+    )

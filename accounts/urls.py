@@ -8,5 +8,6 @@ urlpatterns = [
     path("users/token/refresh", api.TokenRefreshApi.as_view(), name="token-refresh"),
     path("users/logout", api.LogoutApi.as_view(), name="user-logout"),
     path("users/me", api.MeApi.as_view(), name="user-me"),
+    path("users/me/credits", api.MeCreditsApi.as_view(), name="user-me-credits"),
     path("users/<uuid:user_id>", api.UserDetailApi.as_view(), name="user-detail"),
 ]

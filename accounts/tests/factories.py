@@ -1,6 +1,6 @@
 import factory
 
-from accounts.models import User
+from accounts.models import CreditEntry, User
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 
@@ -19,3 +19,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+class CreditEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CreditEntry
+
+    user = factory.SubFactory(UserFactory)
+    amount = 100
+    kind = CreditEntry.Kind.PRIZE
+    reference = factory.Sequence(lambda n: f"test:{n}:prize")
