@@ -85,6 +85,7 @@ def _patient_ranking_index():
 @pytest.fixture(autouse=True)
 def _fast_passwords_and_clean_cache(settings: object) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.JOBS_IN_PROCESS = False  # tests run background jobs themselves, when they mean to
     from accounts.selectors import player_names
 
     cache.clear()  # throttle counters must not leak from one test into the next

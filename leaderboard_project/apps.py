@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class PodiumConfig(AppConfig):
-    """Project-wide start-up that belongs to no domain app (tracing)."""
+    """Project-wide start-up that belongs to no domain app (tracing, in-process background jobs)."""
 
     name = "leaderboard_project"
     verbose_name = "Podium"
@@ -13,3 +13,9 @@ class PodiumConfig(AppConfig):
         # ready() runs inside django.setup(), before any server builds its
         # middleware chain, so the instrumentation sees every request.
         configure_tracing()
+
+        from django.core.signals import request_started
+
+        from .jobs import start_in_process_beat
+
+        request_started.connect(start_in_process_beat, dispatch_uid="podium-in-process-beat")

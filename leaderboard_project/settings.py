@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "rankings",
     "scores",
     "realtime",
+    "tournaments",
 ]
 
 MIDDLEWARE = [
@@ -180,8 +181,18 @@ SCORE_RATE_PER_USER_GAME = env.str("SCORE_RATE_PER_USER_GAME", default="60/min")
 # Seconds a rate-limit counter may take in Redis before the limit is skipped (fails open).
 RATE_LIMIT_REDIS_TIMEOUT = 0.5
 
+# Tournaments: the longest a tournament may last, the largest prize pool (credits), how often the
+# lifecycle clock runs (Celery beat, or a thread of the server in embedded mode) and how many
+# tournaments one tick moves per step.
+TOURNAMENT_MAX_DAYS = env.int("TOURNAMENT_MAX_DAYS", default=31)
+TOURNAMENT_MAX_PRIZE_POOL = env.int("TOURNAMENT_MAX_PRIZE_POOL", default=10**12)
+TOURNAMENT_TICK_SECONDS = env.float("TOURNAMENT_TICK_SECONDS", default=5.0)
+TOURNAMENT_TICK_BATCH = 100
+
 # Background jobs: Celery workers when a broker is configured, else run in-process.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Without a broker, a thread of the server runs CELERY_BEAT_SCHEDULE (started by the first request).
+JOBS_IN_PROCESS = env.bool("JOBS_IN_PROCESS", default=CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
@@ -191,6 +202,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "rankings-heal": {"task": "rankings.tasks.rankings_heal", "schedule": 15.0},
+    "tournaments-tick": {"task": "tournaments.tasks.tournaments_tick", "schedule": TOURNAMENT_TICK_SECONDS},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -286,6 +298,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TournamentStatusEnum": "tournaments.models.Status",
+        "BatchOutcomeStatusEnum": ["created", "duplicate", "rejected"],
+    },
 }
 
 # Security. Production (DEBUG off) gets secure cookies and HSTS by default.

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("games.urls")),
     path("", include("scores.urls")),
     path("", include("rankings.urls")),
+    path("", include("tournaments.urls")),
 ]
 
 urlpatterns = [

@@ -48,6 +48,12 @@ def global_board(window: PeriodWindow) -> Board:
     return Board(board_key(GLOBAL_SCOPE, window), True, window)
 
 
+def tournament_board(tournament_id: object, *, descending: bool) -> Board:
+    """A tournament's standings: one all-time board, ordered like its game."""
+    window = period_window(Period.ALL, datetime.now(UTC))
+    return Board(board_key(f"tournament.{tournament_id}", window), descending, window)
+
+
 def game_board_at(game: Game, period: str, at: datetime) -> Board:
     return game_board(game, period_window(period, at))
 
@@ -92,4 +98,9 @@ def board_from_key(key: str) -> Board:
         game = Game.objects.get(pk=parts[1])
         period, period_key = parts[2], (parts[3] if len(parts) > 3 else "")
         return game_board(game, window_from_key(period, period_key))
+    if parts[0] == "tournament" and len(parts) == 3:
+        from tournaments.models import Tournament
+
+        sort_order = Tournament.objects.filter(pk=parts[1]).values_list("game__sort_order", flat=True).get()
+        return tournament_board(parts[1], descending=sort_order == "desc")
     raise ValueError(f"not a board key: {key!r}")

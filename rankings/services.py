@@ -23,7 +23,7 @@ from rest_framework import status
 from games.models import INT64_MAX, INT64_MIN, Game, ScoreOperator
 from leaderboard_project.errors import DomainError
 from realtime.bus import publish_many
-from realtime.names import BOARDS, board_channel
+from realtime.names import BOARDS, board_key_channel
 
 from . import index
 from .boards import Board, board_from_key, board_key, boards_for_score, game_board, game_scope, global_board
@@ -134,9 +134,8 @@ class _Pending:
         transaction.on_commit(partial(index.index_apply, self.changes))
         moved: dict[str, set[str]] = {}
         for change in self.changes:
-            if change.board.window.start is None:
-                scope = change.board.key.split(".")
-                channel = board_channel(uuid.UUID(scope[1]) if scope[0] == "game" else None)
+            channel = board_key_channel(change.board.key)
+            if channel is not None:
                 moved.setdefault(channel, set()).add(str(change.user_id))
         publish_many(
             [(BOARDS, "board.changed", {"channel": name, "moved": sorted(users)}) for name, users in moved.items()]
@@ -196,6 +195,52 @@ def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list
     pending.save()
     pending.send_after_commit()
     return effects
+
+
+def standings_record_board(*, board: Board, operator: str, scores: Sequence[ScoreInput]) -> list[bool]:
+    """Apply scores, in order, to one board combined by ``operator`` (a tournament's board): one read, one write.
+
+    Returns, per score, whether it changed the player's value. A sum that would
+    overflow is refused with BoardValueOverflow before anything is written.
+    Same contract as ``standings_record_scores``: row locks held, inside a transaction.
+    """
+    current = {
+        user_id: _Row(value, reached_at, version)
+        for user_id, value, reached_at, version in Standing.objects.filter(
+            board=board.key, user_id__in={score.user_id for score in scores}
+        ).values_list("user_id", "value", "reached_at", "version")
+    }
+    pending = _Pending()
+    now = timezone.now()
+    changed: list[bool] = []
+    states = {user_id: _state(row) for user_id, row in current.items()}
+    for score in scores:
+        old = states.get(score.user_id)
+        new = combine(operator, board.descending, old, score.value, score.at)
+        changed.append(new is not old)
+        states[score.user_id] = new
+    for user_id, state in states.items():
+        if state is not None and state != _state(current.get(user_id)):
+            pending.put(board, user_id, state, current.get(user_id), now)
+    pending.save()
+    pending.send_after_commit()
+    return changed
+
+
+def standings_replace_board(*, board: Board, states: dict[uuid.UUID, State | None]) -> list[StandingChange]:
+    """Set players' values on one board outright (None removes the player): a recomputation's write."""
+    now = timezone.now()
+    pending = _Pending()
+    rows = {row.user_id: row for row in Standing.objects.filter(board=board.key, user_id__in=list(states))}
+    for user_id, state in states.items():
+        old = rows.get(user_id)
+        if state is None and old is not None:
+            pending.remove(board, old, now)
+        elif state is not None and _state(old) != state:
+            pending.put(board, user_id, state, old, now)
+    pending.save()
+    pending.send_after_commit()
+    return pending.changes
 
 
 def _score_puts(

@@ -24,6 +24,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from games.models import Game
+from tournaments.models import Tournament
 
 from .hub import Hub, Outbox, get_hub
 from .names import Channel, parse_channel
@@ -42,9 +43,15 @@ def _active_user_id(token: str) -> uuid.UUID | None:
 
 
 @database_sync_to_async
-def _unknown_games(game_ids: list[str]) -> set[str]:
-    known = {str(pk) for pk in Game.objects.filter(pk__in=game_ids).values_list("pk", flat=True)}
-    return set(game_ids) - known
+def _unknown_boards(channels: list[Channel]) -> list[str]:
+    """The board channels (``leaderboard.{game_id}``, ``tournament.{id}``) naming nothing that exists."""
+    game_ids = [c.id for c in channels if c.kind == "leaderboard" and c.id]
+    tournament_ids = [c.id for c in channels if c.kind == "tournament" and c.id]
+    known = {f"leaderboard.{pk}" for pk in Game.objects.filter(pk__in=game_ids).values_list("pk", flat=True)}
+    known |= {
+        f"tournament.{pk}" for pk in Tournament.objects.filter(pk__in=tournament_ids).values_list("pk", flat=True)
+    }
+    return [c.name for c in channels if c.is_board and c.id and c.name not in known]
 
 
 class _Bucket:
@@ -144,9 +151,10 @@ class MainConsumer(AsyncWebsocketConsumer):
                 return
             if channel.name not in self.channels and channel not in wanted:
                 wanted.append(channel)
-        unknown = await _unknown_games([c.id for c in wanted if c.is_board and c.id])
+        unknown = await _unknown_boards(wanted)
         if unknown:
-            self._error("unknown_channel", f"There is no game {sorted(unknown)[0]}.")
+            kind, _, ident = unknown[0].partition(".")
+            self._error("unknown_channel", f"There is no {'game' if kind == 'leaderboard' else kind} {ident}.")
             return
         if len(self.channels) + len(wanted) > settings.REALTIME_MAX_SUBSCRIPTIONS:
             self._error(

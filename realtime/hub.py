@@ -9,6 +9,7 @@ told how many events it missed.
 
 Boards are coalesced: standings changes arrive on the internal ``boards``
 channel, and a board with subscribers sends at most one ``leaderboard.updated``
+(``tournament.standings`` for a tournament, also on the ``tournament`` feed)
 per ``REALTIME_BOARD_INTERVAL``, read after the changes, so it shows the latest
 state. The same read tells watched players (``user.{id}`` subscribers) whether
 their rank moved. ``seq`` counts the events this server sent on a channel; a
@@ -109,6 +110,13 @@ def event_frame(channel: str, seq: int, type: str, data: str, ts: str) -> str:
     return f'{{"type":{json.dumps(type)},"channel":{json.dumps(channel)},"seq":{seq},"data":{data},"ts":"{ts}"}}'
 
 
+def board_events(channel: str) -> tuple[str, str]:
+    """A board channel's (snapshot, update) event types."""
+    if channel.startswith("tournament."):
+        return "tournament.snapshot", "tournament.standings"
+    return "leaderboard.snapshot", "leaderboard.updated"
+
+
 def batch_frame(events: list[str]) -> str:
     return '{"type":"batch","events":[' + ",".join(events) + "]}"
 
@@ -161,7 +169,7 @@ class Hub:
     async def prepare(self, channel: Channel) -> None:
         """Everything a subscription needs before the client is told it is subscribed: the groups joined
         (events from now on reach this server) and, for ``user.{id}``, where the player stands now."""
-        if channel.is_board or channel.kind == "user":
+        if channel.is_board or channel.kind == "user" or channel.name == "tournament":
             await self._join(BOARDS)
         await self._join(channel.name)
         if channel.kind == "user" and channel.name not in self.subscribers:
@@ -253,11 +261,15 @@ class Hub:
         for _, data, _ in events:
             change = json.loads(data)
             channel = change["channel"]
-            if channel not in self.subscribers and not watching_players:
+            if channel not in self.subscribers and not watching_players and not self._in_feed(channel):
                 continue
             board = self.boards.setdefault(channel, _Board())
             board.moved.update(change["moved"])
             self._schedule(channel)
+
+    def _in_feed(self, channel: str) -> bool:
+        """Whether a board's updates also go to a feed here: every tournament's standings go to ``tournament``."""
+        return channel.startswith("tournament.") and "tournament" in self.subscribers
 
     def _schedule(self, channel: str, *, at_once: bool = False) -> None:
         board = self.boards[channel]
@@ -300,13 +312,14 @@ class Hub:
         fresh = board.waiting & listeners
         current = listeners - fresh
         board.waiting = set()
+        _, updated = board_events(channel)
         if current and (moved or board.body is None):
             self.seq[channel] += 1
-            frame = event_frame(
-                channel, self.seq[channel], "leaderboard.updated", _json(body), timestamp(timezone.now())
-            )
+            frame = event_frame(channel, self.seq[channel], updated, _json(body), timestamp(timezone.now()))
             for outbox in current:
                 outbox.put(frame, channel)
+        if moved and self._in_feed(channel):
+            self._fan_out("tournament", [[updated, _json(body), timestamp(timezone.now())]])
         board.body = {key: value for key, value in body.items() if key != "moved"}
         if fresh:
             self._snapshot(channel, board.body, fresh)
@@ -316,7 +329,8 @@ class Hub:
             board.body = None  # read only for watched players: nobody keeps it current for a later snapshot
 
     def _snapshot(self, channel: str, body: dict[str, Any], outboxes: Any) -> None:
-        frame = event_frame(channel, self.seq[channel], "leaderboard.snapshot", _json(body), timestamp(timezone.now()))
+        snapshot, _ = board_events(channel)
+        frame = event_frame(channel, self.seq[channel], snapshot, _json(body), timestamp(timezone.now()))
         for outbox in outboxes:
             outbox.put(frame, channel, control=True)
 

@@ -25,7 +25,8 @@ class Channel:
 
     @property
     def is_board(self) -> bool:
-        return self.kind == "leaderboard"
+        """A channel showing a board: a leaderboard, or one tournament's standings."""
+        return self.kind == "leaderboard" or (self.kind == "tournament" and self.id is not None)
 
     @property
     def user_id(self) -> uuid.UUID | None:
@@ -60,3 +61,18 @@ def group_name(channel: str) -> str:
 def board_channel(game_id: uuid.UUID | None) -> str:
     """The channel of a game's all-time board, or of the global board for None."""
     return "leaderboard" if game_id is None else f"leaderboard.{game_id}"
+
+
+def board_key_channel(key: str) -> str | None:
+    """The channel that shows a board, by its key: all-time boards only (``leaderboard``,
+    ``leaderboard.{game_id}``, ``tournament.{id}``); None for period boards."""
+    parts = key.split(".")
+    if parts[-1] != "all":
+        return None
+    if parts[0] == "global" and len(parts) == 2:
+        return "leaderboard"
+    if parts[0] == "game" and len(parts) == 3:
+        return f"leaderboard.{parts[1]}"
+    if parts[0] == "tournament" and len(parts) == 3:
+        return f"tournament.{parts[1]}"
+    return None

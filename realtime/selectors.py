@@ -11,12 +11,15 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from games.models import Game
-from rankings.boards import board_from_key, game_board_at, global_board_at
+from rankings.boards import board_from_key, game_board_at, global_board_at, tournament_board
 from rankings.engine.base import MAX_FRIENDS
 from rankings.models import Standing
 from rankings.periods import Period
 from rankings.selectors import BoardEntry, board_friends, board_rank, board_top
 from rankings.serializers import leaderboard_body
+from tournaments.models import Tournament
+
+from .names import board_key_channel
 
 
 @dataclass(frozen=True)
@@ -42,15 +45,23 @@ def board_update(*, channel: str, moved: set[str], watched: list[str]) -> BoardU
     """The all-time board behind ``leaderboard`` or ``leaderboard.{game_id}`` now; None if there is no such game."""
     close_old_connections()  # runs in a worker thread that outlives requests
     now = timezone.now()
+    kind, _, ident = channel.partition(".")
     if channel == "leaderboard":
         board = global_board_at(Period.ALL, now)
+    elif kind == "tournament":
+        sort_order = Tournament.objects.filter(pk=ident).values_list("game__sort_order", flat=True).first()
+        if sort_order is None:
+            return None
+        board = tournament_board(ident, descending=sort_order == "desc")
     else:
-        game = Game.objects.filter(pk=channel.split(".", 1)[1]).first()
+        game = Game.objects.filter(pk=ident).first()
         if game is None:
             return None
         board = game_board_at(game, Period.ALL, now)
     page = leaderboard_body(board_top(board=board, offset=0, limit=settings.REALTIME_BOARD_TOP))
     body = {"board": page["board"], "size": page["size"], "top": page["entries"]}
+    if kind == "tournament":
+        body = {"tournament_id": int(ident), **body}
     movers = _friends(board, sorted(moved)[: settings.REALTIME_BOARD_MOVED])
     ranks = _friends(board, watched)
     return BoardUpdate(
@@ -67,7 +78,7 @@ def user_board_ranks(*, user_id: uuid.UUID, limit: int = 50) -> dict[str, tuple[
     found: dict[str, tuple[int, int]] = {}
     for key in sorted(keys)[:limit]:
         entry, _ = board_rank(board=board_from_key(key), user_id=user_id)
-        if entry is not None:
-            channel = "leaderboard" if key == "global.all" else f"leaderboard.{key.split('.')[1]}"
+        channel = board_key_channel(key)
+        if entry is not None and channel is not None:
             found[channel] = (entry.rank, entry.value)
     return found

@@ -29,6 +29,7 @@ from rankings.boards import boards_for_score
 from rankings.services import BoardValueOverflow, ScoreEffect, ScoreInput, standings_recompute, standings_record_scores
 from realtime.bus import publish_many
 from realtime.names import board_channel
+from tournaments.services import tournament_record_scores, tournaments_score_voided
 
 from .models import Score, ScoreAudit, Source
 
@@ -155,6 +156,7 @@ def score_submit(
     (effect,) = standings_record_scores(game=game, scores=[ScoreInput(user.pk, value, now)])
     if effect is None:
         raise BoardValueOverflow()
+    tournament_record_scores(game=game, scores=[ScoreInput(user.pk, value, now)])
     score = Score.objects.create(
         user=user,
         game=game,
@@ -250,8 +252,10 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
         game = games[game_id]
         of_game = [(index, item) for index, item in accepted if item.game_id == game_id]
         previous = {} if game.score_operator == "best" else _previous_bests(game, [i.user_id for _, i in of_game])
-        effects = standings_record_scores(
-            game=game, scores=[ScoreInput(item.user_id, item.value, now) for _, item in of_game]
+        inputs = [ScoreInput(item.user_id, item.value, now) for _, item in of_game]
+        effects = standings_record_scores(game=game, scores=inputs)
+        tournament_record_scores(
+            game=game, scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
         )
         for (index, item), effect in zip(of_game, effects, strict=True):
             if effect is None:
@@ -328,6 +332,7 @@ def score_void(*, score: Score, actor: User, reason: str) -> Score:
         .values_list("value", "created_at")
     )
     standings_recompute(game=score.game, user_id=score.user_id, at=score.created_at, scores=remaining)
+    tournaments_score_voided(score=score)
     recomputed = [board.key for pair in boards_for_score(score.game, score.created_at) for board in pair if board]
     ScoreAudit.objects.create(
         score=score, action=ScoreAudit.Action.VOID, actor=actor, reason=reason, boards=sorted(recomputed)

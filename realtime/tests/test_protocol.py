@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 from accounts.services import user_tokens
 from accounts.tests.factories import UserFactory
 
-from .conftest import connect, frames, run, subscribe
+from .conftest import connect, frames, run, subscribe, until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,10 +51,15 @@ def test_a_bad_frame_gets_an_error_and_the_connection_stays_open(frame, code):
 
 
 def test_more_than_fifty_subscriptions_are_refused():
+    from tournaments.tests.factories import TournamentFactory
+
+    ids = [tournament.pk for tournament in TournamentFactory.create_batch(51)]
+
     async def scenario():
         client = await connect()
-        first = await subscribe(client, *[f"tournament.{i}" for i in range(50)])
-        refused = await subscribe(client, "tournament.50")
+        first = await subscribe(client, *[f"tournament.{i}" for i in ids[:50]])
+        await client.send_json_to({"type": "subscribe", "channels": [f"tournament.{ids[50]}"]})
+        refused = await until(client, "error")  # after the 50 standings snapshots
         await client.disconnect()
         return first, refused
 

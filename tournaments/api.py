@@ -1,0 +1,183 @@
+"""Tournament API: anyone reads; signed-in players create, join and leave; organizers and staff cancel."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from accounts.permissions import IsPlayer, is_player
+from games.selectors import game_get
+from leaderboard_project.pagination import OffsetPagination, parse_bounded_int
+from leaderboard_project.serializers import timestamp
+from rankings.engine.base import MAX_PAGE
+
+from . import selectors, services
+from .models import Tournament
+from .serializers import (
+    ParticipantSerializer,
+    StandingsSerializer,
+    TournamentCreateSerializer,
+    TournamentDetailSerializer,
+    TournamentListQuerySerializer,
+    TournamentRegisterSerializer,
+    TournamentSerializer,
+)
+
+
+class IsPlayerOrReadOnly(BasePermission):
+    message = "This needs a signed-in user."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return request.method in SAFE_METHODS or is_player(request)
+
+
+def _tournament(tournament_id: int) -> Tournament:
+    tournament = selectors.tournament_get(tournament_id=tournament_id)
+    if tournament is None:
+        raise NotFound("No such tournament.")
+    return tournament
+
+
+def _detail(request: Request, tournament: Tournament) -> dict:
+    user = request.user if is_player(request) else None
+    joined = selectors.tournament_is_participant(tournament=tournament, user=user)
+    can_join = user is not None and selectors.tournament_can_join(tournament=tournament, joined=joined)
+    return TournamentDetailSerializer(tournament, context={"joined": joined, "can_join": can_join}).data
+
+
+class TournamentListApi(GenericAPIView):
+    permission_classes = [IsPlayerOrReadOnly]
+    pagination_class = OffsetPagination
+    serializer_class = TournamentSerializer
+
+    def get_queryset(self) -> QuerySet[Tournament]:
+        query = TournamentListQuerySerializer(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return selectors.tournament_list(**query.validated_data)
+
+    @extend_schema(parameters=[TournamentListQuerySerializer], responses={200: TournamentSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(TournamentSerializer(page, many=True).data)
+
+    @extend_schema(request=TournamentCreateSerializer, responses={201: TournamentDetailSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = TournamentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        game = game_get(id_or_slug=data.pop("game_id"))
+        if game is None:
+            raise NotFound("No such game.")
+        tournament = services.tournament_create(organizer=request.user, game=game, **data)
+        return Response(_detail(request, tournament), status=status.HTTP_201_CREATED)
+
+
+class TournamentDetailApi(APIView):
+    permission_classes = [IsPlayerOrReadOnly]
+
+    @extend_schema(responses={200: TournamentDetailSerializer})
+    def get(self, request: Request, tournament_id: int) -> Response:
+        return Response(_detail(request, _tournament(tournament_id)))
+
+
+def _join(request: Request, tournament: Tournament, player: User) -> Response:
+    services.tournament_join(tournament=tournament, user=player)
+    tournament.refresh_from_db()
+    return Response(_detail(request, tournament), status=status.HTTP_201_CREATED)
+
+
+class TournamentRegisterApi(APIView):
+    """``{tournament_id, user_id}``: register a player; a player registers only themself (staff: anyone)."""
+
+    permission_classes = [IsPlayer]
+
+    @extend_schema(request=TournamentRegisterSerializer, responses={201: TournamentDetailSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = TournamentRegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user_id = serializer.validated_data.get("user_id", request.user.pk)
+        player = request.user
+        if user_id != request.user.pk:
+            if not request.user.is_staff:
+                raise PermissionDenied("You may register only yourself.")
+            player = User.objects.filter(pk=user_id, is_active=True).first()
+            if player is None:
+                raise NotFound("No such active user.")
+        return _join(request, _tournament(serializer.validated_data["tournament_id"]), player)
+
+
+class TournamentJoinApi(APIView):
+    permission_classes = [IsPlayer]
+
+    @extend_schema(request=None, responses={201: TournamentDetailSerializer})
+    def post(self, request: Request, tournament_id: int) -> Response:
+        return _join(request, _tournament(tournament_id), request.user)
+
+
+class TournamentLeaveApi(APIView):
+    permission_classes = [IsPlayer]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, tournament_id: int) -> Response:
+        services.tournament_leave(tournament=_tournament(tournament_id), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TournamentCancelApi(APIView):
+    permission_classes = [IsPlayer]
+
+    @extend_schema(request=None, responses={200: TournamentDetailSerializer})
+    def post(self, request: Request, tournament_id: int) -> Response:
+        tournament = services.tournament_cancel(tournament=_tournament(tournament_id), actor=request.user)
+        return Response(_detail(request, tournament))
+
+
+class TournamentParticipantsApi(GenericAPIView):
+    pagination_class = OffsetPagination
+    serializer_class = ParticipantSerializer
+
+    @extend_schema(responses={200: ParticipantSerializer(many=True)})
+    def get(self, request: Request, tournament_id: int) -> Response:
+        participants = selectors.tournament_participants(tournament=_tournament(tournament_id))
+        page = self.paginate_queryset(participants)
+        return self.get_paginated_response(ParticipantSerializer(page, many=True).data)
+
+
+class TournamentStandingsApi(APIView):
+    """Ranks, players, values and attempts: live while the tournament runs, frozen (with prizes) once finished."""
+
+    @extend_schema(responses={200: StandingsSerializer})
+    def get(self, request: Request, tournament_id: int) -> Response:
+        tournament = _tournament(tournament_id)
+        offset = parse_bounded_int(request, "offset", default=0, minimum=0, maximum=10**9)
+        limit = parse_bounded_int(request, "limit", default=50, minimum=1, maximum=MAX_PAGE)
+        standings = selectors.tournament_standings(tournament=tournament, offset=offset, limit=limit)
+        return Response(
+            {
+                "tournament_id": tournament.pk,
+                "status": tournament.status,
+                "frozen": standings.frozen,
+                "size": standings.size,
+                "entries": [
+                    {
+                        "rank": row.rank,
+                        "user_id": str(row.user_id),
+                        "username": row.username,
+                        "display_name": row.display_name,
+                        "value": row.value,
+                        "reached_at": timestamp(row.reached_at),
+                        "attempts_used": row.attempts_used,
+                        "prize": row.prize,
+                    }
+                    for row in standings.rows
+                ],
+            }
+        )

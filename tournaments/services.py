@@ -1,0 +1,616 @@
+"""Tournament writes: creation, registration, scores, the lifecycle (start, finish, pay, cancel), recurrence.
+
+Locks, so every rule holds under concurrent requests and tasks:
+
+* a join inserts the seat, then takes one conditional ``UPDATE`` of the
+  tournament's ``participant_count``; the row lock that update holds makes the
+  101st of 100 wait and then fail, whatever the number of servers;
+* a score locks the player's participant rows, then reads the tournament's
+  status again; finishing locks the tournament and every participant row before
+  it freezes the standings, so a score either counts and is frozen, or does not count;
+* paying locks the tournament and writes ledger entries whose (user, reference)
+  is unique: a payout run twice, concurrently or after a crash pays each player once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from croniter import croniter
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework import status
+
+from accounts.models import User
+from accounts.services import CreditGrant, credits_grant
+from games.models import Game, ScoreOperator
+from leaderboard_project.errors import Conflict, DomainError
+from leaderboard_project.serializers import timestamp
+from rankings.boards import Board, tournament_board
+from rankings.engine.base import ranked
+from rankings.engine.sql import listing_order
+from rankings.models import Standing
+from rankings.services import ScoreInput, State, combine, standings_record_board, standings_replace_board
+from realtime.bus import publish_many
+from scores.models import Score
+
+from .models import (
+    LIVE,
+    MAX_ATTEMPTS,
+    MAX_PARTICIPANTS,
+    MIN_PARTICIPANTS,
+    Format,
+    Participant,
+    RecurringTournament,
+    Status,
+    Tournament,
+    TournamentResult,
+)
+from .prizes import Placed, prize_awards, validate_split
+
+logger = logging.getLogger(__name__)
+
+FEED = "tournament"
+
+
+class TournamentInvalid(DomainError):
+    code = "invalid"
+    message = "Some fields are invalid."
+
+
+class TournamentFull(Conflict):
+    code = "tournament_full"
+    message = "This tournament has no free seat."
+
+
+class AlreadyJoined(Conflict):
+    code = "already_joined"
+    message = "You are already registered in this tournament."
+
+
+class RegistrationClosed(Conflict):
+    code = "registration_closed"
+    message = "This tournament no longer takes registrations."
+
+
+class NotJoined(Conflict):
+    code = "not_joined"
+    message = "You are not registered in this tournament."
+
+
+class LeaveClosed(Conflict):
+    code = "tournament_started"
+    message = "Players may leave a tournament only before it starts."
+
+
+class IllegalTransition(Conflict):
+    code = "invalid_transition"
+    message = "The tournament cannot do that in its current state."
+
+
+class NotOrganizer(DomainError):
+    code = "permission_denied"
+    status_code = status.HTTP_403_FORBIDDEN
+    message = "Only the organizer or staff may do this."
+
+
+# --- validation ---------------------------------------------------------------------
+
+
+def _invalid(field: str, message: str) -> TournamentInvalid:
+    return TournamentInvalid(message, fields={field: [message]})
+
+
+def tournament_validate_rules(
+    *, format: str, max_attempts: int | None, max_participants: int, prize_pool: int, prize_split: Sequence[Any]
+) -> list[int | float]:
+    """Check what a tournament and a template share; returns the prize split as stored (JSON numbers)."""
+    if format not in Format.values:
+        raise _invalid("format", f"Must be one of {', '.join(Format.values)}.")
+    if format == Format.LIMITED_ATTEMPTS:
+        if max_attempts is None or not 1 <= max_attempts <= MAX_ATTEMPTS:
+            raise _invalid("max_attempts", f"limited_attempts needs max_attempts from 1 to {MAX_ATTEMPTS}.")
+    elif max_attempts is not None:
+        raise _invalid("max_attempts", "Only limited_attempts tournaments take max_attempts.")
+    if not MIN_PARTICIPANTS <= max_participants <= MAX_PARTICIPANTS:
+        raise _invalid("max_participants", f"Must be from {MIN_PARTICIPANTS} to {MAX_PARTICIPANTS}.")
+    if not 0 <= prize_pool <= settings.TOURNAMENT_MAX_PRIZE_POOL:
+        raise _invalid("prize_pool", f"Must be from 0 to {settings.TOURNAMENT_MAX_PRIZE_POOL}.")
+    try:
+        split = validate_split(prize_split)
+    except ValueError as error:
+        raise _invalid("prize_split", str(error)) from None
+    return [int(share) if share == share.to_integral_value() else float(share) for share in split]
+
+
+def check_window(start_time: datetime, end_time: datetime) -> None:
+    if end_time <= start_time:
+        raise _invalid("end_time", "Must be after start_time.")
+    longest = timedelta(days=settings.TOURNAMENT_MAX_DAYS)
+    if end_time - start_time > longest:
+        raise _invalid("end_time", f"A tournament lasts at most {settings.TOURNAMENT_MAX_DAYS} days.")
+
+
+# --- events -------------------------------------------------------------------------
+
+
+def _summary(tournament: Tournament) -> dict[str, Any]:
+    return {
+        "tournament_id": tournament.pk,
+        "name": tournament.name,
+        "game_id": str(tournament.game_id),
+        "format": tournament.format,
+        "status": tournament.status,
+        "start_time": timestamp(tournament.start_time),
+        "end_time": timestamp(tournament.end_time),
+        "participant_count": tournament.participant_count,
+        "max_participants": tournament.max_participants,
+        "prize_pool": tournament.prize_pool,
+    }
+
+
+def _announce(tournament: Tournament, type: str, extra: dict[str, Any] | None = None) -> None:
+    """An event on the tournament feed and on the tournament's own channel, after commit."""
+    data = _summary(tournament) | (extra or {})
+    publish_many([(FEED, type, data), (f"{FEED}.{tournament.pk}", type, data)])
+
+
+# --- creation and registration -----------------------------------------------------
+
+
+@transaction.atomic
+def tournament_create(
+    *,
+    organizer: User,
+    game: Game,
+    name: str,
+    start_time: datetime,
+    end_time: datetime,
+    description: str = "",
+    format: str = Format.BEST_SCORE,
+    max_attempts: int | None = None,
+    max_participants: int = 100,
+    prize_pool: int = 0,
+    prize_split: Sequence[Any] | None = None,
+    recurrence: RecurringTournament | None = None,
+) -> Tournament:
+    split = tournament_validate_rules(
+        format=format,
+        max_attempts=max_attempts,
+        max_participants=max_participants,
+        prize_pool=prize_pool,
+        prize_split=[50, 30, 20] if prize_split is None else prize_split,
+    )
+    check_window(start_time, end_time)
+    if recurrence is None and end_time <= timezone.now():
+        raise _invalid("end_time", "Must be in the future.")
+    if not game.is_active:
+        raise _invalid("game_id", "This game does not accept scores.")
+    tournament = Tournament.objects.create(
+        organizer=organizer,
+        game=game,
+        name=name,
+        description=description,
+        format=format,
+        max_attempts=max_attempts,
+        max_participants=max_participants,
+        prize_pool=prize_pool,
+        prize_split=split,
+        start_time=start_time,
+        end_time=end_time,
+        recurrence=recurrence,
+    )
+    _announce(tournament, "tournament.created")
+    return tournament
+
+
+@transaction.atomic
+def tournament_join(*, tournament: Tournament, user: User) -> Participant:
+    """Take a seat: 409 when full, already in, or after the end (or once finished or cancelled)."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            participant = Participant.objects.create(tournament=tournament, user=user, joined_at=now)
+    except IntegrityError:
+        raise AlreadyJoined() from None
+    seated = Tournament.objects.filter(
+        pk=tournament.pk, status__in=LIVE, end_time__gt=now, participant_count__lt=F("max_participants")
+    ).update(participant_count=F("participant_count") + 1)
+    if not seated:
+        current = Tournament.objects.get(pk=tournament.pk)
+        if current.status not in LIVE or current.end_time <= now:
+            raise RegistrationClosed()
+        raise TournamentFull()
+    tournament.refresh_from_db()
+    _announce(tournament, "tournament.joined", {"user_id": str(user.pk), "username": user.username})
+    return participant
+
+
+@transaction.atomic
+def tournament_leave(*, tournament: Tournament, user: User) -> None:
+    """Give a seat back, before the start only."""
+    tournament = Tournament.objects.select_for_update(no_key=True).get(pk=tournament.pk)
+    if tournament.status != Status.SCHEDULED or tournament.start_time <= timezone.now():
+        raise LeaveClosed()
+    deleted, _ = Participant.objects.filter(tournament=tournament, user=user).delete()
+    if not deleted:
+        raise NotJoined()
+    Tournament.objects.filter(pk=tournament.pk).update(participant_count=F("participant_count") - 1)
+    tournament.refresh_from_db()
+    _announce(tournament, "tournament.left", {"user_id": str(user.pk), "username": user.username})
+
+
+# --- scores -------------------------------------------------------------------------
+
+_OPERATOR = {
+    Format.BEST_SCORE: ScoreOperator.BEST,
+    Format.CUMULATIVE: ScoreOperator.SUM,
+    Format.LIMITED_ATTEMPTS: ScoreOperator.BEST,
+}
+
+
+def board_of(tournament: Tournament) -> Board:
+    return tournament_board(tournament.pk, descending=tournament.game.sort_order == "desc")
+
+
+def tournament_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> None:
+    """Count new scores of one game in every live tournament their players joined (inside its window).
+
+    Called by score submission, in its transaction, with the players' row locks held.
+    """
+    if not scores:
+        return
+    moments = [score.at for score in scores]
+    seats = list(
+        Participant.objects.select_for_update(of=("self",))
+        .filter(
+            user_id__in={score.user_id for score in scores},
+            tournament__game=game,
+            tournament__status__in=LIVE,
+            tournament__start_time__lte=max(moments),
+            tournament__end_time__gt=min(moments),
+        )
+        .select_related("tournament", "tournament__game")
+        .order_by("pk")
+    )
+    if not seats:
+        return
+    # Read again now that the seats are locked: a tournament that finished meanwhile froze without these.
+    live = set(
+        Tournament.objects.filter(pk__in={s.tournament_id for s in seats}, status__in=LIVE).values_list("pk", flat=True)
+    )
+    by_tournament: dict[int, list[Participant]] = {}
+    for seat in seats:
+        if seat.tournament_id in live:
+            by_tournament.setdefault(seat.tournament_id, []).append(seat)
+    for tournament_seats in by_tournament.values():
+        _count_scores(tournament_seats[0].tournament, {seat.user_id: seat for seat in tournament_seats}, scores)
+
+
+def _counts(tournament: Tournament, seat: Participant, at: datetime) -> bool:
+    """Whether a score made at ``at`` by this participant counts: inside the window, after joining, within attempts."""
+    if not (tournament.start_time <= at < tournament.end_time and at >= seat.joined_at):
+        return False
+    return tournament.format != Format.LIMITED_ATTEMPTS or seat.attempts_used < tournament.max_attempts
+
+
+def _count_scores(tournament: Tournament, seats: dict[uuid.UUID, Participant], scores: Sequence[ScoreInput]) -> None:
+    counted: list[ScoreInput] = []
+    for score in scores:
+        seat = seats.get(score.user_id)
+        if seat is not None and _counts(tournament, seat, score.at):
+            seat.attempts_used += 1
+            counted.append(score)
+    if not counted:
+        return
+    standings_record_board(board=board_of(tournament), operator=_OPERATOR[tournament.format], scores=counted)
+    Participant.objects.bulk_update(
+        [seat for seat in seats.values() if any(s.user_id == seat.user_id for s in counted)], ["attempts_used"]
+    )
+
+
+@transaction.atomic
+def tournament_recompute(*, tournament: Tournament, user_ids: Sequence[uuid.UUID] | None = None) -> int:
+    """Rebuild the standings (and attempts) from the scores, e.g. after a score was voided; refreezes a finished one.
+
+    Returns how many players are on the board afterwards (of those recomputed).
+    """
+    tournament = Tournament.objects.select_for_update(no_key=True).select_related("game").get(pk=tournament.pk)
+    if tournament.status in (Status.PAID, Status.CANCELLED):
+        raise IllegalTransition(f"A {tournament.status} tournament's standings are final.")
+    seats_query = Participant.objects.select_for_update().filter(tournament=tournament)
+    if user_ids is not None:
+        seats_query = seats_query.filter(user_id__in=user_ids)
+    seats = {seat.user_id: seat for seat in seats_query}
+    scores = Score.objects.filter(
+        game=tournament.game,
+        user_id__in=list(seats),
+        voided_at__isnull=True,
+        created_at__gte=tournament.start_time,
+        created_at__lt=tournament.end_time,
+    ).order_by("created_at", "pk")
+    board = board_of(tournament)
+    operator = _OPERATOR[tournament.format]
+    states: dict[uuid.UUID, State | None] = dict.fromkeys(seats)
+    for seat in seats.values():
+        seat.attempts_used = 0
+    for user_id, value, created_at in scores.values_list("user_id", "value", "created_at").iterator():
+        seat = seats[user_id]
+        if _counts(tournament, seat, created_at):
+            seat.attempts_used += 1
+            states[user_id] = combine(operator, board.descending, states[user_id], value, created_at)
+    if user_ids is None:
+        # Players who left (or were removed) leave the board too.
+        gone = Standing.objects.filter(board=board.key).exclude(user_id__in=list(seats)).values_list("user_id")
+        states |= {user_id: None for (user_id,) in gone}
+    standings_replace_board(board=board, states=states)
+    Participant.objects.bulk_update(list(seats.values()), ["attempts_used"], batch_size=1_000)
+    if tournament.status == Status.FINISHED:
+        _freeze(tournament)
+    return sum(1 for state in states.values() if state is not None)
+
+
+def tournaments_score_voided(*, score: Score) -> None:
+    """Recompute the voided score's player in every tournament it counted in that is not paid yet."""
+    for tournament in Tournament.objects.filter(
+        game_id=score.game_id,
+        status__in=(*LIVE, Status.FINISHED),
+        start_time__lte=score.created_at,
+        end_time__gt=score.created_at,
+        participants__user_id=score.user_id,
+    ):
+        tournament_recompute(tournament=tournament, user_ids=[score.user_id])
+
+
+# --- lifecycle ----------------------------------------------------------------------
+
+
+def _locked(tournament_id: int) -> Tournament:
+    return Tournament.objects.select_for_update(no_key=True).select_related("game").get(pk=tournament_id)
+
+
+@transaction.atomic
+def tournament_start(*, tournament: Tournament, now_: bool = False) -> Tournament:
+    """``scheduled -> running`` at the start time, or at once (``now_``: the admin's "start now")."""
+    tournament = _locked(tournament.pk)
+    now = timezone.now()
+    if tournament.status != Status.SCHEDULED:
+        raise IllegalTransition(f"Only a scheduled tournament can start; this one is {tournament.status}.")
+    if tournament.start_time > now:
+        if not now_:
+            raise IllegalTransition("This tournament's start time has not come yet.")
+        tournament.start_time = now
+    tournament.status = Status.RUNNING
+    tournament.started_at = now
+    tournament.save(update_fields=["status", "start_time", "started_at"])
+    _announce(tournament, "tournament.started")
+    return tournament
+
+
+@transaction.atomic
+def tournament_finish(*, tournament: Tournament, now_: bool = False) -> Tournament:
+    """``running -> finished`` at the end time (or at once): freeze the standings into results with their prizes.
+
+    The payout runs after commit, as its own task.
+    """
+    tournament = _locked(tournament.pk)
+    now = timezone.now()
+    if tournament.status != Status.RUNNING:
+        raise IllegalTransition(f"Only a running tournament can finish; this one is {tournament.status}.")
+    if tournament.end_time > now:
+        if not now_:
+            raise IllegalTransition("This tournament's end time has not come yet.")
+        tournament.end_time = max(now, tournament.start_time + timedelta(microseconds=1))
+    # Wait for scores being counted right now; later ones see the tournament finished.
+    list(Participant.objects.select_for_update().filter(tournament=tournament).values_list("pk"))
+    tournament.status = Status.FINISHED
+    tournament.finished_at = now
+    tournament.save(update_fields=["status", "end_time", "finished_at"])
+    results = _freeze(tournament)
+    top = [
+        {"rank": r.rank, "user_id": str(r.user_id), "value": r.value, "prize": r.prize}
+        for r in results[: settings.REALTIME_BOARD_TOP]
+    ]
+    _announce(tournament, "tournament.finished", {"results": top, "players": len(results)})
+    from .tasks import tournament_pay_task
+
+    transaction.on_commit(lambda: tournament_pay_task.delay(tournament.pk), robust=True)
+    return tournament
+
+
+def _freeze(tournament: Tournament) -> list[TournamentResult]:
+    """Write the final standings (from the standings table, the truth) with each player's prize."""
+    board = board_of(tournament)
+    rows = list(
+        Standing.objects.filter(board=board.key)
+        .order_by(*listing_order(board))
+        .values_list("user_id", "value", "reached_at")
+    )
+    entries = ranked(rows, first_rank=1, first_position=0)
+    prizes = {
+        award.user_id: award.amount
+        for award in prize_awards(
+            pool=tournament.prize_pool,
+            split=[Decimal(str(share)) for share in tournament.prize_split],
+            standings=[Placed(e.user_id, e.value, e.reached_at, e.rank) for e in entries],
+        )
+    }
+    attempts = dict(Participant.objects.filter(tournament=tournament).values_list("user_id", "attempts_used"))
+    TournamentResult.objects.filter(tournament=tournament).delete()
+    return TournamentResult.objects.bulk_create(
+        [
+            TournamentResult(
+                tournament=tournament,
+                user_id=entry.user_id,
+                rank=entry.rank,
+                position=position,
+                value=entry.value,
+                reached_at=entry.reached_at,
+                attempts_used=attempts.get(entry.user_id, 0),
+                prize=prizes.get(entry.user_id, 0),
+            )
+            for position, entry in enumerate(entries, start=1)
+        ],
+        batch_size=1_000,
+    )
+
+
+def prize_reference(tournament: Tournament) -> str:
+    return f"tournament:{tournament.pk}:prize"
+
+
+@transaction.atomic
+def tournament_pay(*, tournament: Tournament) -> list[CreditGrant]:
+    """``finished -> paid``: credit each prize winner once. Returns the grants written by this call.
+
+    Safe to run twice, concurrently, or again after a crash: the tournament row
+    lock serializes runs, a paid tournament pays nothing, and the ledger refuses
+    a second entry with the same (player, reference) even if all else failed.
+    """
+    tournament = _locked(tournament.pk)
+    if tournament.status == Status.PAID:
+        return []
+    if tournament.status != Status.FINISHED:
+        raise IllegalTransition(f"Only a finished tournament pays prizes; this one is {tournament.status}.")
+    winners = list(TournamentResult.objects.filter(tournament=tournament, prize__gt=0).order_by("position"))
+    grants = [
+        CreditGrant(
+            user_id=result.user_id,
+            amount=result.prize,
+            reference=prize_reference(tournament),
+            description=f"Prize for place {result.rank} in {tournament.name}"[:200],
+        )
+        for result in winners
+    ]
+    paid = credits_grant(grants=grants)
+    tournament.status = Status.PAID
+    tournament.paid_at = timezone.now()
+    tournament.save(update_fields=["status", "paid_at"])
+    places = {result.user_id: result.rank for result in winners}
+    awards = [{"user_id": str(r.user_id), "rank": r.rank, "prize": r.prize} for r in winners]
+    _announce(tournament, "tournament.paid", {"awards": awards})
+    publish_many(
+        [
+            (
+                f"user.{grant.user_id}",
+                "tournament.prize",
+                {
+                    "tournament_id": tournament.pk,
+                    "name": tournament.name,
+                    "rank": places[grant.user_id],
+                    "amount": grant.amount,
+                },
+            )
+            for grant in paid
+        ]
+    )
+    return paid
+
+
+@transaction.atomic
+def tournament_cancel(*, tournament: Tournament, actor: User) -> Tournament:
+    """Cancel before the finish (organizer or staff); no prizes are paid."""
+    tournament = _locked(tournament.pk)
+    if not (actor.is_staff or actor.pk == tournament.organizer_id):
+        raise NotOrganizer()
+    if tournament.status not in LIVE:
+        raise IllegalTransition(
+            f"Only a scheduled or running tournament can be cancelled; this one is {tournament.status}."
+        )
+    tournament.status = Status.CANCELLED
+    tournament.cancelled_at = timezone.now()
+    tournament.save(update_fields=["status", "cancelled_at"])
+    _announce(tournament, "tournament.cancelled")
+    return tournament
+
+
+# --- recurring tournaments ----------------------------------------------------------
+
+
+def recurring_validate(*, schedule: str, duration: timedelta) -> None:
+    if not croniter.is_valid(schedule) or len(schedule.split()) != 5:
+        raise _invalid("schedule", "Must be a cron expression of five fields, e.g. '0 18 * * 5'.")
+    if not timedelta(minutes=1) <= duration <= timedelta(days=settings.TOURNAMENT_MAX_DAYS):
+        raise _invalid("duration", f"Must be from one minute to {settings.TOURNAMENT_MAX_DAYS} days.")
+
+
+def recurring_next_start(*, schedule: str, after: datetime) -> datetime:
+    """The first time the schedule names strictly after ``after`` (UTC)."""
+    return croniter(schedule, after.astimezone(UTC)).get_next(datetime)
+
+
+def recurring_create_due(*, now: datetime | None = None) -> list[Tournament]:
+    """Keep one upcoming tournament per active template: create the next occurrence when none is scheduled."""
+    now = now or timezone.now()
+    created: list[Tournament] = []
+    for template in RecurringTournament.objects.filter(is_active=True).select_related("game", "organizer"):
+        if template.instances.filter(start_time__gt=now).exists():
+            continue
+        last = template.instances.order_by("-start_time").values_list("start_time", flat=True).first()
+        start = recurring_next_start(schedule=template.schedule, after=max(now, last) if last else now)
+        try:
+            created.append(
+                tournament_create(
+                    organizer=template.organizer,
+                    game=template.game,
+                    name=f"{template.name} {start:%Y-%m-%d %H:%M}",
+                    description=template.description,
+                    format=template.format,
+                    max_attempts=template.max_attempts,
+                    max_participants=template.max_participants,
+                    prize_pool=template.prize_pool,
+                    prize_split=template.prize_split,
+                    start_time=start,
+                    end_time=start + template.duration,
+                    recurrence=template,
+                )
+            )
+        except IntegrityError:
+            continue  # another scheduler created this occurrence first
+        except TournamentInvalid:
+            logger.warning("recurring tournament %s cannot create an instance", template.pk, exc_info=True)
+    return created
+
+
+@dataclass
+class TickReport:
+    created: int = 0
+    started: int = 0
+    finished: int = 0
+    paid: int = 0
+    failed: int = 0
+
+
+def tournaments_tick(*, now: datetime | None = None) -> TickReport:
+    """The lifecycle's clock: create recurring instances, then start, finish and pay what is due.
+
+    Each tournament moves in its own transaction; one that fails is logged and
+    retried at the next tick (a finished tournament left unpaid by a crash is paid here).
+    """
+    now = now or timezone.now()
+    report = TickReport(created=len(recurring_create_due(now=now)))
+    steps = [
+        ("started", tournament_start, Tournament.objects.filter(status=Status.SCHEDULED, start_time__lte=now)),
+        ("finished", tournament_finish, Tournament.objects.filter(status=Status.RUNNING, end_time__lte=now)),
+        ("paid", tournament_pay, Tournament.objects.filter(status=Status.FINISHED)),
+    ]
+    for counter, step, due in steps:
+        for tournament in list(due.order_by("pk")[: settings.TOURNAMENT_TICK_BATCH]):
+            try:
+                step(tournament=tournament)
+            except IllegalTransition:
+                continue  # another worker moved it first
+            except Exception:  # noqa: BLE001  one broken tournament must not stop the others
+                logger.exception("tournament %s: %s failed", tournament.pk, step.__name__)
+                report.failed += 1
+            else:
+                setattr(report, counter, getattr(report, counter) + 1)
+    return report
