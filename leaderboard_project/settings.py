@@ -272,6 +272,8 @@ REST_FRAMEWORK = {
         "login.username": env.str("THROTTLE_LOGIN_USERNAME", default="10/min"),
         "register.ip": env.str("THROTTLE_REGISTER_IP", default="30/min"),
         "register.username": env.str("THROTTLE_REGISTER_USERNAME", default="10/min"),
+        # Tournaments one player may create (staff are not limited).
+        "tournament_create": env.str("THROTTLE_TOURNAMENT_CREATE", default="20/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

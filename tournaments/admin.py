@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from croniter import CroniterError
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -154,7 +155,8 @@ class TournamentAdmin(admin.ModelAdmin):
 
     @admin.display(description="time left")
     def time_left(self, tournament: Tournament) -> str:
-        if tournament.status not in (Status.SCHEDULED, Status.RUNNING):
+        # The add form shows this too, for an unsaved tournament with no times yet.
+        if tournament.pk is None or tournament.status not in (Status.SCHEDULED, Status.RUNNING):
             return "-"
         now = timezone.now()
         if tournament.status == Status.SCHEDULED and tournament.start_time > now:
@@ -210,4 +212,7 @@ class RecurringTournamentAdmin(admin.ModelAdmin):
     def next_start(self, template: RecurringTournament) -> str:
         if not template.pk or not template.is_active:
             return "-"
-        return str(services.recurring_next_start(schedule=template.schedule, after=timezone.now()))
+        try:
+            return str(services.recurring_next_start(schedule=template.schedule, after=timezone.now()))
+        except CroniterError:
+            return "never: the schedule names no time"

@@ -10,6 +10,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import User
@@ -53,13 +55,31 @@ def _detail(request: Request, tournament: Tournament) -> dict:
     return TournamentDetailSerializer(tournament, context={"joined": joined, "can_join": can_join}).data
 
 
+class CreateThrottle(ScopedRateThrottle):
+    """``THROTTLE_TOURNAMENT_CREATE`` tournaments per player; staff are not limited."""
+
+    scope_attr = "create_throttle_scope"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if request.method != "POST" or (is_player(request) and request.user.is_staff):
+            return True
+        return super().allow_request(request, view)
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)  # read per request: a changed setting applies
+
+
 class TournamentListApi(GenericAPIView):
     permission_classes = [IsPlayerOrReadOnly]
     pagination_class = OffsetPagination
     serializer_class = TournamentSerializer
+    throttle_classes = [CreateThrottle]
+    create_throttle_scope = "tournament_create"
 
     def get_queryset(self) -> QuerySet[Tournament]:
-        query = TournamentListQuerySerializer(data=self.request.query_params.dict())
+        # An empty filter (?game_id=) means no filter.
+        params = {key: value for key, value in self.request.query_params.dict().items() if value != ""}
+        query = TournamentListQuerySerializer(data=params)
         query.is_valid(raise_exception=True)
         return selectors.tournament_list(**query.validated_data)
 

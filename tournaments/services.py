@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -538,6 +538,10 @@ def tournament_cancel(*, tournament: Tournament, actor: User) -> Tournament:
 def recurring_validate(*, schedule: str, duration: timedelta) -> None:
     if not croniter.is_valid(schedule) or len(schedule.split()) != 5:
         raise _invalid("schedule", "Must be a cron expression of five fields, e.g. '0 18 * * 5'.")
+    try:
+        recurring_next_start(schedule=schedule, after=timezone.now())
+    except CroniterError:
+        raise _invalid("schedule", "This schedule never names a time (e.g. 30 February).") from None
     if not timedelta(minutes=1) <= duration <= timedelta(days=settings.TOURNAMENT_MAX_DAYS):
         raise _invalid("duration", f"Must be from one minute to {settings.TOURNAMENT_MAX_DAYS} days.")
 
@@ -545,6 +549,10 @@ def recurring_validate(*, schedule: str, duration: timedelta) -> None:
 def recurring_next_start(*, schedule: str, after: datetime) -> datetime:
     """The first time the schedule names strictly after ``after`` (UTC)."""
     return croniter(schedule, after.astimezone(UTC)).get_next(datetime)
+
+
+# An instance is named after its template and start, "<name> YYYY-MM-DD HH:MM", within Tournament.name's 100.
+NAME_ROOM = 100 - len(" YYYY-MM-DD HH:MM")
 
 
 def recurring_create_due(*, now: datetime | None = None) -> list[Tournament]:
@@ -555,13 +563,13 @@ def recurring_create_due(*, now: datetime | None = None) -> list[Tournament]:
         if template.instances.filter(start_time__gt=now).exists():
             continue
         last = template.instances.order_by("-start_time").values_list("start_time", flat=True).first()
-        start = recurring_next_start(schedule=template.schedule, after=max(now, last) if last else now)
         try:
+            start = recurring_next_start(schedule=template.schedule, after=max(now, last) if last else now)
             created.append(
                 tournament_create(
                     organizer=template.organizer,
                     game=template.game,
-                    name=f"{template.name} {start:%Y-%m-%d %H:%M}",
+                    name=f"{template.name[:NAME_ROOM]} {start:%Y-%m-%d %H:%M}",
                     description=template.description,
                     format=template.format,
                     max_attempts=template.max_attempts,
@@ -575,7 +583,7 @@ def recurring_create_due(*, now: datetime | None = None) -> list[Tournament]:
             )
         except IntegrityError:
             continue  # another scheduler created this occurrence first
-        except TournamentInvalid:
+        except Exception:  # noqa: BLE001  one broken template must not stop the others, nor the clock
             logger.warning("recurring tournament %s cannot create an instance", template.pk, exc_info=True)
     return created
 
