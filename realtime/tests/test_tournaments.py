@@ -104,10 +104,12 @@ def test_a_tournament_channel_starts_with_its_standings_then_coalesces_updates(g
         while latest["data"]["top"][0]["value"] != 303:
             latest = await until(client, "tournament.standings")
             updates.append(latest)
+        await database_sync_to_async(services.tournament_finish)(tournament=cup, now_=True)
+        finished = await until(client, "tournament.finished")
         await client.disconnect()
-        return snapshot, updates
+        return snapshot, updates, finished
 
-    snapshot, updates = run(scenario)
+    snapshot, updates, finished = run(scenario)
 
     assert snapshot["type"] == "tournament.snapshot" and snapshot["channel"] == f"tournament.{cup.pk}"
     assert [(e["rank"], e["value"]) for e in snapshot["data"]["top"]] == [(1, 5)]
@@ -119,6 +121,8 @@ def test_a_tournament_channel_starts_with_its_standings_then_coalesces_updates(g
         (3, players[0].username, 301),
     ]
     assert len(updates) < 9  # nine scores, coalesced into fewer updates
+    assert finished["channel"] == f"tournament.{cup.pk}" and finished["data"]["players"] == 3
+    assert finished["seq"] > updates[-1]["seq"]
 
 
 def test_prize_winners_hear_on_their_own_channel(game):
