@@ -24,7 +24,7 @@ from typing import Any
 
 from croniter import CroniterError, croniter
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from rest_framework import status
@@ -269,20 +269,16 @@ def tournament_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> Non
     if not scores:
         return
     moments = [score.at for score in scores]
+    # Most scores count in no tournament: find out with one plain query before locking anything.
+    seat_ids = _seat_ids(game, {score.user_id for score in scores}, min(moments), max(moments))
+    if not seat_ids:
+        return
     seats = list(
         Participant.objects.select_for_update(of=("self",))
-        .filter(
-            user_id__in={score.user_id for score in scores},
-            tournament__game=game,
-            tournament__status__in=LIVE,
-            tournament__start_time__lte=max(moments),
-            tournament__end_time__gt=min(moments),
-        )
+        .filter(pk__in=seat_ids)
         .select_related("tournament", "tournament__game")
         .order_by("pk")
     )
-    if not seats:
-        return
     # Read again now that the seats are locked: a tournament that finished meanwhile froze without these.
     live = set(
         Tournament.objects.filter(pk__in={s.tournament_id for s in seats}, status__in=LIVE).values_list("pk", flat=True)
@@ -293,6 +289,34 @@ def tournament_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> Non
             by_tournament.setdefault(seat.tournament_id, []).append(seat)
     for tournament_seats in by_tournament.values():
         _count_scores(tournament_seats[0].tournament, {seat.user_id: seat for seat in tournament_seats}, scores)
+
+
+_SEATS_SQL = (
+    "SELECT p.id FROM tournaments_participant p JOIN tournaments_tournament t ON t.id = p.tournament_id"
+    " WHERE t.game_id = %s AND t.status IN (%s, %s) AND t.start_time <= %s AND t.end_time > %s"
+    " AND p.user_id IN ({users})"
+)
+
+
+def _seat_ids(game: Game, user_ids: set[uuid.UUID], first: datetime, last: datetime) -> list[int]:
+    """The seats these players hold in the game's live tournaments whose window meets [first, last].
+
+    Plain SQL: every score asks, and building the equivalent ORM query cost more
+    CPU than the rest of the tournament bookkeeping. Values are prepared by the
+    model fields, so it runs the same on SQLite and PostgreSQL.
+    """
+    uuid_field = Participant._meta.get_field("user").target_field
+    moment = Tournament._meta.get_field("start_time")
+    params = [
+        uuid_field.get_db_prep_value(game.pk, connection),
+        *LIVE,
+        moment.get_db_prep_value(last, connection),
+        moment.get_db_prep_value(first, connection),
+        *(uuid_field.get_db_prep_value(user_id, connection) for user_id in sorted(user_ids)),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_SEATS_SQL.format(users=", ".join(["%s"] * len(user_ids))), params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _counts(tournament: Tournament, seat: Participant, at: datetime) -> bool:
