@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "scores",
     "realtime",
     "tournaments",
+    "simulator",
 ]
 
 MIDDLEWARE = [

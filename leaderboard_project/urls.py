@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("scores.urls")),
     path("", include("rankings.urls")),
     path("", include("tournaments.urls")),
+    path("", include("simulator.urls")),
 ]
 
 urlpatterns = [

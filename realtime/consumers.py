@@ -26,6 +26,7 @@ from accounts.models import User
 from games.models import Game
 from tournaments.models import Tournament
 
+from . import presence
 from .hub import Hub, Outbox, get_hub
 from .names import Channel, parse_channel
 
@@ -92,11 +93,17 @@ class MainConsumer(AsyncWebsocketConsumer):
                 return
         self.hub = get_hub()
         self.outbox.start()
+        presence.opened()
+        self.counted = True
+        self.hub.count_clients()
 
     async def _send_text(self, frame: str) -> None:
         await self.send(text_data=frame)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            self.counted = False
+            presence.closed()
         self.outbox.stop()
         if hasattr(self, "hub"):
             for channel in list(self.channels):

@@ -147,6 +147,7 @@ class Hub:
         self.tasks: list[asyncio.Task] = []
         self.flushes: set[asyncio.Task] = set()  # tasks started here and not yet done
         self.started = asyncio.Lock()
+        self.presence: asyncio.Task | None = None
 
     async def _start(self) -> None:
         async with self.started:
@@ -154,6 +155,13 @@ class Hub:
                 # The default prefix: channels-redis' core layer reads one process-wide prefix at a time.
                 self.channel_name = await self.layer.new_channel()
                 self.tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._dispatch())]
+
+    def count_clients(self) -> None:
+        """With Redis, keep this process's count of open WebSockets where every process can read it."""
+        if settings.REDIS_URL and self.presence is None:
+            from .presence import report_forever
+
+            self.presence = asyncio.create_task(report_forever())
 
     async def _join(self, channel: str) -> None:
         await self._start()

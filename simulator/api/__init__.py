@@ -1,0 +1,1 @@
+"""Simulator API: background simulations and stress tests (staff only), and the service's live totals."""

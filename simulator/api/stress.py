@@ -1,0 +1,3 @@
+"""Routes of this part of the simulator API (filled in with its views)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Celery tasks of the simulator (one module per kind of run); imported here so Celery finds them."""
+
+from . import simulations, stress  # noqa: F401

@@ -1,0 +1,1 @@
+"""Celery tasks for this kind of simulator run."""
