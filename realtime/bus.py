@@ -89,7 +89,15 @@ class _Sender:
 
     def send(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
         if isinstance(get_channel_layer(), InMemoryChannelLayer):
-            async_to_sync(_group_send)(messages)
+            # The in-memory layer's queues belong to the loop of the server that listens: send there, whatever
+            # thread publishes (a request, a background job), and wait, so events keep their order.
+            from .hub import serving_loop
+
+            loop = serving_loop()
+            if loop is None:
+                async_to_sync(_group_send)(messages)
+            else:
+                asyncio.run_coroutine_threadsafe(_group_send(messages), loop).result(timeout=10)
             return
         loop, queue = self._started()
         with self.lock:

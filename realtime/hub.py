@@ -389,6 +389,18 @@ class Hub:
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
 
 
+def serving_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop of this process's WebSocket server, if it runs one and this is not its thread."""
+    try:
+        current = asyncio.get_running_loop()
+    except RuntimeError:
+        current = None
+    for loop in list(_hubs):
+        if loop.is_running() and loop is not current:
+            return loop
+    return None
+
+
 def get_hub() -> Hub:
     """This server's hub (one per event loop)."""
     loop = asyncio.get_running_loop()

@@ -158,3 +158,38 @@ def test_an_unknown_tournament_channel_is_refused(game):
     reply = run(scenario)
 
     assert reply["type"] == "error" and reply["code"] == "unknown_channel"
+
+
+def test_events_from_a_background_thread_reach_clients_on_the_in_memory_layer(game):
+    """The embedded clock runs in a plain thread of the server: its events must still reach the server's clients."""
+    import threading
+
+    from django.db import connection
+
+    cup = services.tournament_create(
+        organizer=UserFactory(),
+        game=game,
+        name="Clock Cup",
+        start_time=timezone.now() - timedelta(seconds=1),
+        end_time=timezone.now() + timedelta(hours=1),
+    )
+
+    def clock():
+        try:
+            services.tournaments_tick()
+        finally:
+            connection.close()
+
+    async def scenario():
+        client = await connect()
+        await subscribe(client, "tournament")
+        thread = threading.Thread(target=clock)
+        thread.start()
+        started = await until(client, "tournament.started")
+        thread.join()
+        await client.disconnect()
+        return started
+
+    started = run(scenario)
+
+    assert started["data"]["tournament_id"] == cup.pk and started["data"]["status"] == "running"
