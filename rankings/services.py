@@ -168,9 +168,12 @@ def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list
     The caller holds the row locks of every player involved and is inside a
     transaction; the index is written after commit.
     """
-    # A batch's scores share one moment: work its boards out once per distinct moment.
-    pairs_at = {at: boards_for_score(game, at) for at in {score.at for score in scores}}
-    pairs_by_score = [pairs_at[score.at] for score in scores]
+    # Every moment of one UTC day falls in the same windows: work the boards out once per day.
+    pairs_by_day = {}
+    for day, at in {(score.at.astimezone(UTC).date(), score.at) for score in scores}:
+        if day not in pairs_by_day:
+            pairs_by_day[day] = boards_for_score(game, at)
+    pairs_by_score = [pairs_by_day[score.at.astimezone(UTC).date()] for score in scores]
     keys = {board.key for pairs in pairs_by_score for pair in pairs for board in pair if board is not None}
     # Plain tuples, not model instances: a batch reads thousands of rows.
     current = {
