@@ -27,6 +27,7 @@ demo: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py demo_admin
+	$(BIN)/python manage.py populate_demo
 	@echo
 	@echo "  Podium is starting on http://127.0.0.1:$(PORT)/"
 	@echo "    site      http://127.0.0.1:$(PORT)/"

@@ -1,3 +1,160 @@
-"""Routes of this part of the simulator API (filled in with its views)."""
+"""Stress tests (staff only): start one, follow it, list past runs, stop one early.
 
-urlpatterns: list = []
+``POST /simulator/stress-tests`` answers 202 at once; locust runs in a Celery
+worker (or a daemon thread of the server in embedded mode) against this
+server's own URL (``STRESS_TARGET_URL`` overrides it) and streams its figures
+on the ``stress`` WebSocket channel. The serializers live here: they serve
+only these views.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.urls import path
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import is_player
+from leaderboard_project.pagination import OffsetPagination
+from leaderboard_project.schema import ErrorSerializer
+from leaderboard_project.serializers import StrictSerializer
+
+from ..models import RunStatus, StressTest
+from ..services import stress as services
+
+TAGS = ["simulator"]
+
+
+class IsStaff(BasePermission):
+    message = "Only staff may run stress tests."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return is_player(request) and request.user.is_staff
+
+
+class StressTestCreateSerializer(StrictSerializer):
+    concurrent_users = serializers.IntegerField(
+        min_value=services.MIN_USERS, max_value=services.MAX_USERS, help_text="simulated users (players, spectators)"
+    )
+    actions_per_second = serializers.IntegerField(
+        min_value=services.MIN_ACTIONS, max_value=services.MAX_ACTIONS, help_text="requests per second, all players"
+    )
+    duration = serializers.IntegerField(
+        min_value=services.MIN_DURATION, max_value=services.MAX_DURATION, help_text="seconds"
+    )
+
+
+# Inline in the schema: simulations share these choices, and one enum component used by two serializers
+# would need a name in the shared ENUM_NAME_OVERRIDES (drf-spectacular warns about the collision otherwise).
+@extend_schema_field({"type": "string", "enum": list(RunStatus.values)})
+class RunStatusField(serializers.ChoiceField):
+    pass
+
+
+class StressTestSerializer(serializers.ModelSerializer):
+    status = RunStatusField(choices=RunStatus.choices, read_only=True)
+    report = serializers.JSONField(
+        read_only=True,
+        help_text="While running: `live` (users, requests, failures, rps, p50_ms, p95_ms, elapsed) and "
+        "`updated_at`. Once over: totals (requests, failures, rps, avg_ms, p50_ms, p95_ms, p99_ms, max_ms), "
+        "`endpoints` (the same per request name), `errors`, `partial` (stopped early) and `plan` "
+        "(players, spectators, throughput per player).",
+    )
+
+    class Meta:
+        model = StressTest
+        fields = [
+            "id",
+            "status",
+            "concurrent_users",
+            "actions_per_second",
+            "duration",
+            "target",
+            "report",
+            "error",
+            "started_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+CONFLICT = OpenApiResponse(ErrorSerializer, description="Another stress test is running (`stress_test_running`).")
+
+
+def _stress_test(stress_test_id: int) -> StressTest:
+    stress_test = StressTest.objects.filter(pk=stress_test_id).first()
+    if stress_test is None:
+        raise NotFound("No such stress test.")
+    return stress_test
+
+
+def _target(request: Request) -> str:
+    return settings.STRESS_TARGET_URL or request.build_absolute_uri("/").rstrip("/")
+
+
+class StressTestListApi(GenericAPIView):
+    permission_classes = [IsStaff]
+    pagination_class = OffsetPagination
+    serializer_class = StressTestSerializer
+
+    def get_queryset(self) -> QuerySet[StressTest]:
+        return StressTest.objects.all()
+
+    @extend_schema(responses={200: StressTestSerializer(many=True)}, tags=TAGS)
+    def get(self, request: Request) -> Response:
+        services.stress_tests_reap()  # a run whose server died shows as over, not running forever
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(StressTestSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=StressTestCreateSerializer,
+        responses={202: StressTestSerializer, 409: CONFLICT},
+        tags=TAGS,
+        description="Start a stress test: locust runs `locustfile.py` headless against this server; live figures "
+        "go out as `stress.progress` on the `stress` WebSocket channel. One at a time.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = StressTestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        stress_test = services.stress_test_start(
+            started_by=request.user, target=_target(request), **serializer.validated_data
+        )
+        return Response(StressTestSerializer(stress_test).data, status=status.HTTP_202_ACCEPTED)
+
+
+class StressTestDetailApi(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(responses={200: StressTestSerializer}, tags=TAGS)
+    def get(self, request: Request, stress_test_id: int) -> Response:
+        services.stress_tests_reap()
+        return Response(StressTestSerializer(_stress_test(stress_test_id)).data)
+
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(
+                StressTestSerializer, description="Stopped (locust terminated, partial report kept), or already over."
+            ),
+            202: OpenApiResponse(StressTestSerializer, description="Stop asked; the run ends `stopped` shortly."),
+        },
+        tags=TAGS,
+    )
+    def delete(self, request: Request, stress_test_id: int) -> Response:
+        stress_test = services.stress_test_stop(stress_test=_stress_test(stress_test_id))
+        code = status.HTTP_202_ACCEPTED if stress_test.status == RunStatus.STOPPING else status.HTTP_200_OK
+        return Response(StressTestSerializer(stress_test).data, status=code)
+
+
+urlpatterns = [
+    path("simulator/stress-tests", StressTestListApi.as_view(), name="stress-test-list"),
+    path("simulator/stress-tests/<int:stress_test_id>", StressTestDetailApi.as_view(), name="stress-test-detail"),
+]

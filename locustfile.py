@@ -1,0 +1,323 @@
+"""Load test of Podium: players using the REST API and spectators holding a WebSocket on /ws/main.
+
+From the command line (web UI, or headless)::
+
+    locust -f locustfile.py --host http://127.0.0.1:8000
+    locust -f locustfile.py --host http://127.0.0.1:8000 --headless -u 10 -r 5 -t 10s
+
+Players sign in once, then mix score submissions for existing games, reads of a
+board's top and of the page around themselves, and tournament listings and
+joins. Spectators subscribe to ``leaderboard``, ``score`` and ``tournament``
+and count each event they receive as a ``WS`` request (its response time is
+the time from the server's publish, ``ts``, to receipt).
+
+Accounts. Registration is throttled per client address (``THROTTLE_REGISTER_IP``,
+30/min by default), so a run from one machine cannot register hundreds of
+players at once. The stress-test service (``simulator/services/stress.py``)
+creates ``stress_NNNN`` players itself and hands their access tokens over in
+the JSON file named by ``PODIUM_STRESS_CREDENTIALS``. Without that file each
+player registers ``<run tag>_<n>`` (``PODIUM_STRESS_RUN_TAG``, random by
+default) and waits out a 429 before trying again.
+
+Other environment variables (all optional):
+
+``PODIUM_STRESS_THROUGHPUT``   actions per second of each player (default 1)
+``PODIUM_STRESS_SPECTATORS``   a fixed number of spectators (default: one user in ten)
+``PODIUM_STRESS_SCORE_LIMIT``  the server's per-player-per-game score limit as ``N/seconds`` (default ``60/60``);
+                               players stay under it and read instead
+``PODIUM_STRESS_WS_URL``       the WebSocket URL (default: the host's, ``/ws/main``)
+``PODIUM_STRESS_REPORT``       ``1``: print live figures and the final report as JSON lines (see ``REPORT_PREFIX``)
+``PODIUM_STRESS_PARENT_PID``   stop when this process (the server that started the run) is gone
+
+Only this file imports locust (which patches the standard library for gevent):
+no Django module imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import time
+from collections import deque
+from typing import Any
+
+import gevent
+from locust import HttpUser, User, between, constant_throughput, events, task
+from locust.env import Environment
+from locust.exception import StopUser
+from websockets.sync.client import connect as ws_connect
+
+REPORT_PREFIX = "PODIUM_STRESS "
+API = "/api/v1"
+
+THROUGHPUT = float(os.environ.get("PODIUM_STRESS_THROUGHPUT", "0") or 0)
+CREDENTIALS_FILE = os.environ.get("PODIUM_STRESS_CREDENTIALS", "")
+RUN_TAG = os.environ.get("PODIUM_STRESS_RUN_TAG", "") or f"lc{secrets.token_hex(3)}"
+PASSWORD = os.environ.get("PODIUM_STRESS_PASSWORD", "") or f"Lc-{secrets.token_urlsafe(12)}"
+SPECTATORS = os.environ.get("PODIUM_STRESS_SPECTATORS", "")
+_limit, _, _window = os.environ.get("PODIUM_STRESS_SCORE_LIMIT", "60/60").partition("/")
+# Stay a little under the server's limit: its window and ours do not start at the same moment.
+SCORES_PER_WINDOW = max(1, int(int(_limit) * 0.9))
+SCORE_WINDOW = float(_window or 60)
+WS_URL = os.environ.get("PODIUM_STRESS_WS_URL", "")
+REPORT = os.environ.get("PODIUM_STRESS_REPORT", "") == "1"
+PARENT_PID = int(os.environ.get("PODIUM_STRESS_PARENT_PID", "0") or 0)
+
+_credentials: list[dict[str, str]] = []
+if CREDENTIALS_FILE:
+    with open(CREDENTIALS_FILE) as file:
+        _credentials = json.load(file)
+_next_player = 0
+
+
+def _take_player_number() -> int:
+    global _next_player
+    _next_player += 1
+    return _next_player
+
+
+class Player(HttpUser):
+    """A signed-in player: submits scores, reads boards, browses and joins tournaments."""
+
+    weight = 9
+    wait_time = constant_throughput(THROUGHPUT) if THROUGHPUT > 0 else between(0.5, 2)
+
+    def on_start(self) -> None:
+        number = _take_player_number()
+        if _credentials:
+            account = _credentials[(number - 1) % len(_credentials)]
+            self.user_id, access = account["id"], account["access"]
+        else:
+            self.user_id, access = self._register(f"{RUN_TAG}_{number}")
+        self.client.headers["Authorization"] = f"Bearer {access}"
+        response = self.client.get(f"{API}/games?is_active=true&limit=100", name=f"{API}/games")
+        self.games = response.json().get("results", []) if response.ok else []
+        self.submitted: dict[str, deque[float]] = {game["id"]: deque() for game in self.games}
+
+    def _register(self, username: str) -> tuple[str, str]:
+        body = {"username": username, "email": f"{username}@stress.invalid", "password": PASSWORD}
+        while True:
+            with self.client.post(f"{API}/users/register", json=body, catch_response=True) as response:
+                if response.status_code == 201:
+                    data = response.json()
+                    return data["user"]["id"], data["access"]
+                if response.status_code != 429:
+                    response.failure(f"register: {response.status_code} {response.text[:200]}")
+                    raise StopUser()
+                # Throttled by design (one client address registers many players): wait and try again.
+                response.success()
+                retry = float(response.headers.get("Retry-After", "5"))
+            gevent.sleep(retry + random.random())
+
+    def _game_with_room(self) -> dict[str, Any] | None:
+        """A game this player may still submit to without passing the server's rate limit."""
+        now = time.monotonic()
+        games = random.sample(self.games, len(self.games))
+        for game in games:
+            times = self.submitted[game["id"]]
+            while times and now - times[0] > SCORE_WINDOW:
+                times.popleft()
+            if len(times) < SCORES_PER_WINDOW:
+                times.append(now)
+                return game
+        return None
+
+    @task(5)
+    def submit_score(self) -> None:
+        game = self._game_with_room()
+        if game is None:
+            self.read_top()
+            return
+        low = game["min_score"] if game["min_score"] is not None else 0
+        high = game["max_score"] if game["max_score"] is not None else max(low, 0) + 100_000
+        body = {"game_id": game["id"], "score": random.randint(low, max(low, min(high, low + 1_000_000)))}
+        self.client.post(f"{API}/scores", json=body, name=f"{API}/scores")
+
+    @task(3)
+    def read_top(self) -> None:
+        if self.games:
+            game = random.choice(self.games)
+            self.client.get(f"{API}/leaderboard/game/{game['id']}?limit=10", name=f"{API}/leaderboard/game/[id] top")
+
+    @task(2)
+    def read_around_me(self) -> None:
+        if self.games:
+            game = random.choice(self.games)
+            self.client.get(
+                f"{API}/leaderboard/game/{game['id']}?around={self.user_id}&limit=11",
+                name=f"{API}/leaderboard/game/[id] around",
+            )
+
+    @task(1)
+    def read_global(self) -> None:
+        self.client.get(f"{API}/leaderboard/global?limit=10", name=f"{API}/leaderboard/global")
+
+    @task(1)
+    def browse_and_join_tournament(self) -> None:
+        status = random.choice(["running", "scheduled"])
+        response = self.client.get(f"{API}/tournaments?status={status}&limit=20", name=f"{API}/tournaments?status")
+        if not response.ok:
+            return
+        tournaments = response.json().get("results", [])
+        if not tournaments:
+            return
+        tournament = random.choice(tournaments)
+        with self.client.post(
+            f"{API}/tournaments/{tournament['id']}/join", name=f"{API}/tournaments/[id]/join", catch_response=True
+        ) as join:
+            if join.status_code in (201, 409):  # 409: already joined, full or closed, all fine here
+                join.success()
+
+
+class Spectator(User):
+    """Watches the live feeds over one WebSocket, as the demo page does."""
+
+    weight = 1
+    wait_time = between(0, 0)
+
+    def on_start(self) -> None:
+        base = self.host or ""
+        self.url = WS_URL or base.replace("https://", "wss://").replace("http://", "ws://").rstrip("/") + "/ws/main"
+        self.socket = None
+        self.last_ping = 0.0
+
+    def on_stop(self) -> None:
+        if self.socket is not None:
+            self.socket.close()
+
+    def _fire(self, name: str, response_time: float, length: int, exception: Exception | None = None) -> None:
+        self.environment.events.request.fire(
+            request_type="WS",
+            name=name,
+            response_time=response_time,
+            response_length=length,
+            exception=exception,
+            context={},
+        )
+
+    def _connect(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.socket = ws_connect(self.url, open_timeout=10, max_size=2**22)
+            self.socket.send(json.dumps({"type": "subscribe", "channels": ["leaderboard", "score", "tournament"]}))
+        except Exception as error:  # noqa: BLE001  any failure to connect is a failed request, then a retry
+            self.socket = None
+            self._fire("/ws/main connect", (time.perf_counter() - started) * 1000, 0, error)
+            gevent.sleep(2)
+            return
+        self._fire("/ws/main connect", (time.perf_counter() - started) * 1000, 0)
+        self.last_ping = time.monotonic()
+
+    @task
+    def listen(self) -> None:
+        if self.socket is None:
+            self._connect()
+            return
+        if time.monotonic() - self.last_ping > 20:
+            self.socket.send(json.dumps({"type": "ping"}))
+            self.last_ping = time.monotonic()
+        try:
+            raw = self.socket.recv(timeout=1)
+        except TimeoutError:
+            return
+        except Exception as error:  # noqa: BLE001  the connection dropped: count it, reconnect next time
+            self._fire("/ws/main receive", 0, 0, error)
+            self.socket = None
+            return
+        frame = json.loads(raw)
+        for event in frame["events"] if frame.get("type") == "batch" else [frame]:
+            self._fire(f"/ws/main {event.get('type', '?')}", _lag_ms(event.get("ts")), len(raw))
+
+
+def _lag_ms(ts: str | None) -> float:
+    """Milliseconds from the server's publish to now (same clock when both run on one machine)."""
+    if not ts:
+        return 0.0
+    from datetime import datetime
+
+    try:
+        sent = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+    return max(0.0, (time.time() - sent) * 1000)
+
+
+if SPECTATORS:
+    Spectator.fixed_count = int(SPECTATORS)
+
+
+# --- live figures for the server that started this run ---------------------------------
+
+
+def _emit(kind: str, data: dict[str, Any]) -> None:
+    print(REPORT_PREFIX + json.dumps({"kind": kind, **data}, separators=(",", ":")), flush=True)
+
+
+def _figures(environment: Environment) -> dict[str, Any]:
+    total = environment.runner.stats.total
+    return {
+        "users": environment.runner.user_count,
+        "requests": total.num_requests,
+        "failures": total.num_failures,
+        "rps": round(total.current_rps, 2),
+        "failures_per_second": round(total.current_fail_per_sec, 2),
+        "p50_ms": total.get_current_response_time_percentile(0.5) or 0,
+        "p95_ms": total.get_current_response_time_percentile(0.95) or 0,
+    }
+
+
+def _report(environment: Environment) -> dict[str, Any]:
+    stats = environment.runner.stats
+
+    def entry(stat: Any) -> dict[str, Any]:
+        return {
+            "method": stat.method or "",
+            "name": stat.name,
+            "requests": stat.num_requests,
+            "failures": stat.num_failures,
+            "rps": round(stat.total_rps, 2),
+            "avg_ms": round(stat.avg_response_time, 1),
+            "p50_ms": stat.get_response_time_percentile(0.5) or 0,
+            "p95_ms": stat.get_response_time_percentile(0.95) or 0,
+            "p99_ms": stat.get_response_time_percentile(0.99) or 0,
+            "max_ms": round(stat.max_response_time or 0, 1),
+        }
+
+    return {
+        **entry(stats.total),
+        "users": environment.runner.user_count,
+        "endpoints": [entry(stat) for stat in sorted(stats.entries.values(), key=lambda s: (s.name, s.method or ""))],
+        "errors": [
+            {
+                "method": error.method,
+                "name": error.name,
+                "error": str(error.error)[:300],
+                "occurrences": error.occurrences,
+            }
+            for error in list(stats.errors.values())[:50]
+        ],
+    }
+
+
+def _progress_loop(environment: Environment) -> None:
+    while True:
+        gevent.sleep(1.0)
+        if PARENT_PID and os.getppid() != PARENT_PID:
+            environment.runner.quit()  # the server that started this run is gone: nobody reads the figures
+            return
+        if environment.runner is not None:
+            _emit("progress", _figures(environment))
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_kwargs: Any) -> None:
+    if REPORT:
+        gevent.spawn(_progress_loop, environment)
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Environment, **_kwargs: Any) -> None:
+    if REPORT and environment.runner is not None:
+        _emit("report", _report(environment))

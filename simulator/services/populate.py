@@ -1,0 +1,681 @@
+"""Demo data: games of every kind, players from many countries, weeks of score history, tournaments in every state.
+
+Everything is written through the services a live deployment uses: games by
+``game_create``, the score history by ``score_import`` (the live ranking and
+tournament code, each score on the boards of its own moment), tournaments
+finished and paid by ``tournament_finish`` and ``tournament_pay``, upcoming
+ones joined by ``tournament_join``. Only what no service may do, backdating,
+is written directly: players registered in the past, and tournaments that
+started in the past with their players seated before the start.
+
+Runs are reproducible: names, skills and scores come from one seeded
+``random.Random`` (times are relative to now). Demo rows are recognised by
+markers, so a second run changes nothing and ``--reset`` removes exactly them:
+games whose ``rules`` carry ``"demo": "populate_demo"``, and players whose
+username starts with ``demo_``, whose email is at ``DEMO_EMAIL_DOMAIN`` and who
+have no usable password (nobody can register like that).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.contrib.auth.hashers import make_password
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import CreditEntry, User
+from games.models import Game
+from games.services import game_create
+from rankings import index
+from rankings.boards import Board, board_from_key, game_scope
+from rankings.models import StaleBoard, Standing
+from rankings.services import board_rebuild, standings_recompute
+from scores.models import Score, ScoreAudit, Source
+from scores.services import ImportItem, score_import
+from tournaments.models import Format, Participant, RecurringTournament, Status, Tournament, TournamentResult
+from tournaments.services import (
+    prize_reference,
+    tournament_create,
+    tournament_finish,
+    tournament_join,
+    tournament_pay,
+    tournament_validate_rules,
+)
+
+logger = logging.getLogger(__name__)
+
+DEMO_MARK = "populate_demo"
+DEMO_USERNAME_PREFIX = "demo_"
+DEMO_EMAIL_DOMAIN = "players.podium-demo.invalid"
+ORGANIZER_USERNAME = "demo_podium"
+
+DEFAULT_PLAYERS = 2_000
+DEFAULT_SCORES_PER_PLAYER = 20
+DEFAULT_DAYS = 30
+DEFAULT_SEED = 2026
+
+# progress(step, done, total): the command draws it as a bar.
+Progress = Callable[[str, int, int], None]
+
+
+# --- the catalogue ---------------------------------------------------------------------
+
+
+def _points(rng: random.Random, skill: float) -> int:
+    return int(round((5_000 + 95_000 * skill) * rng.lognormvariate(0, 0.35), -1))
+
+
+def _lap_ms(rng: random.Random, skill: float) -> int:
+    return round((96_000 - 34_000 * skill) * (1 + abs(rng.gauss(0, 0.05))))
+
+
+def _coins(rng: random.Random, skill: float) -> int:
+    return round((20 + 180 * skill) * rng.uniform(0.4, 1.2))
+
+
+def _rating(rng: random.Random, skill: float) -> int:
+    return max(100, round(900 + 1_700 * skill + rng.gauss(0, 80)))
+
+
+def _words(rng: random.Random, skill: float) -> int:
+    return round((800 + 9_000 * skill) * rng.lognormvariate(0, 0.25))
+
+
+def _maze_ms(rng: random.Random, skill: float) -> int:
+    return round((150_000 - 100_000 * skill) * rng.lognormvariate(0, 0.15))
+
+
+@dataclass(frozen=True)
+class DemoGame:
+    name: str
+    description: str
+    sort_order: str
+    score_operator: str
+    min_score: int
+    max_score: int
+    unit: str
+    tournament_format: str
+    draw: Callable[[random.Random, float], int] = field(repr=False)
+
+
+CATALOGUE: tuple[DemoGame, ...] = (
+    DemoGame(
+        "Galaxy Blaster",
+        "Arcade shooter: clear waves of invaders; your best run counts.",
+        "desc",
+        "best",
+        0,
+        10_000_000,
+        "points",
+        Format.BEST_SCORE,
+        _points,
+    ),
+    DemoGame(
+        "Lap Rush",
+        "Time trial: your best lap time, in milliseconds; lower is better.",
+        "asc",
+        "best",
+        30_000,
+        600_000,
+        "ms",
+        Format.LIMITED_ATTEMPTS,
+        _lap_ms,
+    ),
+    DemoGame(
+        "Coin Collector",
+        "Platformer: every coin of every run adds to your total.",
+        "desc",
+        "sum",
+        0,
+        1_000,
+        "coins",
+        Format.CUMULATIVE,
+        _coins,
+    ),
+    DemoGame(
+        "Tower Siege",
+        "Strategy ladder: your current rating, after your latest match.",
+        "desc",
+        "latest",
+        0,
+        4_000,
+        "rating",
+        Format.BEST_SCORE,
+        _rating,
+    ),
+    DemoGame(
+        "Word Sprint",
+        "Word puzzle against the clock: your best score counts.",
+        "desc",
+        "best",
+        0,
+        100_000,
+        "points",
+        Format.BEST_SCORE,
+        _words,
+    ),
+    DemoGame(
+        "Maze Dash",
+        "Find the exit: your fastest escape, in milliseconds.",
+        "asc",
+        "best",
+        10_000,
+        900_000,
+        "ms",
+        Format.LIMITED_ATTEMPTS,
+        _maze_ms,
+    ),
+)
+
+# Country: (weight, first names, last names). Names fit their country, so profiles look plausible.
+NAMES: dict[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = {
+    "US": (
+        16,
+        ("James", "Emma", "Olivia", "Liam", "Noah", "Ava", "Ethan", "Mia", "Lucas", "Harper", "Mason", "Chloe"),
+        ("Smith", "Johnson", "Brown", "Miller", "Davis", "Wilson", "Moore", "Taylor", "Clark", "Lewis", "Young"),
+    ),
+    "GB": (
+        8,
+        ("Oliver", "Amelia", "George", "Isla", "Harry", "Freya", "Jack", "Poppy", "Alfie", "Evie"),
+        ("Jones", "Evans", "Walker", "Wright", "Hughes", "Green", "Hall", "Wood", "Thompson", "Roberts"),
+    ),
+    "FR": (
+        7,
+        ("Léa", "Hugo", "Chloé", "Louis", "Manon", "Jules", "Camille", "Arthur", "Inès", "Raphaël"),
+        ("Martin", "Bernard", "Dubois", "Moreau", "Laurent", "Lefèvre", "Girard", "Roux", "Fournier", "Mercier"),
+    ),
+    "DE": (
+        8,
+        ("Lukas", "Mia", "Leon", "Hannah", "Felix", "Lena", "Jonas", "Sophie", "Paul", "Emilia"),
+        ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Becker", "Wagner", "Hoffmann", "Koch", "Richter"),
+    ),
+    "ES": (
+        6,
+        ("Lucía", "Hugo", "Martina", "Pablo", "Sofía", "Álvaro", "Paula", "Diego", "Carmen", "Javier"),
+        ("García", "Fernández", "López", "Martínez", "Sánchez", "Romero", "Navarro", "Torres", "Ruiz", "Díaz"),
+    ),
+    "IT": (
+        5,
+        ("Giulia", "Francesco", "Sofia", "Alessandro", "Aurora", "Lorenzo", "Chiara", "Matteo", "Giorgia", "Marco"),
+        ("Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino", "Greco"),
+    ),
+    "BR": (
+        8,
+        ("Miguel", "Alice", "Arthur", "Helena", "Davi", "Laura", "Gabriel", "Valentina", "Heitor", "Beatriz"),
+        ("Silva", "Santos", "Oliveira", "Souza", "Lima", "Pereira", "Costa", "Almeida", "Carvalho", "Ribeiro"),
+    ),
+    "MX": (
+        5,
+        ("Santiago", "Ximena", "Mateo", "Regina", "Emiliano", "Camila", "Leonardo", "Renata", "Diego", "Valeria"),
+        ("Hernández", "González", "Rodríguez", "Pérez", "Ramírez", "Flores", "Morales", "Vázquez", "Cruz", "Reyes"),
+    ),
+    "CA": (
+        4,
+        ("Liam", "Charlotte", "Benjamin", "Chloé", "William", "Emma", "Nathan", "Olivia", "Félix", "Zoé"),
+        ("Tremblay", "Roy", "Gagnon", "MacDonald", "Wong", "Campbell", "Bouchard", "Morin", "Côté", "Gauthier"),
+    ),
+    "JP": (
+        7,
+        ("Haruto", "Yui", "Sota", "Hina", "Yuto", "Aoi", "Riku", "Sakura", "Ren", "Mei"),
+        ("Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto", "Nakamura", "Kobayashi", "Kato"),
+    ),
+    "KR": (
+        6,
+        ("Min-jun", "Seo-yeon", "Ji-ho", "Ha-eun", "Do-yun", "Ji-woo", "Ye-jun", "Su-ah", "Eun-woo", "Ji-an"),
+        ("Kim", "Lee", "Park", "Choi", "Jung", "Kang", "Cho", "Yoon", "Jang", "Lim"),
+    ),
+    "CN": (
+        6,
+        ("Wei", "Fang", "Hao", "Jing", "Lei", "Min", "Yang", "Xin", "Jie", "Ying"),
+        ("Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou"),
+    ),
+    "IN": (
+        6,
+        ("Aarav", "Ananya", "Vivaan", "Diya", "Arjun", "Saanvi", "Reyansh", "Isha", "Kabir", "Meera"),
+        ("Sharma", "Patel", "Singh", "Kumar", "Gupta", "Reddy", "Iyer", "Nair", "Mehta", "Joshi"),
+    ),
+    "SE": (
+        3,
+        ("Elsa", "William", "Alma", "Hugo", "Astrid", "Oscar", "Ebba", "Nils", "Saga", "Axel"),
+        ("Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Berg"),
+    ),
+    "PL": (
+        4,
+        ("Zuzanna", "Jakub", "Julia", "Antoni", "Maja", "Szymon", "Lena", "Filip", "Hanna", "Kacper"),
+        ("Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Kamiński", "Lewandowski", "Zieliński", "Szymański"),
+    ),
+    "NG": (
+        3,
+        ("Chinedu", "Amara", "Emeka", "Ngozi", "Tunde", "Folake", "Ifeanyi", "Zainab", "Seun", "Adaeze"),
+        ("Okafor", "Adeyemi", "Okonkwo", "Balogun", "Eze", "Nwosu", "Abubakar", "Ogunleye", "Bello"),
+    ),
+    "AU": (
+        4,
+        ("Jack", "Matilda", "Oliver", "Isla", "Noah", "Ruby", "William", "Grace", "Lachlan", "Zara"),
+        ("Smith", "Jones", "Williams", "Brown", "Wilson", "Taylor", "Nguyen", "White", "Martin", "Kelly"),
+    ),
+}
+
+
+# --- what exists -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    players: int
+    games: int
+    scores: int
+    tournaments: dict[str, int]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.players or self.games)
+
+
+@dataclass(frozen=True)
+class PopulateResult:
+    created: bool
+    summary: DemoSummary
+    seconds: float = 0.0
+
+
+def demo_players() -> QuerySet[User]:
+    return User.objects.filter(
+        username__startswith=DEMO_USERNAME_PREFIX, email__endswith=f"@{DEMO_EMAIL_DOMAIN}", password__startswith="!"
+    )
+
+
+def demo_games() -> QuerySet[Game]:
+    return Game.objects.filter(rules__demo=DEMO_MARK)
+
+
+def _demo_tournaments() -> QuerySet[Tournament]:
+    return Tournament.objects.filter(Q(game__in=demo_games()) | Q(organizer__in=demo_players()))
+
+
+def demo_summary() -> DemoSummary:
+    by_status = dict(_demo_tournaments().order_by().values_list("status").annotate(n=Count("pk")))
+    return DemoSummary(
+        players=demo_players().count(),
+        games=demo_games().count(),
+        scores=Score.objects.filter(game__in=demo_games()).count(),
+        tournaments={status: by_status.get(status, 0) for status in Status.values},
+    )
+
+
+# --- populate ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Player:
+    user_id: uuid.UUID
+    skill: float
+    activity: float
+    games: list[int]
+
+
+@dataclass
+class _PlannedTournament:
+    tournament: Tournament
+    game_index: int
+    seats: list[tuple[_Player, datetime]]
+
+
+def demo_populate(
+    *,
+    players: int = DEFAULT_PLAYERS,
+    games: int = 3,
+    days: int = DEFAULT_DAYS,
+    scores: int | None = None,
+    seed: int = DEFAULT_SEED,
+    reset: bool = False,
+    progress: Progress | None = None,
+) -> PopulateResult:
+    """Create the demo data unless some exists (then report it); ``reset`` deletes the demo data first.
+
+    ``scores`` defaults to 20 per player. Needs at least 2 players, 1 to 6 games and 1 day.
+    """
+    if not 2 <= players <= 1_000_000 or not 1 <= games <= len(CATALOGUE) or not 1 <= days <= 365:
+        raise ValueError(f"players: 2 to 1,000,000; games: 1 to {len(CATALOGUE)}; days: 1 to 365")
+    scores = DEFAULT_SCORES_PER_PLAYER * players if scores is None else scores
+    started = time.monotonic()
+    if reset:
+        demo_delete(progress=progress)
+    else:
+        existing = demo_summary()
+        if not existing.empty:
+            return PopulateResult(created=False, summary=existing)
+    try:
+        _populate(random.Random(seed), players=players, games=games, days=days, scores=scores, progress=progress)
+    except BaseException:
+        # The import commits chunk by chunk: leave no half-made demo behind to be taken for a whole one.
+        logger.warning("populate_demo failed; deleting what it created")
+        demo_delete()
+        raise
+    return PopulateResult(created=True, summary=demo_summary(), seconds=time.monotonic() - started)
+
+
+def _populate(
+    rng: random.Random, *, players: int, games: int, days: int, scores: int, progress: Progress | None
+) -> None:
+    now = timezone.now()
+    history_start = now - timedelta(days=days)
+    with transaction.atomic():
+        catalogue = CATALOGUE[:games]
+        game_rows = [_create_game(entry) for entry in catalogue]
+        organizer, roster = _create_players(rng, players, len(catalogue), history_start, progress)
+        planned = _plan_tournaments(rng, catalogue, game_rows, organizer, roster, now, days)
+    items = _score_history(rng, catalogue, game_rows, roster, planned, history_start, now, scores)
+    score_import(
+        items=items,
+        source=Source.SIMULATOR,
+        progress=(partial(progress, "scores", total=len(items)) if progress else None),
+    )
+    for plan in planned:
+        if plan.tournament.end_time <= now:
+            tournament_finish(tournament=plan.tournament)
+            tournament_pay(tournament=plan.tournament)
+    _open_registrations(rng, catalogue, game_rows, organizer, roster, now)
+
+
+def _create_game(entry: DemoGame) -> Game:
+    return game_create(
+        name=entry.name,
+        description=entry.description,
+        sort_order=entry.sort_order,
+        score_operator=entry.score_operator,
+        min_score=entry.min_score,
+        max_score=entry.max_score,
+        rules={"demo": DEMO_MARK, "unit": entry.unit},
+    )
+
+
+def _ascii(name: str) -> str:
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return "".join(c for c in folded.lower() if c.isalnum() or c in "-.")
+
+
+def _create_players(
+    rng: random.Random, count: int, game_count: int, history_start: datetime, progress: Progress | None
+) -> tuple[User, list[_Player]]:
+    unusable = make_password(None)  # one unusable hash for all: demo players cannot sign in
+    organizer = User(
+        id=uuid.UUID(int=rng.getrandbits(128), version=4),
+        username=ORGANIZER_USERNAME,
+        email=f"{ORGANIZER_USERNAME}@{DEMO_EMAIL_DOMAIN}",
+        display_name="Podium Events",
+        password=unusable,
+        created_at=history_start - timedelta(days=90),
+    )
+    countries = list(NAMES)
+    weights = [NAMES[code][0] for code in countries]
+    taken: dict[str, int] = {}
+    users: list[User] = []
+    roster: list[_Player] = []
+    for _ in range(count):
+        country = rng.choices(countries, weights)[0]
+        _, firsts, lasts = NAMES[country]
+        first, last = rng.choice(firsts), rng.choice(lasts)
+        base = f"{DEMO_USERNAME_PREFIX}{_ascii(first)}.{_ascii(last)}"[:26]
+        taken[base] = taken.get(base, 0) + 1
+        username = base if taken[base] == 1 else f"{base}{taken[base]}"
+        user_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        users.append(
+            User(
+                id=user_id,
+                username=username,
+                email=f"{username}@{DEMO_EMAIL_DOMAIN}",
+                display_name=f"{first} {last}",
+                country=country,
+                password=unusable,
+                created_at=history_start - timedelta(days=rng.uniform(1, 120)),
+            )
+        )
+        # Most play two or three games; a few dedicate themselves to one.
+        plays = sorted(rng.sample(range(game_count), k=rng.randint(1, game_count)))
+        roster.append(_Player(user_id, rng.betavariate(2, 3), min(rng.paretovariate(1.3), 40.0), plays))
+    User.objects.bulk_create([organizer], batch_size=1)
+    for start in range(0, len(users), 2_000):
+        User.objects.bulk_create(users[start : start + 2_000])
+        if progress:
+            progress("players", min(start + 2_000, len(users)), len(users))
+    return organizer, roster
+
+
+def _plan_tournaments(
+    rng: random.Random,
+    catalogue: Sequence[DemoGame],
+    game_rows: Sequence[Game],
+    organizer: User,
+    roster: Sequence[_Player],
+    now: datetime,
+    days: int,
+) -> list[_PlannedTournament]:
+    """Per game, one tournament over past days (finished and paid after the import) and one running now.
+
+    They are written directly, as running, with players seated before the start:
+    the services refuse to create a tournament in the past, which is the point here.
+    Their standings then come from the imported scores, through the live path.
+    """
+    history = timedelta(days=days)
+    length = min(history / 3, timedelta(days=7))
+    planned: list[_PlannedTournament] = []
+    for position, (entry, game) in enumerate(zip(catalogue, game_rows, strict=True)):
+        players_of_game = [player for player in roster if position in player.games]
+        past_start = now - history + position * history / (3 * len(catalogue))
+        running_start = now - min(timedelta(days=1), history / 3)
+        windows = [
+            (f"{entry.name} Open", past_start, past_start + length, 5_000 * (len(catalogue) - position)),
+            (f"{entry.name} Weekend Cup", running_start, now + timedelta(days=2, hours=position), 10_000),
+        ]
+        for name, start, end, pool in windows:
+            seats = rng.sample(players_of_game, k=min(len(players_of_game), max(3, min(150, len(roster) // 6))))
+            rules = {
+                "format": entry.tournament_format,
+                "max_attempts": 5 if entry.tournament_format == Format.LIMITED_ATTEMPTS else None,
+                "max_participants": max(100, len(seats)),
+                "prize_pool": pool,
+                "prize_split": [50, 30, 20],
+            }
+            rules["prize_split"] = tournament_validate_rules(**rules)
+            tournament = Tournament.objects.create(
+                organizer=organizer,
+                game=game,
+                name=name,
+                description=f"{entry.description} Demo tournament.",
+                start_time=start,
+                end_time=end,
+                status=Status.RUNNING,
+                started_at=start,
+                participant_count=len(seats),
+                created_at=start - timedelta(days=2),
+                **rules,
+            )
+            seated = [(player, start - timedelta(hours=rng.uniform(1, 40))) for player in seats]
+            Participant.objects.bulk_create(
+                [Participant(tournament=tournament, user_id=p.user_id, joined_at=at) for p, at in seated]
+            )
+            planned.append(_PlannedTournament(tournament, position, seated))
+    return planned
+
+
+def _score_history(
+    rng: random.Random,
+    catalogue: Sequence[DemoGame],
+    game_rows: Sequence[Game],
+    roster: Sequence[_Player],
+    planned: Sequence[_PlannedTournament],
+    history_start: datetime,
+    now: datetime,
+    total: int,
+) -> list[ImportItem]:
+    """``total`` scores: a share played inside the tournaments by their players, the rest over the whole history.
+
+    Busy players play much more than most (a heavy-tailed activity), and recent
+    days are busier than old ones, so the daily, weekly and monthly boards differ.
+    """
+    items: list[ImportItem] = []
+    budget = total // 5
+    for plan in planned:
+        end = min(plan.tournament.end_time, now)
+        game = game_rows[plan.game_index]
+        for player, _ in plan.seats:
+            for _ in range(rng.randint(1, 4)):
+                if len(items) >= budget:
+                    break
+                at = plan.tournament.start_time + (end - plan.tournament.start_time) * rng.random()
+                value = catalogue[plan.game_index].draw(rng, player.skill)
+                items.append(ImportItem(player.user_id, game.pk, value, at))
+    span = now - history_start
+    chosen = rng.choices(roster, weights=[player.activity for player in roster], k=max(0, total - len(items)))
+    for player in chosen:
+        which = rng.choice(player.games)
+        # More recent days are busier: the distance back in time is skewed toward zero.
+        at = now - span * (rng.random() ** 1.4)
+        items.append(ImportItem(player.user_id, game_rows[which].pk, catalogue[which].draw(rng, player.skill), at))
+    return items
+
+
+def _open_registrations(
+    rng: random.Random,
+    catalogue: Sequence[DemoGame],
+    game_rows: Sequence[Game],
+    organizer: User,
+    roster: Sequence[_Player],
+    now: datetime,
+) -> None:
+    """Per game, one upcoming tournament, created and joined through the services like any other."""
+    for position, (entry, game) in enumerate(zip(catalogue, game_rows, strict=True)):
+        start = (now + timedelta(days=1, hours=6 * position)).replace(minute=0, second=0, microsecond=0)
+        tournament = tournament_create(
+            organizer=organizer,
+            game=game,
+            name=f"{entry.name} Championship",
+            description=f"{entry.description} Registration is open.",
+            format=entry.tournament_format,
+            max_attempts=10 if entry.tournament_format == Format.LIMITED_ATTEMPTS else None,
+            max_participants=100,
+            prize_pool=25_000,
+            start_time=start,
+            end_time=start + timedelta(hours=3),
+        )
+        players_of_game = [player.user_id for player in roster if position in player.games]
+        joining = rng.sample(players_of_game, k=min(len(players_of_game), 20))
+        for user in User.objects.filter(pk__in=joining).order_by("username"):
+            tournament_join(tournament=tournament, user=user)
+
+
+# --- reset -------------------------------------------------------------------------------
+
+
+def demo_delete(*, progress: Progress | None = None) -> DemoSummary:
+    """Delete the demo data and everything that hangs on it; returns what was deleted.
+
+    Removed: the demo games with every score, standing and tournament on them; the
+    demo players with everything they did anywhere (scores, seats, results, credit
+    entries, tournaments they organized); the prize entries of deleted
+    tournaments. Other players who played a demo game keep their other scores;
+    their global boards are recomputed without it. The ranking index of every
+    board touched is rebuilt after commit.
+    """
+    deleted = demo_summary()
+    if deleted.empty:
+        return deleted
+    with transaction.atomic():
+        games = list(demo_games())
+        game_ids = [game.pk for game in games]
+        players = demo_players()
+        tournaments = _demo_tournaments()
+        tournament_ids = list(tournaments.values_list("pk", flat=True))
+        boards = _touched_boards(game_ids, tournament_ids, players)
+        if progress:
+            progress("reset", 0, 4)
+        _forget_demo_games_of_others(games, players)
+        CreditEntry.objects.filter(
+            Q(user__in=players)
+            | Q(
+                reference__in=[prize_reference(Tournament(pk=pk)) for pk in tournament_ids], kind=CreditEntry.Kind.PRIZE
+            )
+        ).delete()
+        tournaments.delete()
+        RecurringTournament.objects.filter(Q(game_id__in=game_ids) | Q(organizer__in=players)).delete()
+        seats_elsewhere = set(Participant.objects.filter(user__in=players).values_list("tournament_id", flat=True))
+        Participant.objects.filter(user__in=players).delete()
+        TournamentResult.objects.filter(user__in=players).delete()
+        for tournament_id in seats_elsewhere:
+            Tournament.objects.filter(pk=tournament_id).update(
+                participant_count=Participant.objects.filter(tournament_id=tournament_id).count()
+            )
+        if progress:
+            progress("reset", 1, 4)
+        _delete_scores(Score.objects.filter(Q(user__in=players) | Q(game_id__in=game_ids)))
+        if progress:
+            progress("reset", 2, 4)
+        for prefix in [f"{game_scope(pk)}." for pk in game_ids] + [f"tournament.{pk}." for pk in tournament_ids]:
+            Standing.objects.filter(board__startswith=prefix).delete()
+            StaleBoard.objects.filter(board__startswith=prefix).delete()
+        Standing.objects.filter(user__in=players).delete()
+        Game.objects.filter(pk__in=game_ids).delete()
+        players.delete()
+        if progress:
+            progress("reset", 3, 4)
+        if index.index_is_separate():
+            transaction.on_commit(partial(_rebuild, boards))
+    if progress:
+        progress("reset", 4, 4)
+    return deleted
+
+
+def _touched_boards(
+    game_ids: Sequence[uuid.UUID], tournament_ids: Sequence[int], players: QuerySet[User]
+) -> list[Board]:
+    """Every board whose index changes with the reset, as Board objects made while their games still exist."""
+    prefixes = Q(board__startswith="global.")
+    for pk in game_ids:
+        prefixes |= Q(board__startswith=f"{game_scope(pk)}.")
+    for pk in tournament_ids:
+        prefixes |= Q(board__startswith=f"tournament.{pk}.")
+    keys = set(Standing.objects.filter(prefixes).values_list("board", flat=True).distinct())
+    keys |= set(Standing.objects.filter(user__in=players).values_list("board", flat=True).distinct())
+    return [board_from_key(key) for key in sorted(keys)]
+
+
+def _forget_demo_games_of_others(games: Sequence[Game], players: QuerySet[User]) -> None:
+    """Players outside the demo who played a demo game: drop those scores and recompute their boards without them."""
+    for game in games:
+        others = (
+            Score.objects.filter(game=game).exclude(user__in=players).order_by().values_list("user_id", "created_at")
+        )
+        moments: dict[uuid.UUID, dict[str, datetime]] = {}
+        for user_id, created_at in others:
+            moments.setdefault(user_id, {}).setdefault(created_at.date().isoformat(), created_at)
+        if not moments:
+            continue
+        list(User.objects.select_for_update().filter(pk__in=sorted(moments)).order_by("pk").values_list("pk"))
+        _delete_scores(Score.objects.filter(game=game, user_id__in=list(moments)))
+        for user_id, by_day in moments.items():
+            for at in by_day.values():
+                standings_recompute(game=game, user_id=user_id, at=at, scores=[])
+
+
+def _delete_scores(scores: QuerySet[Score]) -> None:
+    """One statement: the ORM would load every score into memory to cascade to their audits, deleted first here."""
+    ScoreAudit.objects.filter(score__in=scores).delete()
+    sql, params = scores.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Score._meta.db_table} WHERE id IN ({sql})", params)
+
+
+def _rebuild(boards: Sequence[Board]) -> None:
+    for board in boards:
+        board_rebuild(board=board)

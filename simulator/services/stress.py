@@ -1,0 +1,439 @@
+"""Stress tests: locust runs ``locustfile.py`` headless against this server, its figures streamed live.
+
+A run is a ``StressTest`` row; its ``active`` column is unique while the run
+is not over, so a second concurrent start fails in the database. The runner
+(a Celery task, or a daemon thread of the server when tasks would run eagerly)
+claims the row ``pending -> running``, starts locust in a child process and
+reads the JSON lines the locustfile prints (``PODIUM_STRESS_REPORT=1``): one
+``progress`` line a second and a ``report`` line when locust quits, also on
+SIGTERM. Once a second it writes the latest figures into ``report["live"]``
+with ``status = running`` in the WHERE clause (0 rows: a stop was asked from
+any process, so it terminates locust) and publishes ``stress.progress`` on
+the ``stress`` channel; at the end it stores the report and publishes
+``stress.finished``.
+
+Accounts: registration and sign-in are throttled per client address, and
+locust runs from this one address, so the runner creates ``stress_NNNN``
+players itself (unusable passwords) and hands locust their access tokens in a
+private temporary file.
+
+Liveness: each write also stamps ``report["updated_at"]``. An active run with
+no stamp for ``STALE_SECONDS`` (its worker or server died) is ended by the
+next start, stop or read, so it never blocks new runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.models import User
+from leaderboard_project import ratelimit
+from leaderboard_project.errors import Conflict, DomainError
+from realtime.bus import publish
+
+from ..models import RunStatus, StressTest
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "stress"
+MIN_USERS, MAX_USERS = 1, 1000
+MIN_ACTIONS, MAX_ACTIONS = 1, 1000
+MIN_DURATION, MAX_DURATION = 10, 600
+STALE_SECONDS = 30.0
+# Beyond its duration, how long locust may take to spawn, stop its users and print its report before it is killed.
+GRACE_SECONDS = 30.0
+STOP_WAIT_SECONDS = 10.0
+PLAYER_PREFIX = "stress_"
+LOCUSTFILE = Path(settings.BASE_DIR) / "locustfile.py"
+REPORT_PREFIX = "PODIUM_STRESS "  # the locustfile's marker for its JSON lines
+DEAD_MESSAGE = "The run stopped reporting (its worker or server went away)."
+
+
+class StressTestRunning(Conflict):
+    code = "stress_test_running"
+    message = "A stress test is already running; stop it first."
+
+
+class StressTestInvalid(DomainError):
+    code = "invalid"
+    message = "The stress test parameters are out of range."
+
+
+def stress_test_validate(*, concurrent_users: int, actions_per_second: int, duration: int) -> None:
+    for name, value, low, high in (
+        ("concurrent_users", concurrent_users, MIN_USERS, MAX_USERS),
+        ("actions_per_second", actions_per_second, MIN_ACTIONS, MAX_ACTIONS),
+        ("duration", duration, MIN_DURATION, MAX_DURATION),
+    ):
+        if not low <= value <= high:
+            raise StressTestInvalid(
+                f"{name} must be between {low} and {high}.", fields={name: [f"Must be between {low} and {high}."]}
+            )
+
+
+def _stamp() -> str:
+    return timezone.now().isoformat()
+
+
+def stress_test_alive(stress_test: StressTest) -> bool:
+    """Whether an active run has reported within ``STALE_SECONDS`` (a new run gets that long to start)."""
+    moments = [stress_test.created_at, stress_test.started_at]
+    stamp = (stress_test.report or {}).get("updated_at")
+    if isinstance(stamp, str):
+        try:
+            moments.append(datetime.fromisoformat(stamp))
+        except ValueError:
+            pass
+    latest = max(moment for moment in moments if moment is not None)
+    return latest > timezone.now() - timedelta(seconds=STALE_SECONDS)
+
+
+def stress_tests_reap() -> int:
+    """End the active runs that stopped reporting: ``failed`` (``stopped`` when a stop was asked). Returns how many."""
+    reaped = 0
+    for stress_test in StressTest.objects.filter(active=True):
+        if stress_test_alive(stress_test):
+            continue
+        final = RunStatus.STOPPED if stress_test.status == RunStatus.STOPPING else RunStatus.FAILED
+        reaped += StressTest.objects.filter(pk=stress_test.pk, active=True).update(
+            status=final, active=None, finished_at=timezone.now(), error=DEAD_MESSAGE
+        )
+        logger.warning("stress test %s stopped reporting; marked %s", stress_test.pk, final)
+    return reaped
+
+
+def stress_test_start(
+    *, concurrent_users: int, actions_per_second: int, duration: int, target: str, started_by: User | None
+) -> StressTest:
+    """Record a run against ``target`` (a base URL) and hand it to a worker, or a thread of this process.
+
+    409 ``stress_test_running`` while another run is active.
+    """
+    stress_test_validate(concurrent_users=concurrent_users, actions_per_second=actions_per_second, duration=duration)
+    stress_tests_reap()
+    try:
+        with transaction.atomic():
+            stress_test = StressTest.objects.create(
+                concurrent_users=concurrent_users,
+                actions_per_second=actions_per_second,
+                duration=duration,
+                target=target.rstrip("/"),
+                started_by=started_by,
+            )
+    except IntegrityError:
+        running = StressTest.objects.filter(active=True).first()
+        raise StressTestRunning(
+            f"Stress test {running.pk} is {running.status}; stop it first." if running else None
+        ) from None
+    transaction.on_commit(partial(_dispatch, stress_test.pk))
+    return stress_test
+
+
+def _dispatch(stress_test_id: int) -> None:
+    # Without a broker a task would run eagerly inside the request for the whole test: use a thread instead.
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        threading.Thread(
+            target=_run_in_thread, args=(stress_test_id,), name=f"podium-stress-{stress_test_id}", daemon=True
+        ).start()
+        return
+    from ..tasks.stress import stress_test_run_task  # the task module imports this one
+
+    try:
+        stress_test_run_task.delay(stress_test_id)
+    except Exception as exc:  # noqa: BLE001  the broker is unreachable: the run must not stay pending
+        logger.exception("could not queue stress test %s", stress_test_id)
+        StressTest.objects.filter(pk=stress_test_id, status=RunStatus.PENDING).update(
+            status=RunStatus.FAILED, active=None, finished_at=timezone.now(), error=f"Could not queue the run: {exc}"
+        )
+
+
+def _run_in_thread(stress_test_id: int) -> None:
+    try:
+        stress_test_run(stress_test_id=stress_test_id)
+    finally:
+        connection.close()  # the thread's own connection; nobody else would close it
+
+
+def stress_test_stop(*, stress_test: StressTest, wait: float = 5.0) -> StressTest:
+    """Stop a run. A pending or dead run ends ``stopped`` at once; a live one is asked to stop (``stopping``),
+    its runner terminates locust and keeps the partial report. Waits up to ``wait`` seconds for that."""
+    over = {"status": RunStatus.STOPPED, "active": None, "finished_at": timezone.now()}
+    if not StressTest.objects.filter(pk=stress_test.pk, status=RunStatus.PENDING).update(**over):
+        StressTest.objects.filter(pk=stress_test.pk, status=RunStatus.RUNNING).update(status=RunStatus.STOPPING)
+    stress_test.refresh_from_db()
+    if stress_test.status == RunStatus.STOPPING and not stress_test_alive(stress_test):
+        StressTest.objects.filter(pk=stress_test.pk, status=RunStatus.STOPPING).update(**over, error=DEAD_MESSAGE)
+        stress_test.refresh_from_db()
+    deadline = time.monotonic() + wait
+    while stress_test.status == RunStatus.STOPPING and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stress_test.refresh_from_db()
+    return stress_test
+
+
+def stress_players(*, count: int) -> list[User]:
+    """The first ``count`` ``stress_NNNN`` players, created when missing (unusable passwords), reused otherwise.
+
+    A ``stress_`` name held by a real account (it has a password) is skipped.
+    """
+    existing = {user.username.lower(): user for user in User.objects.filter(username__istartswith=PLAYER_PREFIX)}
+    chosen: list[User] = []
+    missing: list[User] = []
+    number = 0
+    while len(chosen) + len(missing) < count:
+        number += 1
+        name = f"{PLAYER_PREFIX}{number:04d}"
+        user = existing.get(name)
+        if user is None:
+            missing.append(User(username=name, email=f"{name}@stress.invalid", password=make_password(None)))
+        elif not user.has_usable_password() and user.is_active:
+            chosen.append(user)
+    if missing:
+        User.objects.bulk_create(missing, ignore_conflicts=True)
+        chosen.extend(User.objects.filter(username__in=[user.username for user in missing]))
+    return chosen
+
+
+def _credentials(players: list[User], lifetime: timedelta) -> list[dict[str, str]]:
+    accounts = []
+    for player in players:
+        token = AccessToken.for_user(player)
+        token.set_exp(lifetime=lifetime)  # outlives the run whatever JWT_ACCESS_MINUTES says
+        accounts.append({"id": str(player.pk), "username": player.username, "access": str(token)})
+    return accounts
+
+
+def locust_plan(*, concurrent_users: int, actions_per_second: int) -> dict[str, Any]:
+    """How a run's parameters map onto locust: one user in ten is a spectator (none in a one-user run), and the
+    players share ``actions_per_second`` (spectators make no requests) through ``constant_throughput``."""
+    spectators = 0 if concurrent_users < 2 else max(1, concurrent_users // 10)
+    players = concurrent_users - spectators
+    return {"players": players, "spectators": spectators, "throughput": actions_per_second / players}
+
+
+def _command(stress_test: StressTest, spectators: int) -> list[str]:
+    users = stress_test.concurrent_users
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        stress_test.target,
+        "--users",
+        str(users),
+        "--spawn-rate",
+        str(min(users, 200)),
+        "--run-time",
+        f"{stress_test.duration}s",
+        "--stop-timeout",
+        "2",
+        "--exit-code-on-error",
+        "0",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        *(["Player", "Spectator"] if spectators else ["Player"]),
+    ]
+
+
+def _reader(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        if line.startswith(REPORT_PREFIX):
+            lines.put(line[len(REPORT_PREFIX) :])
+    lines.put(None)
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)  # locust prints its report on SIGTERM, then exits
+        except ProcessLookupError:
+            pass
+
+
+def _kill(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
+
+
+def stress_test_run(*, stress_test_id: int, spectators: int | None = None) -> StressTest | None:
+    """Run a pending stress test to its end; returns it, or None when it was stopped, reaped or already claimed.
+
+    ``spectators`` overrides the plan's number of WebSocket spectators (tests against a server without /ws/main).
+    """
+    claimed = StressTest.objects.filter(pk=stress_test_id, status=RunStatus.PENDING).update(
+        status=RunStatus.RUNNING, started_at=timezone.now(), report={"updated_at": _stamp()}
+    )
+    if not claimed:
+        return None
+    stress_test = StressTest.objects.get(pk=stress_test_id)
+    publish(
+        CHANNEL,
+        "stress.started",
+        {
+            "id": stress_test.pk,
+            "concurrent_users": stress_test.concurrent_users,
+            "actions_per_second": stress_test.actions_per_second,
+            "duration": stress_test.duration,
+        },
+    )
+    workdir = tempfile.TemporaryDirectory(prefix="podium-stress-")
+    try:
+        _run(stress_test, Path(workdir.name), spectators)
+    except Exception as exc:  # noqa: BLE001  recorded on the run, which must not stay running
+        logger.exception("stress test %s failed", stress_test_id)
+        _end(stress_test_id, RunStatus.FAILED, report={}, error=str(exc) or type(exc).__name__)
+    finally:
+        workdir.cleanup()
+    return StressTest.objects.get(pk=stress_test_id)
+
+
+def _run(stress_test: StressTest, workdir: Path, spectators: int | None) -> None:
+    plan = locust_plan(concurrent_users=stress_test.concurrent_users, actions_per_second=stress_test.actions_per_second)
+    if spectators is not None:
+        plan["spectators"] = min(spectators, stress_test.concurrent_users - 1)
+        plan["players"] = stress_test.concurrent_users - plan["spectators"]
+        plan["throughput"] = stress_test.actions_per_second / plan["players"]
+    players = stress_players(count=plan["players"])
+    credentials = workdir / "credentials.json"
+    credentials.touch(mode=0o600)
+    credentials.write_text(json.dumps(_credentials(players, timedelta(seconds=stress_test.duration + 600))))
+    allowed, period = ratelimit.parse_rate(settings.SCORE_RATE_PER_USER_GAME)
+    env = {
+        **os.environ,
+        "PODIUM_STRESS_REPORT": "1",
+        "PODIUM_STRESS_CREDENTIALS": str(credentials),
+        "PODIUM_STRESS_THROUGHPUT": f"{plan['throughput']:.6f}",
+        "PODIUM_STRESS_SPECTATORS": str(plan["spectators"]),
+        "PODIUM_STRESS_SCORE_LIMIT": f"{allowed}/{period}",
+        "PODIUM_STRESS_PARENT_PID": str(os.getpid()),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = workdir / "locust.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            _command(stress_test, plan["spectators"]),
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+    try:
+        outcome = _follow(stress_test, process, plan)
+    finally:
+        _kill(process)
+    live, report, stopped, timed_out = outcome
+    if report is None:
+        if not stopped and live is None:
+            _end(stress_test.pk, RunStatus.FAILED, report={}, error=_tail(log_path) or "locust reported nothing.")
+            return
+        report = {**(live or {}), "endpoints": [], "errors": []}
+    report = {**report, "partial": stopped or timed_out, "plan": plan}
+    error = "locust did not finish in time; it was stopped." if timed_out else ""
+    _end(stress_test.pk, RunStatus.STOPPED if stopped else RunStatus.FINISHED, report=report, error=error)
+
+
+def _follow(
+    stress_test: StressTest, process: subprocess.Popen, plan: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, bool, bool]:
+    """Relay locust's figures until it exits. Returns (last live figures, final report, stopped, timed out)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    assert process.stdout is not None
+    threading.Thread(target=_reader, args=(process.stdout, lines), name="podium-stress-reader", daemon=True).start()
+    started = time.monotonic()
+    deadline = started + stress_test.duration + GRACE_SECONDS
+    live: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+    published: dict[str, Any] | None = None
+    stopped = timed_out = False
+    stop_deadline: float | None = None
+    next_tick = started
+    while True:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            line = ""
+        if line is None:
+            break
+        if line:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                message = {}
+            kind = message.pop("kind", None)
+            if kind == "progress":
+                live = {**message, "elapsed": round(time.monotonic() - started, 1)}
+            elif kind == "report":
+                report = message
+        now = time.monotonic()
+        if now >= next_tick:
+            next_tick = now + 1.0
+            fields = {"report": {"live": live or {}, "plan": plan, "updated_at": _stamp()}}
+            # status=running in the WHERE clause: 0 rows means a stop was asked (or the run was reaped).
+            if not StressTest.objects.filter(pk=stress_test.pk, status=RunStatus.RUNNING).update(**fields):
+                if not stopped:
+                    stopped = True
+                    stop_deadline = now + STOP_WAIT_SECONDS
+                    _terminate(process)
+                StressTest.objects.filter(pk=stress_test.pk, status=RunStatus.STOPPING).update(**fields)
+            if live is not None and live != published:
+                publish(CHANNEL, "stress.progress", {"id": stress_test.pk, **live})
+                published = live
+        if not stopped and not timed_out and now > deadline:
+            timed_out = True
+            stop_deadline = now + STOP_WAIT_SECONDS
+            _terminate(process)
+        if stop_deadline is not None and now > stop_deadline:
+            _kill(process)
+            stop_deadline = None
+    return live, report, stopped, timed_out
+
+
+def _tail(path: Path, size: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:].strip()
+    except OSError:
+        return ""
+
+
+def _end(stress_test_id: int, final: str, *, report: dict[str, Any], error: str = "") -> None:
+    """Close the row: ``stopped`` when a stop was asked, else ``final``; a reaped run is left as it is."""
+    fields = {"active": None, "finished_at": timezone.now(), "report": report, "error": error}
+    if StressTest.objects.filter(pk=stress_test_id, status=RunStatus.STOPPING).update(
+        status=RunStatus.STOPPED, **fields
+    ) or StressTest.objects.filter(pk=stress_test_id, status=RunStatus.RUNNING).update(status=final, **fields):
+        stress_test = StressTest.objects.get(pk=stress_test_id)
+        publish(
+            CHANNEL,
+            "stress.finished",
+            {"id": stress_test_id, "status": stress_test.status, "report": report, "error": error},
+        )

@@ -1,0 +1,146 @@
+"""manage.py populate_demo: the shape of the demo data, idempotence, --reset."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from accounts.models import CreditEntry, User
+from accounts.tests.factories import UserFactory
+from games.models import Game
+from games.tests.factories import GameFactory
+from rankings.boards import game_board_at, global_board_at
+from rankings.models import Standing
+from rankings.periods import Period
+from scores.models import Score
+from scores.services import score_submit
+from simulator.services.populate import demo_games, demo_players
+from tournaments.models import Participant, Status, Tournament, TournamentResult
+from tournaments.services import board_of, prize_reference
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SMALL = ["--players", "30", "--games", "3", "--days", "5"]
+
+
+@pytest.fixture(autouse=True)
+def _index(ranking_index):
+    return ranking_index
+
+
+def populate(*args):
+    out = StringIO()
+    call_command("populate_demo", *SMALL, *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def totals():
+    return {
+        model.__name__: model.objects.count()
+        for model in (User, Game, Score, Standing, Tournament, Participant, TournamentResult, CreditEntry)
+    }
+
+
+def test_it_creates_a_game_of_every_kind():
+    populate()
+
+    kinds = set(demo_games().values_list("name", "sort_order", "score_operator"))
+    assert kinds == {
+        ("Galaxy Blaster", "desc", "best"),
+        ("Lap Rush", "asc", "best"),
+        ("Coin Collector", "desc", "sum"),
+    }
+
+
+def test_players_have_plausible_names_and_countries_and_cannot_sign_in():
+    populate()
+
+    players = list(demo_players().exclude(username="demo_podium"))
+    assert len(players) == 30
+    assert all(" " in p.display_name and p.country and not p.has_usable_password() for p in players)
+    assert len({p.country.code for p in players}) > 3
+
+
+def test_scores_spread_over_several_days_so_a_daily_board_differs_from_the_all_time_board():
+    populate()
+
+    scores = Score.objects.filter(game__in=demo_games())
+    assert scores.count() == 600
+    assert len({at.date() for at in scores.values_list("created_at", flat=True)}) >= 4
+    game = demo_games().get(slug="coin-collector")
+    now = timezone.now()
+    today = dict(Standing.objects.filter(board=game_board_at(game, Period.DAILY, now).key).values_list("user", "value"))
+    ever = dict(Standing.objects.filter(board=game_board_at(game, Period.ALL, now).key).values_list("user", "value"))
+    assert today != ever
+    assert Standing.objects.filter(board=global_board_at(Period.ALL, now).key).count() > 0
+
+
+def test_tournaments_are_paid_running_and_open_for_registration():
+    populate()
+
+    by_status = {status: list(Tournament.objects.filter(status=status)) for status in Status.values}
+    assert [len(by_status[s]) for s in (Status.PAID, Status.RUNNING, Status.SCHEDULED)] == [3, 3, 3]
+    for paid in by_status[Status.PAID]:
+        assert TournamentResult.objects.filter(tournament=paid).exists()
+        winners = TournamentResult.objects.filter(tournament=paid, prize__gt=0)
+        entries = CreditEntry.objects.filter(reference=prize_reference(paid))
+        assert sorted(entries.values_list("user_id", "amount")) == sorted(winners.values_list("user_id", "prize"))
+        assert entries.exists()
+    for running in by_status[Status.RUNNING]:
+        assert running.start_time < timezone.now() < running.end_time
+        assert Standing.objects.filter(board=board_of(running).key).exists()
+    for upcoming in by_status[Status.SCHEDULED]:
+        assert upcoming.start_time > timezone.now()
+        assert upcoming.participant_count == Participant.objects.filter(tournament=upcoming).count() > 0
+
+
+def test_the_ranking_index_matches_the_standings():
+    populate()
+
+    call_command("check_rankings", stdout=StringIO())  # raises CommandError on drift
+
+
+def test_a_second_run_changes_nothing():
+    populate()
+    before = totals()
+
+    out = populate()
+
+    assert "already exists" in out
+    assert totals() == before
+
+
+def test_reset_deletes_the_demo_data_and_creates_it_again():
+    populate()
+    before = totals()
+    old_games = set(demo_games().values_list("pk", flat=True))
+    usernames = set(demo_players().values_list("username", flat=True))
+
+    populate("--reset")
+
+    assert totals() == before
+    assert not old_games & set(demo_games().values_list("pk", flat=True))
+    assert set(demo_players().values_list("username", flat=True)) == usernames  # same seed, same players
+    assert not Standing.objects.filter(board__startswith=f"game.{next(iter(old_games))}.").exists()
+    call_command("check_rankings", stdout=StringIO())
+
+
+def test_reset_keeps_other_players_and_takes_the_demo_games_off_their_global_board():
+    populate()
+    outsider = UserFactory()
+    own_game = GameFactory()
+    score_submit(user=outsider, game=own_game, value=40)
+    score_submit(user=outsider, game=demo_games().get(slug="galaxy-blaster"), value=1_000)
+
+    populate("--reset")
+
+    board = global_board_at(Period.ALL, timezone.now())
+    assert Standing.objects.get(board=board.key, user=outsider).value == 40
+    assert list(Score.objects.filter(user=outsider).values_list("value", flat=True)) == [40]
+    call_command("check_rankings", stdout=StringIO())
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(CommandError, match="games"):
+        call_command("populate_demo", "--games", "9", stdout=StringIO(), stderr=StringIO())
