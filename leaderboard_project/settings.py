@@ -194,7 +194,7 @@ TOURNAMENT_TICK_BATCH = 100
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 # Without a broker, a thread of the server runs CELERY_BEAT_SCHEDULE (started by the first request).
 JOBS_IN_PROCESS = env.bool("JOBS_IN_PROCESS", default=CELERY_TASK_ALWAYS_EAGER)
-# Background simulations (POST /api/v1/simulator/simulations): a thread of the server process without a
+# Background simulations and stress tests (/api/v1/simulator/...): a thread of the server process without a
 # broker (an eager task would hold the request for the whole run), else a Celery task.
 SIMULATION_IN_PROCESS = env.bool("SIMULATION_IN_PROCESS", default=CELERY_TASK_ALWAYS_EAGER)
 # Stress tests (POST /api/v1/simulator/stress-tests): the base URL locust targets; empty: the request's own.

@@ -24,7 +24,8 @@ TTL = 30  # seconds a process's report lives without a refresh
 REFRESH = 10  # seconds between refreshes when nothing changes
 
 _open = 0
-_changed: asyncio.Event | None = None
+# The reporters of this process (normally one: the server's loop), each woken when the count changes.
+_reporters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
 
 def opened() -> None:
@@ -44,8 +45,9 @@ def local_count() -> int:
 
 
 def _wake() -> None:
-    if _changed is not None:
-        _changed.set()
+    for loop, changed in list(_reporters):
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(changed.set)
 
 
 def _key() -> str:
@@ -55,21 +57,27 @@ def _key() -> str:
 async def report_forever() -> None:
     """Keep this process's count in Redis: at once after a change (at most a few times a second), else every
     REFRESH seconds. Runs in the server's event loop for as long as it serves WebSockets."""
-    global _changed
-    _changed = asyncio.Event()
+    changed = asyncio.Event()
+    reporter = (asyncio.get_running_loop(), changed)
+    _reporters.add(reporter)
     client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
     key = _key()
-    while True:
-        try:
-            await client.set(key, _open, ex=TTL)
-        except (redis.RedisError, OSError) as exc:  # the count is only a statistic: never fail the server for it
-            logger.debug("could not report open WebSockets: %s", exc)
-        try:
-            await asyncio.wait_for(_changed.wait(), REFRESH)
-        except TimeoutError:
-            pass
-        _changed.clear()
-        await asyncio.sleep(0.2)  # gather a burst of connections into one write
+    try:
+        while True:
+            changed.clear()
+            try:
+                await client.set(key, _open, ex=TTL)
+            except (redis.RedisError, OSError) as exc:  # the count is only a statistic: never fail the server for it
+                logger.debug("could not report open WebSockets: %s", exc)
+            try:
+                async with asyncio.timeout(REFRESH):
+                    await changed.wait()
+            except TimeoutError:
+                pass
+            await asyncio.sleep(0.2)  # gather a burst of connections into one write
+    finally:
+        _reporters.discard(reporter)
+        await client.aclose()
 
 
 def open_connections() -> int:

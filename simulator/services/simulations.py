@@ -22,15 +22,15 @@ import time
 from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from leaderboard_project.errors import Conflict
 
 from ..models import RunStatus, Simulation
+from .runs import run_in_background
 from .simulate import (
     Counters,
     Simulator,
@@ -100,30 +100,12 @@ def simulation_start(*, players: int, rate: float, duration: int, started_by: Us
 
 
 def _dispatch(simulation_id: int) -> None:
-    if settings.SIMULATION_IN_PROCESS:
-        threading.Thread(
-            target=_run_in_thread,
-            args=(simulation_id,),
-            name=f"podium-simulation-{simulation_id}",
-            daemon=True,
-        ).start()
-        return
-    from ..tasks.simulations import simulation_run_task  # the task module imports this one
-
-    try:
-        simulation_run_task.delay(simulation_id)
-    except Exception as exc:  # noqa: BLE001  the broker is unreachable: the run must not stay pending
-        logger.exception("could not queue simulation %s", simulation_id)
-        Simulation.objects.filter(pk=simulation_id, status=RunStatus.PENDING).update(
-            status=RunStatus.FAILED, active=None, finished_at=timezone.now(), error=f"Could not queue the run: {exc}"
-        )
-
-
-def _run_in_thread(simulation_id: int) -> None:
-    try:
-        simulation_run(simulation_id=simulation_id)
-    finally:
-        connection.close()  # the thread's own connection; nobody else would close it
+    run_in_background(
+        model=Simulation,
+        run_id=simulation_id,
+        body=lambda run_id: simulation_run(simulation_id=run_id),
+        task="simulator.tasks.simulations.simulation_run_task",
+    )
 
 
 def simulation_stop(*, simulation: Simulation) -> Simulation:

@@ -41,7 +41,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -51,6 +51,7 @@ from leaderboard_project.errors import Conflict, DomainError
 from realtime.bus import publish
 
 from ..models import RunStatus, StressTest
+from .runs import run_in_background
 
 logger = logging.getLogger(__name__)
 
@@ -149,28 +150,12 @@ def stress_test_start(
 
 
 def _dispatch(stress_test_id: int) -> None:
-    # Without a broker a task would run eagerly inside the request for the whole test: use a thread instead.
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        threading.Thread(
-            target=_run_in_thread, args=(stress_test_id,), name=f"podium-stress-{stress_test_id}", daemon=True
-        ).start()
-        return
-    from ..tasks.stress import stress_test_run_task  # the task module imports this one
-
-    try:
-        stress_test_run_task.delay(stress_test_id)
-    except Exception as exc:  # noqa: BLE001  the broker is unreachable: the run must not stay pending
-        logger.exception("could not queue stress test %s", stress_test_id)
-        StressTest.objects.filter(pk=stress_test_id, status=RunStatus.PENDING).update(
-            status=RunStatus.FAILED, active=None, finished_at=timezone.now(), error=f"Could not queue the run: {exc}"
-        )
-
-
-def _run_in_thread(stress_test_id: int) -> None:
-    try:
-        stress_test_run(stress_test_id=stress_test_id)
-    finally:
-        connection.close()  # the thread's own connection; nobody else would close it
+    run_in_background(
+        model=StressTest,
+        run_id=stress_test_id,
+        body=lambda run_id: stress_test_run(stress_test_id=run_id),
+        task="simulator.tasks.stress.stress_test_run_task",
+    )
 
 
 def stress_test_stop(*, stress_test: StressTest, wait: float = 5.0) -> StressTest:

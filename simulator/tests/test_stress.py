@@ -223,7 +223,7 @@ def test_delete_of_a_finished_run_changes_nothing(staff, client_for):
 
 @pytest.mark.django_db
 def test_without_a_broker_the_run_goes_to_a_daemon_thread_not_the_request(monkeypatch, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.SIMULATION_IN_PROCESS = True
     ran = threading.Event()
     seen: dict[str, object] = {}
 
@@ -242,7 +242,7 @@ def test_without_a_broker_the_run_goes_to_a_daemon_thread_not_the_request(monkey
 def test_with_a_broker_the_run_is_a_celery_task(monkeypatch, settings):
     from simulator.tasks import stress as tasks
 
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.SIMULATION_IN_PROCESS = False
     queued: list[int] = []
     monkeypatch.setattr(tasks.stress_test_run_task, "delay", queued.append)
     stress._dispatch(7)
