@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import NamedTuple
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
@@ -368,8 +369,14 @@ def boards_rebuild(
 
 
 def all_boards() -> list[Board]:
-    keys = Standing.objects.values_list("board", flat=True).distinct().order_by("board")
-    return [board_from_key(key) for key in keys]
+    """Every board with standings; one whose game or tournament no longer exists is left out (and logged)."""
+    boards = []
+    for key in Standing.objects.values_list("board", flat=True).distinct().order_by("board"):
+        try:
+            boards.append(board_from_key(key))
+        except ObjectDoesNotExist:
+            logger.warning("standings of board %s name something that no longer exists; skipped", key)
+    return boards
 
 
 def index_heal() -> int:

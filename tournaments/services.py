@@ -394,6 +394,15 @@ def tournaments_score_voided(*, score: Score) -> None:
         tournament_recompute(tournament=tournament, user_ids=[score.user_id])
 
 
+def tournament_deleted(*, instance: Tournament, **_signal: object) -> None:
+    """Remove a deleted tournament's board: its standings rows, and its index after commit."""
+    board = tournament_board(instance.pk, descending=True)  # the direction does not matter for removal
+    rows = list(Standing.objects.filter(board=board.key))
+    if rows:
+        states: dict[uuid.UUID, State | None] = dict.fromkeys((row.user_id for row in rows), None)
+        standings_replace_board(board=board, states=states)
+
+
 # --- lifecycle ----------------------------------------------------------------------
 
 

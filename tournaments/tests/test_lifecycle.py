@@ -268,3 +268,29 @@ def test_a_failing_tournament_does_not_stop_the_clock(make_tournament, monkeypat
     assert (report.started, report.failed) == (1, 1)
     fine.refresh_from_db()
     assert fine.status == Status.RUNNING
+
+
+def test_deleting_a_tournament_takes_its_board_with_it(make_tournament, game, players):
+    from rankings.models import Standing
+    from rankings.services import all_boards
+
+    cup = make_tournament(running=True)
+    play(cup, game, [(players[0], [5])])
+    key = services.board_of(cup).key
+    assert Standing.objects.filter(board=key).exists()
+
+    cup.delete()
+
+    assert not Standing.objects.filter(board=key).exists()
+    assert key not in {board.key for board in all_boards()}
+
+
+def test_a_board_of_a_missing_tournament_is_skipped_when_rebuilding(players):
+    from django.utils import timezone as tz
+
+    from rankings.models import Standing
+    from rankings.services import all_boards
+
+    Standing.objects.create(board="tournament.999999.all", user=players[0], value=1, reached_at=tz.now())
+
+    assert "tournament.999999.all" not in {board.key for board in all_boards()}
