@@ -10,33 +10,20 @@ only these views.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.urls import path
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
-from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import BasePermission
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from accounts.permissions import is_player
-from leaderboard_project.pagination import OffsetPagination
 from leaderboard_project.schema import ErrorSerializer
 from leaderboard_project.serializers import StrictSerializer
 
 from ..models import RunStatus, StressTest
 from ..services import stress as services
+from .runs import RunDetailApi, RunListApi
 
 TAGS = ["simulator"]
-
-
-class IsStaff(BasePermission):
-    message = "Only staff may run stress tests."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return is_player(request) and request.user.is_staff
 
 
 class StressTestCreateSerializer(StrictSerializer):
@@ -90,31 +77,21 @@ class StressTestSerializer(serializers.ModelSerializer):
 CONFLICT = OpenApiResponse(ErrorSerializer, description="Another stress test is running (`stress_test_running`).")
 
 
-def _stress_test(stress_test_id: int) -> StressTest:
-    stress_test = StressTest.objects.filter(pk=stress_test_id).first()
-    if stress_test is None:
-        raise NotFound("No such stress test.")
-    return stress_test
-
-
 def _target(request: Request) -> str:
     return settings.STRESS_TARGET_URL or request.build_absolute_uri("/").rstrip("/")
 
 
-class StressTestListApi(GenericAPIView):
-    permission_classes = [IsStaff]
-    pagination_class = OffsetPagination
+class _StressTests:
+    model = StressTest
     serializer_class = StressTestSerializer
+    lookup_url_kwarg = "stress_test_id"
+    not_found = "No such stress test."
+    reap = staticmethod(services.stress_tests_reap)
+    stop = staticmethod(lambda run: services.stress_test_stop(stress_test=run))
 
-    def get_queryset(self) -> QuerySet[StressTest]:
-        return StressTest.objects.all()
 
-    @extend_schema(responses={200: StressTestSerializer(many=True)}, tags=TAGS)
-    def get(self, request: Request) -> Response:
-        services.stress_tests_reap()  # a run whose server died shows as over, not running forever
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(StressTestSerializer(page, many=True).data)
-
+@extend_schema_view(get=extend_schema(responses={200: StressTestSerializer(many=True)}, tags=TAGS))
+class StressTestListApi(_StressTests, RunListApi):
     @extend_schema(
         request=StressTestCreateSerializer,
         responses={202: StressTestSerializer, 409: CONFLICT},
@@ -125,21 +102,14 @@ class StressTestListApi(GenericAPIView):
     def post(self, request: Request) -> Response:
         serializer = StressTestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        stress_test = services.stress_test_start(
-            started_by=request.user, target=_target(request), **serializer.validated_data
+        return self.accepted(
+            services.stress_test_start(started_by=request.user, target=_target(request), **serializer.validated_data)
         )
-        return Response(StressTestSerializer(stress_test).data, status=status.HTTP_202_ACCEPTED)
 
 
-class StressTestDetailApi(APIView):
-    permission_classes = [IsStaff]
-
-    @extend_schema(responses={200: StressTestSerializer}, tags=TAGS)
-    def get(self, request: Request, stress_test_id: int) -> Response:
-        services.stress_tests_reap()
-        return Response(StressTestSerializer(_stress_test(stress_test_id)).data)
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(responses={200: StressTestSerializer}, tags=TAGS),
+    delete=extend_schema(
         responses={
             200: OpenApiResponse(
                 StressTestSerializer, description="Stopped (locust terminated, partial report kept), or already over."
@@ -147,11 +117,10 @@ class StressTestDetailApi(APIView):
             202: OpenApiResponse(StressTestSerializer, description="Stop asked; the run ends `stopped` shortly."),
         },
         tags=TAGS,
-    )
-    def delete(self, request: Request, stress_test_id: int) -> Response:
-        stress_test = services.stress_test_stop(stress_test=_stress_test(stress_test_id))
-        code = status.HTTP_202_ACCEPTED if stress_test.status == RunStatus.STOPPING else status.HTTP_200_OK
-        return Response(StressTestSerializer(stress_test).data, status=code)
+    ),
+)
+class StressTestDetailApi(_StressTests, RunDetailApi):
+    pass
 
 
 urlpatterns = [

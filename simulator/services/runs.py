@@ -16,6 +16,8 @@ from ..models import RunStatus
 
 logger = logging.getLogger(__name__)
 
+DEAD_MESSAGE = "The run stopped reporting (its worker or server went away)."
+
 
 def run_in_background(*, model: type[Model], run_id: int, body: Callable[[int], object], task: str) -> None:
     """Run ``body(run_id)`` in a thread of this server (``SIMULATION_IN_PROCESS``: no broker, where an eager task
@@ -39,3 +41,17 @@ def _in_thread(body: Callable[[int], object], run_id: int) -> None:
         body(run_id)
     finally:
         connection.close()  # the thread's own connection; nobody else would close it
+
+
+def reap_dead(*, model: type[Model], alive: Callable[[Model], bool], message: str) -> int:
+    """End the active runs that stopped reporting: ``failed`` (``stopped`` when a stop was asked). Returns how many."""
+    reaped = 0
+    for run in model.objects.filter(active=True):
+        if alive(run):
+            continue
+        final = RunStatus.STOPPED if run.status == RunStatus.STOPPING else RunStatus.FAILED
+        reaped += model.objects.filter(pk=run.pk, active=True).update(
+            status=final, active=None, finished_at=timezone.now(), error=message
+        )
+        logger.warning("%s %s stopped reporting; marked %s", model._meta.verbose_name, run.pk, final)
+    return reaped

@@ -30,7 +30,7 @@ from accounts.models import User
 from leaderboard_project.errors import Conflict
 
 from ..models import RunStatus, Simulation
-from .runs import run_in_background
+from .runs import DEAD_MESSAGE, reap_dead, run_in_background
 from .simulate import (
     Counters,
     Simulator,
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 STALE_SECONDS = 30.0
 END_ATTEMPTS = 5
-DEAD_MESSAGE = "The run stopped reporting (its worker or server went away)."
 
 
 class SimulationRunning(Conflict):
@@ -70,16 +69,7 @@ def simulation_alive(simulation: Simulation) -> bool:
 
 def simulations_reap() -> int:
     """End the active runs that stopped reporting: ``failed`` (``stopped`` when a stop was asked). Returns how many."""
-    reaped = 0
-    for simulation in Simulation.objects.filter(active=True):
-        if simulation_alive(simulation):
-            continue
-        final = RunStatus.STOPPED if simulation.status == RunStatus.STOPPING else RunStatus.FAILED
-        reaped += Simulation.objects.filter(pk=simulation.pk, active=True).update(
-            status=final, active=None, finished_at=timezone.now(), error=DEAD_MESSAGE
-        )
-        logger.warning("simulation %s stopped reporting; marked %s", simulation.pk, final)
-    return reaped
+    return reap_dead(model=Simulation, alive=simulation_alive, message=DEAD_MESSAGE)
 
 
 def simulation_start(*, players: int, rate: float, duration: int, started_by: User | None) -> Simulation:

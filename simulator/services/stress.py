@@ -51,7 +51,7 @@ from leaderboard_project.errors import Conflict, DomainError
 from realtime.bus import publish
 
 from ..models import RunStatus, StressTest
-from .runs import run_in_background
+from .runs import DEAD_MESSAGE, reap_dead, run_in_background
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,6 @@ STOP_WAIT_SECONDS = 10.0
 PLAYER_PREFIX = "stress_"
 LOCUSTFILE = Path(settings.BASE_DIR) / "locustfile.py"
 REPORT_PREFIX = "PODIUM_STRESS "  # the locustfile's marker for its JSON lines
-DEAD_MESSAGE = "The run stopped reporting (its worker or server went away)."
 
 
 class StressTestRunning(Conflict):
@@ -110,16 +109,7 @@ def stress_test_alive(stress_test: StressTest) -> bool:
 
 def stress_tests_reap() -> int:
     """End the active runs that stopped reporting: ``failed`` (``stopped`` when a stop was asked). Returns how many."""
-    reaped = 0
-    for stress_test in StressTest.objects.filter(active=True):
-        if stress_test_alive(stress_test):
-            continue
-        final = RunStatus.STOPPED if stress_test.status == RunStatus.STOPPING else RunStatus.FAILED
-        reaped += StressTest.objects.filter(pk=stress_test.pk, active=True).update(
-            status=final, active=None, finished_at=timezone.now(), error=DEAD_MESSAGE
-        )
-        logger.warning("stress test %s stopped reporting; marked %s", stress_test.pk, final)
-    return reaped
+    return reap_dead(model=StressTest, alive=stress_test_alive, message=DEAD_MESSAGE)
 
 
 def stress_test_start(
