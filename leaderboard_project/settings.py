@@ -99,10 +99,20 @@ TEMPLATES = [
     },
 ]
 
-# Database: SQLite file when DATABASE_URL is unset, else PostgreSQL (psycopg 3).
+# Database: SQLite file when DATABASE_URL is unset, else what it names (PostgreSQL through psycopg 3, or SQLite).
+# SQLite writers queue instead of failing with "database is locked" when background
+# jobs (simulations, stress tests, the beat thread) write next to the web process.
+SQLITE_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;",
+}
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
+    else:
+        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     # No CONN_HEALTH_CHECKS: it costs a round trip per request; a broken connection fails one request and is closed.
 else:
     DATA_DIR.mkdir(exist_ok=True)
@@ -110,13 +120,7 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "podium.sqlite3",
-            # Writers queue instead of failing with "database is locked" when the
-            # demo's background jobs write next to the web process.
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "OPTIONS": SQLITE_OPTIONS,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

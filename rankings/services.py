@@ -16,7 +16,7 @@ from functools import partial
 from typing import NamedTuple
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 from rest_framework import status
@@ -81,49 +81,97 @@ def _checked(value: int) -> int:
     return value
 
 
-def _next_version(old: Standing | _Row | None, at: datetime) -> int:
-    # Time-based, so a board row deleted and created again still outranks its old tombstone in an index.
-    micros = (at - _EPOCH) // timedelta(microseconds=1)
-    return max(old.version + 1 if old else 1, micros)
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+_UPSERT_SET = (
+    "ON CONFLICT (board, user_id) DO UPDATE SET value = excluded.value, reached_at = excluded.reached_at, "
+    "version = excluded.version, updated_at = excluded.updated_at"
+)
+
+
+def _upsert(rows: Sequence[tuple[str, uuid.UUID, _Row]], *, updated_at: datetime) -> None:
+    """Insert or update standings rows in plain SQL: ``INSERT ... ON CONFLICT DO UPDATE``.
+
+    The ORM's bulk upsert builds a model instance and prepares every field of
+    every row, which made it most of the cost of a large import. PostgreSQL
+    takes each column as one array (ten thousand rows a statement, 2.5 times
+    faster than rows of parameters); SQLite takes rows of parameters, a
+    thousand a statement.
+    """
+    table = connection.ops.quote_name(Standing._meta.db_table)
+    insert = f"INSERT INTO {table} (board, user_id, value, reached_at, version, updated_at)"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for start in range(0, len(rows), 10_000):
+                batch = rows[start : start + 10_000]
+                cursor.execute(
+                    f"{insert} SELECT board, user_id, value, reached_at, version, %s FROM unnest("
+                    "%s::varchar[], %s::uuid[], %s::bigint[], %s::timestamptz[], %s::bigint[]"
+                    f") AS rows (board, user_id, value, reached_at, version) {_UPSERT_SET}",
+                    [
+                        updated_at,
+                        [board for board, _, _ in batch],
+                        [user_id for _, user_id, _ in batch],
+                        [row.value for _, _, row in batch],
+                        [row.reached_at for _, _, row in batch],
+                        [row.version for _, _, row in batch],
+                    ],
+                )
+            return
+        user_value = Standing._meta.get_field("user").target_field.get_db_prep_value
+        moment = connection.ops.adapt_datetimefield_value
+        updated = moment(updated_at)
+        for start in range(0, len(rows), 1_000):
+            batch = rows[start : start + 1_000]
+            params: list[object] = []
+            for board, user_id, row in batch:
+                params += (
+                    board,
+                    user_value(user_id, connection),
+                    row.value,
+                    moment(row.reached_at),
+                    row.version,
+                    updated,
+                )
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch))
+            cursor.execute(f"{insert} VALUES {values} {_UPSERT_SET}", params)
 
 
 class _Pending:
-    """Standings rows to write in one statement, and the changes to send to the index after commit."""
+    """Standings rows to write in few statements, and the changes to send to the index after commit."""
 
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, uuid.UUID], tuple[Board, Standing]] = {}
+    def __init__(self, now: datetime) -> None:
+        # Versions are time-based, so a board row deleted and created again still outranks its old tombstone.
+        self._micros = _micros(now)
+        self.rows: dict[tuple[str, uuid.UUID], tuple[Board, _Row]] = {}
         self.changes: list[StandingChange] = []
 
-    def put(
-        self, board: Board, user_id: uuid.UUID, state: State, old: Standing | _Row | None, now: datetime
-    ) -> Standing:
-        row = Standing(
-            board=board.key,
-            user_id=user_id,
-            value=state.value,
-            reached_at=state.reached_at,
-            version=_next_version(old, now),
-        )
+    def _version(self, old: Standing | _Row | None) -> int:
+        return max(old.version + 1, self._micros) if old else self._micros
+
+    def put(self, board: Board, user_id: uuid.UUID, state: State, old: Standing | _Row | None) -> _Row:
+        row = _Row(state.value, state.reached_at, self._version(old))
         self.rows[(board.key, user_id)] = (board, row)
         return row
 
-    def remove(self, board: Board, old: Standing, now: datetime) -> None:
+    def remove(self, board: Board, old: Standing) -> None:
         old.delete()
-        self.changes.append(StandingChange(board, old.user_id, None, None, _next_version(old, now)))
+        self.changes.append(StandingChange(board, old.user_id, None, None, self._version(old)))
 
     def save(self) -> None:
-        """Write the pending rows (one statement) and queue their changes for the index."""
+        """Write the pending rows and queue their changes for the index."""
         if not self.rows:
             return
-        Standing.objects.bulk_create(
-            [row for _, row in self.rows.values()],
-            update_conflicts=True,
-            unique_fields=["board", "user"],
-            update_fields=["value", "reached_at", "version", "updated_at"],
+        # In key order: neighbouring rows land in the same index pages.
+        _upsert(
+            sorted((key, user_id, row) for (key, user_id), (_, row) in self.rows.items()),
+            updated_at=timezone.now(),
         )
         self.changes += [
-            StandingChange(board, row.user_id, row.value, row.reached_at, row.version)
-            for board, row in self.rows.values()
+            StandingChange(board, user_id, row.value, row.reached_at, row.version)
+            for (_, user_id), (board, row) in self.rows.items()
         ]
         self.rows.clear()
 
@@ -183,8 +231,7 @@ def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list
             board__in=keys, user_id__in={score.user_id for score in scores}
         ).values_list("board", "user_id", "value", "reached_at", "version")
     }
-    pending = _Pending()
-    now = timezone.now()
+    pending = _Pending(timezone.now())
     effects: list[ScoreEffect | None] = []
     for score, pairs in zip(scores, pairs_by_score, strict=True):
         try:
@@ -194,7 +241,7 @@ def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list
             continue
         effects.append(effect)
         for board, state, old in puts:
-            row = pending.put(board, score.user_id, state, old, now)
+            row = pending.put(board, score.user_id, state, old)
             current[(board.key, score.user_id)] = _Row(row.value, row.reached_at, row.version)
     pending.save()
     pending.send_after_commit()
@@ -214,8 +261,7 @@ def standings_record_board(*, board: Board, operator: str, scores: Sequence[Scor
             board=board.key, user_id__in={score.user_id for score in scores}
         ).values_list("user_id", "value", "reached_at", "version")
     }
-    pending = _Pending()
-    now = timezone.now()
+    pending = _Pending(timezone.now())
     changed: list[bool] = []
     states = {user_id: _state(row) for user_id, row in current.items()}
     for score in scores:
@@ -225,7 +271,7 @@ def standings_record_board(*, board: Board, operator: str, scores: Sequence[Scor
         states[score.user_id] = new
     for user_id, state in states.items():
         if state is not None and state != _state(current.get(user_id)):
-            pending.put(board, user_id, state, current.get(user_id), now)
+            pending.put(board, user_id, state, current.get(user_id))
     pending.save()
     pending.send_after_commit()
     return changed
@@ -233,15 +279,14 @@ def standings_record_board(*, board: Board, operator: str, scores: Sequence[Scor
 
 def standings_replace_board(*, board: Board, states: dict[uuid.UUID, State | None]) -> list[StandingChange]:
     """Set players' values on one board outright (None removes the player): a recomputation's write."""
-    now = timezone.now()
-    pending = _Pending()
+    pending = _Pending(timezone.now())
     rows = {row.user_id: row for row in Standing.objects.filter(board=board.key, user_id__in=list(states))}
     for user_id, state in states.items():
         old = rows.get(user_id)
         if state is None and old is not None:
-            pending.remove(board, old, now)
+            pending.remove(board, old)
         elif state is not None and _state(old) != state:
-            pending.put(board, user_id, state, old, now)
+            pending.put(board, user_id, state, old)
     pending.save()
     pending.send_after_commit()
     return pending.changes
@@ -282,8 +327,7 @@ def standings_recompute(
     ``scores`` are the player's counted (value, created_at) for the game, oldest
     first. Used when a score is voided. The caller holds the player's row lock.
     """
-    now = timezone.now()
-    pending = _Pending()
+    pending = _Pending(timezone.now())
     counting_game_ids = (
         list(Game.objects.filter(counts_toward_global=True).values_list("pk", flat=True))
         if game.counts_toward_global
@@ -297,20 +341,18 @@ def standings_recompute(
                 state = combine(game.score_operator, board.descending, state, value, created_at)
         old = Standing.objects.filter(board=board.key, user_id=user_id).first()
         if state is None and old is not None:
-            pending.remove(board, old, now)
+            pending.remove(board, old)
         elif state is not None and _state(old) != state:
-            pending.put(board, user_id, state, old, now)
+            pending.put(board, user_id, state, old)
         pending.save()
         if counting_game_ids:
-            _recompute_global(global_board(window), user_id, counting_game_ids, pending, now)
+            _recompute_global(global_board(window), user_id, counting_game_ids, pending)
     pending.save()
     pending.send_after_commit()
     return pending.changes
 
 
-def _recompute_global(
-    board: Board, user_id: uuid.UUID, counting_game_ids: list[uuid.UUID], pending: _Pending, now: datetime
-) -> None:
+def _recompute_global(board: Board, user_id: uuid.UUID, counting_game_ids: list[uuid.UUID], pending: _Pending) -> None:
     keys = [board_key(game_scope(pk), board.window) for pk in counting_game_ids]
     totals = Standing.objects.filter(user_id=user_id, board__in=keys).aggregate(
         total=Sum("value"), reached=Max("reached_at"), n=Count("pk")
@@ -318,11 +360,11 @@ def _recompute_global(
     old = Standing.objects.filter(board=board.key, user_id=user_id).first()
     if not totals["n"]:
         if old is not None:
-            pending.remove(board, old, now)
+            pending.remove(board, old)
         return
     state = State(_checked(totals["total"]), totals["reached"])
     if _state(old) != state:
-        pending.put(board, user_id, state, old, now)
+        pending.put(board, user_id, state, old)
 
 
 def _rows_of(board: Board, *, since: datetime | None = None) -> Iterable[StandingRow]:

@@ -15,8 +15,9 @@ class Source(models.TextChoices):
 class Score(models.Model):
     """One accepted submission: the durable record every board is computed from."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scores")
-    game = models.ForeignKey("games.Game", on_delete=models.PROTECT, related_name="scores")
+    # No index of their own: scores_user_game_created and scores_game_created start with them.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scores", db_index=False)
+    game = models.ForeignKey("games.Game", on_delete=models.PROTECT, related_name="scores", db_index=False)
     value = models.BigIntegerField()
     metadata = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -471,7 +472,7 @@ def _import_runs(items: Sequence[ImportItem], games: dict[uuid.UUID, Game]) -> l
 def _import_chunk(items: Sequence[ImportItem], games: dict[uuid.UUID, Game], source: str) -> int:
     _lock_players([item.user_id for item in items])
     previous_bests: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
-    new_scores: list[Score] = []
+    new_scores: list[_ImportedScore] = []
     for game, run in _import_runs(items, games):
         inputs = [ScoreInput(item.user_id, item.value, item.created_at) for item in run]
         effects = standings_record_scores(game=game, scores=inputs)
@@ -492,17 +493,66 @@ def _import_chunk(items: Sequence[ImportItem], games: dict[uuid.UUID, Game], sou
             personal_best = _personal_best(game, item.value, effect, best_so_far)
             if best_so_far is None or _is_better(game, item.value, best_so_far):
                 previous[item.user_id] = item.value
-            new_scores.append(
-                Score(
-                    user_id=item.user_id,
-                    game=game,
-                    value=item.value,
-                    source=source,
-                    is_personal_best=personal_best,
-                    created_at=item.created_at,
-                )
-            )
+            new_scores.append(_ImportedScore(item.created_at, item.user_id, game.pk, item.value, personal_best))
     # Ids follow time, as they do for live scores.
     new_scores.sort(key=lambda score: score.created_at)
-    Score.objects.bulk_create(new_scores)
+    _insert_imported(new_scores, source)
     return len(new_scores)
+
+
+class _ImportedScore(NamedTuple):
+    created_at: datetime
+    user_id: uuid.UUID
+    game_id: uuid.UUID
+    value: int
+    is_personal_best: bool
+
+
+_IMPORT_COLUMNS = ("user_id", "game_id", "value", "metadata", "source", "is_personal_best", "created_at", "void_reason")
+
+
+def _insert_imported(scores: Sequence[_ImportedScore], source: str) -> None:
+    """Insert imported scores in plain SQL, in order: COPY in PostgreSQL, one prepared INSERT per row in SQLite.
+
+    ``bulk_create`` builds and prepares a model instance per row, which cost an
+    import of 200,000 scores some ten seconds more. Every other column takes
+    its default (no metadata, no key, not voided).
+    """
+    table = connection.ops.quote_name(Score._meta.db_table)
+    columns = ", ".join(_IMPORT_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for score in scores:
+                    copy.write_row(
+                        (
+                            score.user_id,
+                            score.game_id,
+                            score.value,
+                            "{}",
+                            source,
+                            score.is_personal_best,
+                            score.created_at,
+                            "",
+                        )
+                    )
+            return
+        user_value = Score._meta.get_field("user").target_field.get_db_prep_value
+        game_value = Score._meta.get_field("game").target_field.get_db_prep_value
+        moment = connection.ops.adapt_datetimefield_value
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_IMPORT_COLUMNS))})",
+            [
+                (
+                    user_value(score.user_id, connection),
+                    game_value(score.game_id, connection),
+                    score.value,
+                    "{}",
+                    source,
+                    score.is_personal_best,
+                    moment(score.created_at),
+                    "",
+                )
+                for score in scores
+            ],
+        )

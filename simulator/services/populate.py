@@ -63,6 +63,9 @@ DEFAULT_PLAYERS = 2_000
 DEFAULT_SCORES_PER_PLAYER = 20
 DEFAULT_DAYS = 30
 DEFAULT_SEED = 2026
+# Scores per import transaction: a larger chunk writes a player's all-time, monthly and weekly rows once
+# where a smaller one would write them again in every chunk.
+IMPORT_CHUNK = 20_000
 
 # progress(step, done, total): the command draws it as a bar.
 Progress = Callable[[str, int, int], None]
@@ -376,16 +379,24 @@ def _populate(
         organizer, roster = _create_players(rng, players, len(catalogue), history_start, progress)
         planned = _plan_tournaments(rng, catalogue, game_rows, organizer, roster, now, days)
     items = _score_history(rng, catalogue, game_rows, roster, planned, history_start, now, scores)
+    if progress:
+        progress("scores", 0, len(items))
     score_import(
         items=items,
         source=Source.SIMULATOR,
+        chunk_size=IMPORT_CHUNK,
         progress=(partial(progress, "scores", total=len(items)) if progress else None),
     )
-    for plan in planned:
-        if plan.tournament.end_time <= now:
-            tournament_finish(tournament=plan.tournament)
-            tournament_pay(tournament=plan.tournament)
+    past = [plan.tournament for plan in planned if plan.tournament.end_time <= now]
+    steps = len(past) + len(catalogue)
+    for done, tournament in enumerate(past):
+        if progress:
+            progress("tournaments", done, steps)
+        tournament_finish(tournament=tournament)
+        tournament_pay(tournament=tournament)
     _open_registrations(rng, catalogue, game_rows, organizer, roster, now)
+    if progress:
+        progress("tournaments", steps, steps)
 
 
 def _create_game(entry: DemoGame) -> Game:
@@ -444,6 +455,8 @@ def _create_players(
         # Most play two or three games; a few dedicate themselves to one.
         plays = sorted(rng.sample(range(game_count), k=rng.randint(1, game_count)))
         roster.append(_Player(user_id, rng.betavariate(2, 3), min(rng.paretovariate(1.3), 40.0), plays))
+    if progress:
+        progress("players", 0, len(users))
     User.objects.bulk_create([organizer], batch_size=1)
     for start in range(0, len(users), 2_000):
         User.objects.bulk_create(users[start : start + 2_000])

@@ -141,6 +141,15 @@ def test_reset_keeps_other_players_and_takes_the_demo_games_off_their_global_boa
     call_command("check_rankings", stdout=StringIO())
 
 
+def test_the_command_draws_a_bar_per_step_that_ends_full():
+    err = StringIO()
+    call_command("populate_demo", *SMALL, stdout=StringIO(), stderr=err)
+    lines = [line.split("\r")[-1] for line in err.getvalue().split("\n") if line]
+    assert [line.split()[0] for line in lines] == ["players", "scores", "tournaments"]
+    assert all("[" + "#" * 30 + "]" in line for line in lines)
+    assert "30/30" in lines[0] and "600/600" in lines[1]
+
+
 def test_bad_sizes_are_refused():
     with pytest.raises(CommandError, match="games"):
         call_command("populate_demo", "--games", "9", stdout=StringIO(), stderr=StringIO())

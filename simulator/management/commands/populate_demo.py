@@ -63,7 +63,7 @@ class Command(BaseCommand):
         filled = BAR_WIDTH * done // max(total, 1)
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
         elapsed = time.monotonic() - self._step_started
-        self.stderr.write(f"\r{step:<8} [{bar}] {done:>9,}/{total:,}  {elapsed:5.1f}s", ending="")
+        self.stderr.write(f"\r{step:<11} [{bar}] {done:>9,}/{total:,}  {elapsed:5.1f}s", ending="")
         if done >= total:
             self.stderr.write("")
         self.stderr.flush()
