@@ -20,8 +20,14 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime-installed
 
-venv: $(VENV)/.runtime-installed
-venv-dev: $(VENV)/.dev-installed
+# The pages' front-end libraries, exactly as package-lock.json pins them.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Podium's pages need npm (Node.js): apt-get install npm"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+venv: $(VENV)/.runtime-installed node_modules/.installed
+venv-dev: $(VENV)/.dev-installed node_modules/.installed
 
 demo: venv
 	$(BIN)/python manage.py migrate --noinput
@@ -41,4 +47,4 @@ test: venv-dev
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache node_modules

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+pytest_plugins = ["leaderboard_project.tests.browser"]
+
 SERVICE_ENV = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}
 
 

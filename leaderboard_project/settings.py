@@ -94,6 +94,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "leaderboard_project.pages.site",
             ],
         },
     },
@@ -121,6 +122,9 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "podium.sqlite3",
             "OPTIONS": SQLITE_OPTIONS,
+            # Tests use a file too, not SQLite's shared in-memory database: the page tests' server threads and
+            # the test itself use the database at once, and only a file gives them WAL and the busy timeout.
+            "TEST": {"NAME": DATA_DIR / "test_podium.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -164,7 +168,7 @@ REALTIME_CLIENT_BUFFER = env.int("REALTIME_CLIENT_BUFFER", default=1000)  # even
 REALTIME_BOARD_INTERVAL = env.float("REALTIME_BOARD_INTERVAL", default=0.25)  # seconds between a board's updates
 # Events of a channel arriving within one tick travel to each client as one frame: fewer, larger writes.
 REALTIME_TICK_SECONDS = env.float("REALTIME_TICK_SECONDS", default=0.05)
-REALTIME_BOARD_TOP = 10
+REALTIME_BOARD_TOP = 20  # the dashboard shows a board's top 20 live
 REALTIME_BOARD_MOVED = 20
 
 # Ranking engine: the standings table (SQL) embedded; Redis sorted sets as the index when REDIS_URL is set.
@@ -203,6 +207,9 @@ JOBS_IN_PROCESS = env.bool("JOBS_IN_PROCESS", default=CELERY_TASK_ALWAYS_EAGER)
 SIMULATION_IN_PROCESS = env.bool("SIMULATION_IN_PROCESS", default=CELERY_TASK_ALWAYS_EAGER)
 # Stress tests (POST /api/v1/simulator/stress-tests): the base URL locust targets; empty: the request's own.
 STRESS_TARGET_URL = env.str("STRESS_TARGET_URL", default="")
+# Where the pages open their WebSocket: a path on this origin (the proxy routes /ws/ to the ASGI servers)
+# or a full ws:// or wss:// URL when WebSockets are served from another host.
+PAGES_WEBSOCKET_URL = env.str("PAGES_WEBSOCKET_URL", default="/ws/main")
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
@@ -240,7 +247,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# The pages' own files, and the front-end libraries npm installs from package-lock.json (``make`` runs ``npm ci``).
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, time, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncMinute
 
 from games.models import Game
 
@@ -19,3 +21,29 @@ def score_history(*, user_id: uuid.UUID | None = None, game: Game | None = None)
     if game is not None:
         scores = scores.filter(game=game)
     return scores.order_by("-created_at", "-id")
+
+
+def score_feed(*, limit: int = 20) -> list[Score]:
+    """The latest scores that count (void ones left out), newest first, with their player and game."""
+    return list(score_history().filter(voided_at__isnull=True).select_related("user", "game")[:limit])
+
+
+def scores_today(*, now: datetime) -> int:
+    """Scores made since midnight UTC of ``now``'s day."""
+    midnight = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+    return Score.objects.filter(created_at__gte=midnight, created_at__lte=now).count()
+
+
+def scores_per_minute(*, now: datetime, minutes: int = 30) -> list[int]:
+    """Scores made in each of the last ``minutes`` minutes, oldest first; the last one is ``now``'s own minute,
+    still running. One grouped query over the ``created_at`` index."""
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
+    rows = (
+        Score.objects.filter(created_at__gte=start, created_at__lte=now)
+        .annotate(minute=TruncMinute("created_at"))
+        .order_by()
+        .values_list("minute")
+        .annotate(n=Count("pk"))
+    )
+    counts = dict(rows)
+    return [counts.get(start + timedelta(minutes=i), 0) for i in range(minutes)]

@@ -1,7 +1,9 @@
-"""Reads of the simulator: the service's live totals for the dashboard and ``GET /api/v1/stats``."""
+"""Reads of the simulator: the service's live totals (``GET /api/v1/stats``), the demo controls' state, and the
+stress tests the stress page lists."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +16,11 @@ from games.models import Game
 from realtime.presence import open_connections
 from scores.models import Score
 from tournaments.models import Status, Tournament
+
+from .models import DemoPopulation, Simulation, StressTest
+from .services.populate import DemoSummary, demo_summary
+from .services.populations import population_alive, population_progress
+from .services.simulations import simulation_alive
 
 # Above this many scores, PostgreSQL's own estimate of the table size is used: an exact count reads the whole table.
 EXACT_COUNT_LIMIT = 1_000_000
@@ -44,3 +51,87 @@ def service_stats(*, now: datetime | None = None) -> dict[str, Any]:
         "open_websockets": open_connections(),
         "at": now,
     }
+
+
+# --- the demo controls and the stress page (staff) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoControls:
+    """What the demo controls show: the demo data, the latest populate run and the latest simulation.
+
+    ``*_alive`` is False for an active run that stopped reporting (its worker or server died): it is shown as
+    over, and the next start ends it.
+    """
+
+    demo: DemoSummary
+    population: DemoPopulation | None
+    population_progress: dict[str, Any] | None
+    population_alive: bool
+    simulation: Simulation | None
+    simulation_alive: bool
+
+    @property
+    def populating(self) -> bool:
+        return bool(self.population and self.population.active and self.population_alive)
+
+    @property
+    def simulating(self) -> bool:
+        return bool(self.simulation and self.simulation.active and self.simulation_alive)
+
+
+def demo_controls() -> DemoControls:
+    population = DemoPopulation.objects.first()
+    simulation = Simulation.objects.first()
+    return DemoControls(
+        demo=demo_summary(),
+        population=population,
+        population_progress=population_progress(population) if population else None,
+        population_alive=bool(population and population.active and population_alive(population)),
+        simulation=simulation,
+        simulation_alive=bool(simulation and simulation.active and simulation_alive(simulation)),
+    )
+
+
+# The figures a stress test's row shows: its report's totals once over, its live figures while it runs.
+STRESS_FIGURES = ("users", "requests", "failures", "rps", "p50_ms", "p95_ms")
+
+
+@dataclass(frozen=True)
+class StressRun:
+    run: StressTest
+    figures: dict[str, Any]
+
+    @property
+    def over(self) -> bool:
+        return self.run.active is None
+
+
+def stress_figures(run: StressTest) -> dict[str, Any]:
+    report = run.report or {}
+    source = report if run.active is None else report.get("live") or {}
+    figures = {name: source[name] for name in STRESS_FIGURES if isinstance(source.get(name), int | float)}
+    if run.active is not None and isinstance(source.get("elapsed"), int | float):
+        figures["elapsed"] = source["elapsed"]
+    return figures
+
+
+def stress_runs(*, offset: int = 0, limit: int = 20) -> tuple[list[StressRun], int]:
+    """The stress tests, newest first (the active one too), with their figures; and how many there are."""
+    runs = StressTest.objects.select_related("started_by")
+    page = list(runs[offset : offset + limit])
+    return [StressRun(run, stress_figures(run)) for run in page], runs.count()
+
+
+def stress_run_active() -> StressRun | None:
+    run = StressTest.objects.filter(active=True).select_related("started_by").first()
+    return StressRun(run, stress_figures(run)) if run else None
+
+
+def stress_run_get(*, stress_test_id: int) -> StressRun | None:
+    run = StressTest.objects.filter(pk=stress_test_id).select_related("started_by").first()
+    return StressRun(run, stress_figures(run)) if run else None
+
+
+def simulation_get(*, simulation_id: int) -> Simulation | None:
+    return Simulation.objects.filter(pk=simulation_id).first()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -13,6 +15,7 @@ from accounts.models import User
 from rankings.selectors import BoardEntry, board_top
 
 from .models import LIVE, Participant, Status, Tournament, TournamentResult
+from .prizes import Placed, prize_awards, validate_split
 from .services import board_of
 
 
@@ -23,6 +26,73 @@ def tournament_list(*, status: str | None = None, game_id: uuid.UUID | None = No
     if game_id:
         tournaments = tournaments.filter(game_id=game_id)
     return tournaments.order_by("-start_time", "-id")
+
+
+@dataclass(frozen=True)
+class TournamentSections:
+    """The tournaments list: running (ending soonest first), upcoming (starting soonest first), and the
+    latest finished, paid or cancelled ones; ``*_total`` counts each section beyond its limit."""
+
+    running: list[Tournament]
+    upcoming: list[Tournament]
+    finished: list[Tournament]
+    running_total: int
+    upcoming_total: int
+    finished_total: int
+
+
+OVER = (Status.FINISHED, Status.PAID, Status.CANCELLED)
+
+
+def tournament_sections(*, limit: int = 50, finished_limit: int = 20) -> TournamentSections:
+    tournaments = Tournament.objects.select_related("game", "organizer")
+    running = tournaments.filter(status=Status.RUNNING).order_by("end_time", "id")
+    upcoming = tournaments.filter(status=Status.SCHEDULED).order_by("start_time", "id")
+    finished = tournaments.filter(status__in=OVER).order_by("-end_time", "-id")
+    return TournamentSections(
+        running=list(running[:limit]),
+        upcoming=list(upcoming[:limit]),
+        finished=list(finished[:finished_limit]),
+        running_total=running.count(),
+        upcoming_total=upcoming.count(),
+        finished_total=finished.count(),
+    )
+
+
+def tournament_joined_ids(*, user: User | None, tournament_ids: Iterable[int]) -> set[int]:
+    """Which of these tournaments the player has joined, in one query."""
+    ids = list(tournament_ids)
+    if user is None or not ids:
+        return set()
+    return set(Participant.objects.filter(user=user, tournament_id__in=ids).values_list("tournament_id", flat=True))
+
+
+def tournament_can_leave(*, tournament: Tournament, joined: bool, now: datetime | None = None) -> bool:
+    """Whether a player could give their seat back now: only before the start (``tournament_leave``'s rule)."""
+    now = now or timezone.now()
+    return joined and tournament.status == Status.SCHEDULED and tournament.start_time > now
+
+
+@dataclass(frozen=True)
+class PrizePlace:
+    place: int
+    share: Decimal  # per cent of the pool
+    credits: int
+
+
+def tournament_prize_table(*, tournament: Tournament) -> list[PrizePlace]:
+    """What each paid place is worth, as ``prizes.prize_awards`` pays it when no two players tie."""
+    split = validate_split([str(share) for share in tournament.prize_split])
+    # One player per place, each strictly better than the next: the awards are then the places' own worth.
+    standings = [
+        Placed(uuid.UUID(int=place), len(split) - place, datetime(2000, 1, 1, tzinfo=UTC), place)
+        for place in range(1, len(split) + 1)
+    ]
+    credits = {
+        award.place: award.amount
+        for award in prize_awards(pool=tournament.prize_pool, split=split, standings=standings)
+    }
+    return [PrizePlace(place, share, credits.get(place, 0)) for place, share in enumerate(split, start=1)]
 
 
 def tournament_get(*, tournament_id: int) -> Tournament | None:

@@ -9,7 +9,6 @@ only these views.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers
@@ -77,10 +76,6 @@ class StressTestSerializer(serializers.ModelSerializer):
 CONFLICT = OpenApiResponse(ErrorSerializer, description="Another stress test is running (`stress_test_running`).")
 
 
-def _target(request: Request) -> str:
-    return settings.STRESS_TARGET_URL or request.build_absolute_uri("/").rstrip("/")
-
-
 class _StressTests:
     model = StressTest
     serializer_class = StressTestSerializer
@@ -103,7 +98,11 @@ class StressTestListApi(_StressTests, RunListApi):
         serializer = StressTestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self.accepted(
-            services.stress_test_start(started_by=request.user, target=_target(request), **serializer.validated_data)
+            services.stress_test_start(
+                started_by=request.user,
+                target=services.stress_target(own_url=request.build_absolute_uri("/")),
+                **serializer.validated_data,
+            )
         )
 
 

@@ -112,6 +112,11 @@ def stress_tests_reap() -> int:
     return reap_dead(model=StressTest, alive=stress_test_alive, message=DEAD_MESSAGE)
 
 
+def stress_target(*, own_url: str) -> str:
+    """Where a stress test sends its traffic: ``STRESS_TARGET_URL``, else this server's own URL."""
+    return settings.STRESS_TARGET_URL or own_url.rstrip("/")
+
+
 def stress_test_start(
     *, concurrent_users: int, actions_per_second: int, duration: int, target: str, started_by: User | None
 ) -> StressTest:

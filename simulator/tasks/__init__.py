@@ -1,3 +1,3 @@
 """Celery tasks of the simulator (one module per kind of run); imported here so Celery finds them."""
 
-from . import simulations, stress  # noqa: F401
+from . import populate, simulations, stress  # noqa: F401
