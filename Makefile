@@ -1,10 +1,11 @@
-# Podium: `make demo` runs the embedded demo, `make test` runs the test suite.
+# Podium: `make demo` runs the embedded demo, `make test` runs the test suite,
+# `make serve` runs the production profile against this machine's PostgreSQL and Redis.
 PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 8000
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv venv-dev clean
+.PHONY: demo serve test venv venv-dev clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Podium needs Python 3.11 or newer (set PYTHON=...)")'
@@ -42,6 +43,11 @@ demo: venv
 	@echo "  Ctrl-C stops it."
 	@echo
 	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) leaderboard_project.asgi:application
+
+# The production profile: WSGI (HTTP) + ASGI (/ws/) + Celery worker + beat under honcho (see the Procfile).
+# Needs DATABASE_URL and REDIS_URL; PORT (8000) for HTTP, WS_PORT (PORT+1) for WebSockets.
+serve: venv
+	@PORT=$(PORT) $(BIN)/python -m leaderboard_project.serve
 
 test: venv-dev
 	$(BIN)/python -m pytest

@@ -1,8 +1,8 @@
 """Fixtures for the page tests: the real ASGI application on a free port, and Debian's Chromium.
 
 ``site`` serves HTTP and ``/ws/main`` from uvicorn in a thread of the test
-process, against the test database (so the embedded pass shares its in-memory
-SQLite, and the other pass its PostgreSQL and Redis). ``page`` is a fresh
+process, against the test database (so the embedded pass shares its SQLite
+file, and the other pass its PostgreSQL and Redis). ``page`` is a fresh
 browser tab; when the test ends it saves a screenshot to
 ``artifacts/screenshots/`` and fails the test if the page logged a console
 error or threw. Playwright drives ``/usr/bin/chromium`` and never downloads a

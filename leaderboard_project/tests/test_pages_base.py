@@ -26,3 +26,15 @@ def test_the_navigation_shows_staff_links_to_staff_only(page, site):
     nav = page.locator("nav")
     assert nav.locator("text=Stress").is_visible() and nav.locator("text=Admin").is_visible()
     assert nav.locator(f"text={staff.username}").is_visible()
+
+
+def test_a_websocket_url_of_another_port_keeps_the_pages_host(page, site, settings):
+    # make serve: the WSGI server renders the page, the WebSocket server listens beside it on another port.
+    port = site.url.rsplit(":", 1)[1]
+    settings.PAGES_WEBSOCKET_URL = f":{port}/ws/main"
+    opened = []
+    page.on("websocket", lambda ws: opened.append(ws.url))
+    page.goto(f"http://localhost:{port}/")
+    page.evaluate("Podium.live()")
+    page.wait_for_selector('html[data-live="live"]', state="attached")
+    assert opened == [f"ws://localhost:{port}/ws/main"]

@@ -315,6 +315,8 @@ def _run(stress_test: StressTest, workdir: Path, spectators: int | None) -> None
         "PODIUM_STRESS_PARENT_PID": str(os.getpid()),
         "PYTHONUNBUFFERED": "1",
     }
+    if settings.STRESS_WS_URL:
+        env["PODIUM_STRESS_WS_URL"] = settings.STRESS_WS_URL
     log_path = workdir / "locust.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(

@@ -17,7 +17,10 @@
     const meta = document.querySelector('meta[name="podium-ws"]');
     const path = (meta && meta.content) || "/ws/main";
     if (/^wss?:/.test(path)) return path;
-    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    // ":8001/ws/main": this page's host on another port (the WebSocket server beside the WSGI one).
+    if (path.startsWith(":")) return scheme + location.hostname + path;
+    return scheme + location.host + path;
   }
 
   class Live {

@@ -1,0 +1,233 @@
+"""``make serve`` end to end: the production profile's real processes, driven over HTTP and a WebSocket.
+
+``python -m leaderboard_project.serve`` (what ``make serve`` runs once the venv is set up) starts
+gunicorn, uvicorn, a Celery worker and Celery beat under honcho, against the test database and the
+test Redis. A player registers over HTTP, a WebSocket client on the ASGI server sees their score,
+and a short tournament is started, finished and paid by beat and the worker alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from websockets.sync.client import ClientConnection, connect
+
+from accounts.models import CreditEntry
+from games.tests.factories import GameFactory
+from leaderboard_project import serve
+from realtime.tests.servers import PROJECT, _wait_for_sessions_to_end, environment, free_port
+from tournaments.models import Status, Tournament
+
+START_SECONDS = 180.0  # migrate (nothing to do) and collectstatic come first
+
+
+@dataclass
+class Served:
+    web: int
+    ws: int
+    process: subprocess.Popen
+    log: Path
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.web}{path}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _up(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen) -> int:
+    """Ctrl-C, as a person at the terminal would: honcho stops every process it runs."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+
+
+def _alive_in_group(pgid: int) -> list[int]:
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pgid:
+                    alive.append(int(entry.name))
+            except ProcessLookupError:
+                pass
+    return alive
+
+
+@pytest.fixture
+def served(transactional_db, tmp_path) -> Iterator[Served]:
+    web, ws = free_port(), free_port()
+    env = environment(
+        WEB_BIND=f"127.0.0.1:{web}",
+        WS_PORT=str(ws),
+        WEB_WORKERS="1",
+        WORKER_CONCURRENCY="1",
+        TOURNAMENT_TICK_SECONDS="1",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+        CELERY_BEAT_SCHEDULE=str(tmp_path / "celerybeat-schedule"),
+        LOG_LEVEL="INFO",
+    )
+    for name in ("PORT", "PAGES_WEBSOCKET_URL", "STRESS_WS_URL", "JOBS_IN_PROCESS", "SIMULATION_IN_PROCESS"):
+        env.pop(name, None)
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "leaderboard_project.serve"],
+            cwd=PROJECT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = Served(web=web, ws=ws, process=process, log=log)
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while not (_up(web) and _up(ws)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"make serve did not come up:\n{running.output()[-3000:]}")
+            time.sleep(0.2)
+        yield running
+    finally:
+        if process.poll() is None:
+            _stop(process)
+        _wait_for_sessions_to_end()
+
+
+def _call(served: Served, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(served.url(path), method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        with urllib.request.urlopen(request, data=data, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def _events(client: ClientConnection) -> Iterator[dict[str, Any]]:
+    """Every event the client receives, ``batch`` frames opened up."""
+    while True:
+        frame = json.loads(client.recv(timeout=1))
+        yield from frame["events"] if frame.get("type") == "batch" else [frame]
+
+
+def _wait_for(client: ClientConnection, match: Callable[[dict[str, Any]], bool], seconds: float) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            for event in _events(client):
+                seen.append(event.get("type"))
+                if match(event):
+                    return event
+                if time.monotonic() > deadline:
+                    break
+        except TimeoutError:
+            continue
+    raise AssertionError(f"no matching event within {seconds} s; saw {seen[-20:]}")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_make_serve_runs_the_whole_production_profile_until_ctrl_c(served):
+    game = GameFactory(name="Serve Smoke")
+
+    status, registered = _call(
+        served, "POST", "/api/v1/users/register", {"username": "smoke", "email": "s@x.io", "password": "k8#vRt2!q"}
+    )
+    assert status == 201, registered
+    token = registered["access"]
+
+    with connect(f"ws://127.0.0.1:{served.ws}/ws/main", open_timeout=10) as client:
+        client.send(json.dumps({"type": "subscribe", "channels": [f"leaderboard.{game.pk}", "tournament"]}))
+        _wait_for(client, lambda e: e["type"] == "leaderboard.snapshot", 10)
+
+        # A score over HTTP (gunicorn) reaches the WebSocket client of uvicorn.
+        status, submitted = _call(served, "POST", "/api/v1/scores", {"game_id": str(game.pk), "score": 4321}, token)
+        assert status == 201, submitted
+        event = _wait_for(client, lambda e: e["type"] == "score.submitted", 10)
+        assert event["data"]["score"] == 4321 and event["data"]["username"] == "smoke"
+
+        # A short tournament: beat's clock and the worker start it, finish it and pay it; nothing here drives it.
+        start = timezone.now() + timedelta(seconds=3)
+        status, cup = _call(
+            served,
+            "POST",
+            "/api/v1/tournaments",
+            {
+                "name": "Smoke Cup",
+                "game_id": str(game.pk),
+                "prize_pool": 100,
+                "start_time": start.isoformat(),
+                "end_time": (start + timedelta(seconds=4)).isoformat(),
+            },
+            token,
+        )
+        assert status == 201, cup
+        assert _call(served, "POST", f"/api/v1/tournaments/{cup['id']}/join", token=token)[0] == 201
+        _wait_for(client, lambda e: e["type"] == "tournament.started" and e["data"]["tournament_id"] == cup["id"], 30)
+        status, _ = _call(served, "POST", "/api/v1/scores", {"game_id": str(game.pk), "score": 50}, token)
+        assert status == 201
+        _wait_for(client, lambda e: e["type"] == "tournament.paid" and e["data"]["tournament_id"] == cup["id"], 45)
+
+    tournament = Tournament.objects.get(pk=cup["id"])
+    assert tournament.status == Status.PAID
+    prize = CreditEntry.objects.get(reference=f"tournament:{tournament.pk}:prize")
+    assert (str(prize.user_id), prize.amount) == (registered["user"]["id"], 50)
+
+    # Ctrl-C stops them all.
+    pgid = served.process.pid
+    _stop(served.process)
+    deadline = time.monotonic() + 10
+    while _alive_in_group(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _alive_in_group(pgid) == []
+    output = served.output()
+    for name in ("web", "ws", "worker", "beat"):
+        assert f"{name}.1 stopped" in output, output[-3000:]
+    assert "Traceback" not in output
+
+
+def test_make_serve_refuses_to_start_without_postgres_and_redis():
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    result = subprocess.run(
+        [sys.executable, "-m", "leaderboard_project.serve"], cwd=PROJECT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "needs DATABASE_URL and REDIS_URL" in result.stderr
+
+    with pytest.raises(serve.ServeError, match="needs DATABASE_URL and REDIS_URL"):
+        serve.check_required({})
+    with pytest.raises(serve.ServeError, match="needs REDIS_URL"):
+        serve.check_required({"DATABASE_URL": "postgres://x@127.0.0.1/podium"})
+    with pytest.raises(serve.ServeError, match="needs PostgreSQL"):
+        serve.check_required({"DATABASE_URL": "sqlite:///x.db", "REDIS_URL": "redis://127.0.0.1:6379/0"})
