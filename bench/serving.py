@@ -9,15 +9,20 @@
   ``score_submit_batch``), an API key for the game, optionally an access token
   per user, and rebuild the ranking index (``rebuild_rankings``) so that it is
   marked complete and reads are served by Redis.
-* ``GunicornServer``: ``gunicorn leaderboard_project.wsgi:application`` with N
-  workers of a class (``sync`` or ``gthread``), its output in a log file that is
-  scanned for errors after every phase; stopped with its whole process group.
+* ``ServerProcess``: a server in its own process group, its output in a log
+  file that is scanned for errors after every phase, its processes (the whole
+  tree) found for CPU accounting; stopped with its whole process group.
+  ``GunicornServer`` is ``gunicorn leaderboard_project.wsgi:application`` with N
+  workers of a class (``sync`` or ``gthread``); ``CommandServer`` runs any
+  command line (granian, uvicorn, daphne, ...); ``UvicornServer`` is the
+  production profile's WebSocket server.
 * ``run_phase``: an optional untimed warm-up, then a timed run of ``wrk``
   replaying a request file (``bench/wrk_requests.lua``), with the CPU time each
   party used meanwhile (gunicorn, PostgreSQL, Redis, wrk) and the server log of
   that phase.
 
-Nothing here measures by itself; the two benchmarks decide the phases.
+Nothing here measures by itself; the benchmarks (bench.http, bench.batch,
+bench.servers, bench.ws_fanout) decide the phases.
 """
 
 from __future__ import annotations
@@ -304,10 +309,13 @@ class ServerConfig:
 class ServerProcess:
     """A server in its own process group, output to a log file: started, health-checked, stopped, its log read.
 
-    Subclasses give ``name``, ``command()`` and, if need be, ``environ()`` and ``booted()``.
+    Subclasses give ``name``, ``command()`` and, if need be, ``environ()``,
+    ``booted()`` and ``tag`` (the server's name in tables and results).
+    ``cpu_party`` names the server's processes in ``cpu_usage``.
     """
 
     name = "server"
+    cpu_party = "server"
 
     def __init__(self, *, profile: Profile, port: int, log_path: Path) -> None:
         self.profile = profile
@@ -330,6 +338,46 @@ class ServerProcess:
 
     def label(self) -> str:
         return f"port {self.port}"
+
+    @property
+    def tag(self) -> str:
+        return self.name
+
+    def pids(self) -> set[int]:
+        """The server's process and all its descendants (workers, their helpers), as alive now."""
+        if self.process is None:
+            return set()
+        every = processes()
+        found = {self.process.pid}
+        grew = True
+        while grew:
+            more = {pid for pid, proc in every.items() if proc.ppid in found} - found
+            grew = bool(more)
+            found |= more
+        return found
+
+    def wait_idle(self, *, timeout: float = 60, interval: float = 0.5, busy_seconds: float = 0.05) -> float:
+        """Wait until the process tree used under ``busy_seconds`` of CPU in ``interval``; returns the seconds waited.
+
+        After ``start`` one worker answers; the others may still be importing
+        the application. A timed phase should not pay for their boot.
+        """
+        started = time.monotonic()
+
+        def ticks() -> int:
+            every = processes()
+            return sum(every[pid].cpu_ticks for pid in self.pids() if pid in every)
+
+        last = ticks()
+        while time.monotonic() - started < timeout:
+            time.sleep(interval)
+            now = ticks()
+            if (now - last) / CLK_TCK < busy_seconds:
+                break
+            last = now
+        else:
+            logger.warning("%s: still busy %.0f s after start", self.name, time.monotonic() - started)
+        return round(time.monotonic() - started, 1)
 
     def start(self, timeout: float = 60) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -384,6 +432,7 @@ class GunicornServer(ServerProcess):
     """``gunicorn leaderboard_project.wsgi:application`` with the workers of a ``ServerConfig``."""
 
     name = "gunicorn"
+    cpu_party = "gunicorn"
 
     def __init__(self, *, profile: Profile, config: ServerConfig, port: int, log_path: Path) -> None:
         super().__init__(profile=profile, port=port, log_path=log_path)
@@ -391,6 +440,10 @@ class GunicornServer(ServerProcess):
 
     def label(self) -> str:
         return f"{self.config.label} on port {self.port}"
+
+    @property
+    def tag(self) -> str:
+        return self.config.label
 
     def command(self) -> list[str]:
         command = [
@@ -419,6 +472,47 @@ class GunicornServer(ServerProcess):
 
     def pids(self) -> set[int]:
         return {self.process.pid, *self.worker_pids()} if self.process else set()
+
+
+class CommandServer(ServerProcess):
+    """Any server started from a command line (granian, uvicorn, daphne, gunicorn...) with the profile's environment.
+
+    ``{port}`` in the command becomes the port; ``environ`` is added to the
+    profile's environment. The server counts as booted once its process tree
+    holds ``processes`` processes and ``/healthz`` answers (one worker is up;
+    ``wait_idle`` tells when the others are).
+    """
+
+    cpu_party = "server"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        command: Sequence[str],
+        profile: Profile,
+        port: int,
+        log_path: Path,
+        processes: int = 1,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(profile=profile, port=port, log_path=log_path)
+        self.name = name
+        self.command_line = list(command)
+        self.processes = processes
+        self.extra_environ = environ or {}
+
+    def label(self) -> str:
+        return " ".join(self.command())
+
+    def command(self) -> list[str]:
+        return [part.replace("{port}", str(self.port)) for part in self.command_line]
+
+    def environ(self) -> dict[str, str]:
+        return self.profile.server_environ() | self.extra_environ
+
+    def booted(self) -> bool:
+        return len(self.pids()) >= self.processes
 
 
 _PROBLEM = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|WORKER TIMEOUT")
@@ -512,14 +606,16 @@ def cpu_snapshot() -> CpuSnapshot:
     return CpuSnapshot(time.monotonic(), processes(), machine_ticks(), children.ru_utime + children.ru_stime)
 
 
-def cpu_usage(before: CpuSnapshot, after: CpuSnapshot, server_pids: set[int]) -> dict[str, float]:
-    """``cpu_by_party`` for a wrk phase: gunicorn, PostgreSQL, Redis, wrk, other.
+def cpu_usage(
+    before: CpuSnapshot, after: CpuSnapshot, server_pids: set[int], *, party: str = "gunicorn"
+) -> dict[str, float]:
+    """``cpu_by_party`` for a wrk phase: the server (as ``party``), PostgreSQL, Redis, wrk, other.
 
     wrk is the bench's only child that exits in between, so its CPU is the
     growth of this process's reaped-children time.
     """
     return cpu_by_party(
-        before, after, {"gunicorn": server_pids}, measured={"wrk": after.children_seconds - before.children_seconds}
+        before, after, {party: server_pids}, measured={"wrk": after.children_seconds - before.children_seconds}
     )
 
 
@@ -615,7 +711,7 @@ class PhaseResult:
 
 
 def run_phase(
-    server: GunicornServer,
+    server: ServerProcess,
     phase: Phase,
     *,
     duration: float,
@@ -648,9 +744,9 @@ def run_phase(
     done = PhaseResult(
         name=phase.name,
         what=phase.what,
-        server=server.config.label,
+        server=server.tag,
         result=result,
-        cpu=cpu_usage(before, after, pids),
+        cpu=cpu_usage(before, after, pids, party=server.cpu_party),
         log=log,
         warmup=warm,
         checks=checks,
@@ -660,12 +756,12 @@ def run_phase(
     if done.unexpected or log["errors"] or log["worker_boots"]:
         logger.warning(
             "%s / %s: %d unexpected responses or socket errors %s %s, server log: %d errors, %d worker boots %s",
-            server.config.label, phase.name, done.unexpected, result.statuses, result.socket_errors,
+            server.tag, phase.name, done.unexpected, result.statuses, result.socket_errors,
             log["errors"], log["worker_boots"], log["samples"],
         )  # fmt: skip
     logger.info(
         "%s / %s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, statuses %s",
-        server.config.label, phase.name, result.requests_per_s, result.latency_ms["p50"], result.latency_ms["p99"],
+        server.tag, phase.name, result.requests_per_s, result.latency_ms["p50"], result.latency_ms["p99"],
         result.statuses,
     )  # fmt: skip
     return done
@@ -868,18 +964,6 @@ class UvicornServer(ServerProcess):
             "--ws-per-message-deflate", "false",
             "--log-level", "warning",
         ]  # fmt: skip
-
-    def pids(self) -> set[int]:
-        if self.process is None:
-            return set()
-        every = processes()
-        found = {self.process.pid}
-        grew = True
-        while grew:  # uvicorn runs in one process; children, if any, are counted with it
-            more = {pid for pid, proc in every.items() if proc.ppid in found} - found
-            grew = bool(more)
-            found |= more
-        return found
 
     def stop(self, timeout: float = 20) -> None:
         super().stop(timeout)

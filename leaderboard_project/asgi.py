@@ -10,6 +10,9 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard_project.settings")
+# No persistent database connections under ASGI, as Django advises: its handler runs sync code in threads of
+# its own, and each would keep a PostgreSQL connection open (they ran PostgreSQL out of connections in seconds).
+os.environ.setdefault("DB_CONN_MAX_AGE", "0")
 
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()

@@ -88,3 +88,22 @@ def readyz(request: HttpRequest) -> JsonResponse:
             status=503,
         )
     return JsonResponse({"status": "ok", "checks": results})
+
+
+class ProbesMiddleware:
+    """Answer the probes and the metrics scrape before Django's host check.
+
+    Health checks, load balancers and Prometheus call each process by its address (``10.0.3.7:8000``), a
+    host no ``ALLOWED_HOSTS`` of a public site lists. These views build no URL from the host, and
+    ``/metrics`` keeps its own access rules, so the host they were called by does not matter.
+    """
+
+    def __init__(self, get_response):
+        from . import metrics_view
+
+        self.get_response = get_response
+        self.views = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view.metrics}
+
+    def __call__(self, request: HttpRequest):
+        view = self.views.get(request.path_info)
+        return view(request) if view is not None else self.get_response(request)

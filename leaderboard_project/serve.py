@@ -12,7 +12,7 @@ What it fills in, each only when unset:
 
 * ``DEBUG=false``, and ``SECRET_KEY`` from ``var/secret_key`` (made once, readable by
   the owner only), so sessions outlive a restart;
-* ``WEB_BIND=127.0.0.1:$PORT`` (8000) and ``WS_PORT`` (``$PORT`` + 1), with the pages
+* ``WEB_HOST=127.0.0.1``, ``WEB_PORT=$PORT`` (8000) and ``WS_PORT`` (``$PORT`` + 1), with the pages
   pointed at the WebSocket server (``PAGES_WEBSOCKET_URL=:$WS_PORT/ws/main``) and
   stress tests' spectators too (``STRESS_WS_URL``);
 * plain-HTTP cookies (``SESSION_COOKIE_SECURE``/``CSRF_COOKIE_SECURE`` false) unless
@@ -73,7 +73,8 @@ def fill_defaults(env: MutableMapping[str, str]) -> None:
     env.setdefault("DEBUG", "false")
     if not env.get("SECRET_KEY"):
         env["SECRET_KEY"] = _secret_key()
-    env.setdefault("WEB_BIND", f"127.0.0.1:{port}")
+    env.setdefault("WEB_HOST", "127.0.0.1")
+    env.setdefault("WEB_PORT", str(port))
     ws_port = env.setdefault("WS_PORT", str(port + 1))
     env.setdefault("PAGES_WEBSOCKET_URL", f":{ws_port}/ws/main")
     env.setdefault("STRESS_WS_URL", f"ws://127.0.0.1:{ws_port}/ws/main")
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    web = env["WEB_BIND"]
+    web = f"{env['WEB_HOST']}:{env['WEB_PORT']}"
     print(
         f"\n  Podium (production profile) is starting\n"
         f"    site       http://{web}/\n"

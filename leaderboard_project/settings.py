@@ -39,8 +39,15 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+# Tracing (leaderboard_project.tracing): spans of every process go over OTLP/HTTP to this collector when it is set.
 OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="podium")
+
+# Who may read /metrics (leaderboard_project.metrics_view): client addresses or networks (REMOTE_ADDR, never
+# X-Forwarded-For), and a token sent as "Authorization: Bearer <token>". With neither, /metrics is open while
+# DEBUG is on and answers only 127.0.0.1 and ::1 when it is off.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 INSTALLED_APPS = [
     "daphne",
@@ -70,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "leaderboard_project.health.ProbesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "leaderboard_project.errors.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -221,6 +229,12 @@ if not CELERY_BROKER_URL:
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# Workers log through LOGGING (JSON in production, with trace ids) instead of Celery's own handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A worker serves its metrics on this port when set (in a container, where no web process shares its
+# PROMETHEUS_MULTIPROC_DIR), on CELERY_METRICS_ADDR (loopback unless set).
+CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
+CELERY_METRICS_ADDR = env.str("CELERY_METRICS_ADDR", default="127.0.0.1")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "rankings-heal": {"task": "rankings.tasks.rankings_heal", "schedule": 15.0},
@@ -349,11 +363,33 @@ DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 # How often an API key's last-used time is written at most (one UPDATE per window).
 API_KEY_LAST_USED_RESOLUTION = timedelta(seconds=60)
 
+# Logs on stderr: plain lines while developing, one JSON object a line in production (DEBUG off), with the
+# trace and span ids of the request or task that logged (leaderboard_project.logs). LOG_FORMAT forces either.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"trace_context": {"()": "leaderboard_project.logs.TraceContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["trace_context"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per task received and succeeded (the clock ticks every few seconds): failures still show.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
+    },
 }

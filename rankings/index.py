@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from leaderboard_project.metrics import RANKING_SECONDS, timed
+
 from .boards import Board
 from .engine import RankingEngine, StandingChange, get_engine, sql_engine
 from .models import StaleBoard
@@ -95,6 +97,7 @@ def index_read(board: Board | Sequence[Board], read: Callable[[RankingEngine], T
         return read(sql_engine())
 
 
+@timed(RANKING_SECONDS, "apply")
 def index_apply(changes: Sequence[StandingChange]) -> None:
     """Write committed standings to the index; on failure mark their boards stale instead of failing."""
     if not changes or not index_is_separate():

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from accounts.selectors import user_names
 from games.models import Game
+from leaderboard_project.metrics import RANKING_SECONDS, timed
 
 from .boards import Board, game_board
 from .engine import Entry, RankingEngine, get_engine, sql_engine
@@ -62,25 +63,30 @@ def _page(board: Board, read: Callable[[RankingEngine], list[Entry]]) -> BoardPa
     return BoardPage(board, size, _named(entries) if entries else [])
 
 
+@timed(RANKING_SECONDS, "top")
 def board_top(*, board: Board, offset: int, limit: int) -> BoardPage:
     return _page(board, lambda engine: engine.top(board, offset=offset, limit=limit))
 
 
+@timed(RANKING_SECONDS, "around")
 def board_around(*, board: Board, user_id: uuid.UUID, limit: int) -> BoardPage:
     """``limit`` entries with the player in the middle (one more below than above when even)."""
     before = (limit - 1) // 2
     return _page(board, lambda engine: engine.around(board, user_id, before=before, after=limit - 1 - before))
 
 
+@timed(RANKING_SECONDS, "friends")
 def board_friends(*, board: Board, user_ids: Sequence[uuid.UUID]) -> BoardPage:
     return _page(board, lambda engine: engine.entries(board, user_ids))
 
 
+@timed(RANKING_SECONDS, "entry")
 def board_rank(*, board: Board, user_id: uuid.UUID) -> tuple[Entry | None, int]:
     """A player's entry (None if absent) and the board's size, without names: the cheap read."""
     return index_read(board, lambda engine: (engine.entry(board, user_id), engine.size(board)))
 
 
+@timed(RANKING_SECONDS, "standings")
 def board_standings(*, boards: Sequence[Board], user_id: uuid.UUID) -> list[tuple[Entry | None, int]]:
     """``board_rank`` on several boards at once (one round trip to the index)."""
     return index_read(boards, lambda engine: engine.standings(boards, user_id))

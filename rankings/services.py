@@ -19,10 +19,13 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection, transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
+from opentelemetry import trace
 from rest_framework import status
 
 from games.models import INT64_MAX, INT64_MIN, Game, ScoreOperator
 from leaderboard_project.errors import DomainError
+from leaderboard_project.metrics import RANKING_SECONDS, timed
+from leaderboard_project.tracing import tracer
 from realtime.bus import publish_many
 from realtime.names import BOARDS, board_key_channel
 
@@ -210,6 +213,8 @@ class ScoreInput:
     at: datetime
 
 
+@timed(RANKING_SECONDS, "record")
+@tracer.start_as_current_span("rankings.record")
 def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list[ScoreEffect | None]:
     """Apply scores of one game, in order, to every board they count on: one read, one write.
 
@@ -224,6 +229,9 @@ def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list
             pairs_by_day[day] = boards_for_score(game, at)
     pairs_by_score = [pairs_by_day[score.at.astimezone(UTC).date()] for score in scores]
     keys = {board.key for pairs in pairs_by_score for pair in pairs for board in pair if board is not None}
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({"podium.game": game.slug, "podium.boards": sorted(keys), "podium.scores": len(scores)})
     # Plain tuples, not model instances: a batch reads thousands of rows.
     current = {
         (board, user_id): _Row(value, reached_at, version)
@@ -248,6 +256,8 @@ def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list
     return effects
 
 
+@timed(RANKING_SECONDS, "record_board")
+@tracer.start_as_current_span("rankings.record")
 def standings_record_board(*, board: Board, operator: str, scores: Sequence[ScoreInput]) -> list[bool]:
     """Apply scores, in order, to one board combined by ``operator`` (a tournament's board): one read, one write.
 
@@ -255,6 +265,9 @@ def standings_record_board(*, board: Board, operator: str, scores: Sequence[Scor
     overflow is refused with BoardValueOverflow before anything is written.
     Same contract as ``standings_record_scores``: row locks held, inside a transaction.
     """
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({"podium.boards": [board.key], "podium.scores": len(scores)})
     current = {
         user_id: _Row(value, reached_at, version)
         for user_id, value, reached_at, version in Standing.objects.filter(
@@ -277,6 +290,7 @@ def standings_record_board(*, board: Board, operator: str, scores: Sequence[Scor
     return changed
 
 
+@timed(RANKING_SECONDS, "replace")
 def standings_replace_board(*, board: Board, states: dict[uuid.UUID, State | None]) -> list[StandingChange]:
     """Set players' values on one board outright (None removes the player): a recomputation's write."""
     pending = _Pending(timezone.now())
@@ -319,6 +333,7 @@ def _score_puts(
     return effect, puts
 
 
+@timed(RANKING_SECONDS, "recompute")
 def standings_recompute(
     *, game: Game, user_id: uuid.UUID, at: datetime, scores: Sequence[tuple[int, datetime]]
 ) -> list[StandingChange]:
@@ -377,6 +392,7 @@ def _rows_of(board: Board, *, since: datetime | None = None) -> Iterable[Standin
         yield StandingRow(user_id, value, reached_at, version)
 
 
+@timed(RANKING_SECONDS, "rebuild")
 def board_rebuild(*, board: Board) -> int:
     """Rebuild one board's index from the standings table, then replay what changed meanwhile."""
     started = timezone.now()

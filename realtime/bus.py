@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -29,8 +30,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.utils import timezone
+from opentelemetry import context as otel_context
 
+from leaderboard_project.metrics import EVENTS_PUBLISHED
 from leaderboard_project.serializers import timestamp
+from leaderboard_project.tracing import tracer
 
 from .names import BOARDS, group_name, parse_channel
 
@@ -60,12 +64,18 @@ def _prepare(channel: str, type: str, data: Mapping[str, Any]) -> tuple[str, str
 
 
 def _send(events: list[tuple[str, str, str]]) -> None:
-    ts = timestamp(timezone.now())
-    messages: dict[str, dict[str, Any]] = {}
-    for channel, type, data in events:
-        message = messages.setdefault(channel, {"type": MESSAGE_TYPE, "channel": channel, "events": []})
-        message["events"].append([type, data, ts])
-    sender.send([(group_name(channel), message) for channel, message in messages.items()])
+    with tracer.start_as_current_span("realtime.publish") as span:
+        ts = timestamp(timezone.now())
+        messages: dict[str, dict[str, Any]] = {}
+        for channel, type, data in events:
+            message = messages.setdefault(channel, {"type": MESSAGE_TYPE, "channel": channel, "events": []})
+            message["events"].append([type, data, ts])
+        kinds = Counter(channel.partition(".")[0] for channel, _, _ in events)  # "tournament.7": "tournament"
+        for kind, count in kinds.items():
+            EVENTS_PUBLISHED.labels(kind).inc(count)
+        if span.is_recording():
+            span.set_attributes({"podium.channels": sorted(kinds), "podium.events": len(events)})
+        sender.send([(group_name(channel), message) for channel, message in messages.items()])
 
 
 async def _group_send(messages: list[tuple[str, dict[str, Any]]]) -> None:
@@ -83,7 +93,8 @@ class _Sender:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.queue: asyncio.Queue[list[tuple[str, dict[str, Any]]]] | None = None
+        # Each item carries the trace context of the publish, so the layer's writes join the publisher's trace.
+        self.queue: asyncio.Queue[tuple[list[tuple[str, dict[str, Any]]], otel_context.Context]] | None = None
         self.pid = 0
         self.pending = 0
 
@@ -102,7 +113,7 @@ class _Sender:
         loop, queue = self._started()
         with self.lock:
             self.pending += 1
-        loop.call_soon_threadsafe(queue.put_nowait, messages)
+        loop.call_soon_threadsafe(queue.put_nowait, (messages, otel_context.get_current()))
 
     def _started(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
         with self.lock:
@@ -125,7 +136,12 @@ class _Sender:
     async def _drain(self) -> None:
         assert self.queue is not None
         while True:
-            await _group_send(await self.queue.get())
+            messages, trace_context = await self.queue.get()
+            token = otel_context.attach(trace_context)
+            try:
+                await _group_send(messages)
+            finally:
+                otel_context.detach(token)
             with self.lock:
                 self.pending -= 1
 

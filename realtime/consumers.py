@@ -24,6 +24,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from games.models import Game
+from leaderboard_project.metrics import WEBSOCKETS_OPEN
 from tournaments.models import Tournament
 
 from . import presence
@@ -94,6 +95,7 @@ class MainConsumer(AsyncWebsocketConsumer):
         self.hub = get_hub()
         self.outbox.start()
         presence.opened()
+        WEBSOCKETS_OPEN.inc()
         self.counted = True
         self.hub.count_clients()
 
@@ -104,6 +106,7 @@ class MainConsumer(AsyncWebsocketConsumer):
         if getattr(self, "counted", False):
             self.counted = False
             presence.closed()
+            WEBSOCKETS_OPEN.dec()
         self.outbox.stop()
         if hasattr(self, "hub"):
             for channel in list(self.channels):

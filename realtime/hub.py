@@ -23,8 +23,9 @@ import json
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -32,6 +33,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from leaderboard_project.metrics import EVENTS_DROPPED, EVENTS_SENT, PUBLISH_LAG_SECONDS
 from leaderboard_project.serializers import timestamp
 
 from .bus import MESSAGE_TYPE
@@ -71,8 +73,11 @@ class Outbox:
         if self.task:
             self.task.cancel()
 
-    def put(self, frame: str, channel: str, *, count: int = 1, control: bool = False) -> None:
-        """Queue a frame of ``count`` events; control frames (replies, snapshots) are never dropped."""
+    def put(self, frame: str, channel: str, *, count: int = 1, control: bool = False) -> bool:
+        """Queue a frame of ``count`` events; control frames (replies, snapshots) are never dropped.
+
+        Returns False when the frame was dropped (the caller counts drops, once for all its clients)."""
+        queued = True
         if control:
             self.items.append((frame, 0))
         elif self.items and self.queued + count > self.limit:
@@ -82,10 +87,12 @@ class Outbox:
                 self.items.append(last)
             last.count += count
             last.channels.add(channel)
+            queued = False
         else:
             self.items.append((frame, count))
             self.queued += count
         self.wake.set()
+        return queued
 
     async def _write(self) -> None:
         while True:
@@ -119,6 +126,22 @@ def board_events(channel: str) -> tuple[str, str]:
 
 def batch_frame(events: list[str]) -> str:
     return '{"type":"batch","events":[' + ",".join(events) + "]}"
+
+
+def deliver(outboxes: Collection[Outbox], frame: str, channel: str, count: int = 1) -> None:
+    """Queue an event frame for every client in ``outboxes``, and count the events sent and dropped.
+
+    The metrics are updated once per call, not once per client: this runs for every frame to every client.
+    """
+    dropped = 0
+    for outbox in outboxes:
+        if not outbox.put(frame, channel, count=count):
+            dropped += 1
+    sent = len(outboxes) - dropped
+    if sent:
+        EVENTS_SENT.labels(channel.partition(".")[0]).inc(count * sent)
+    if dropped:
+        EVENTS_DROPPED.inc(count * dropped)
 
 
 @dataclass
@@ -246,11 +269,13 @@ class Hub:
                     if channel == BOARDS:
                         self._boards_changed(events)
                     else:
-                        self._fan_out(channel, events)
+                        self._fan_out(channel, events, published=True)
                 except Exception:  # noqa: BLE001  one bad message must not stop every channel of the server
                     logger.exception("could not dispatch %d events of %s", len(events), channel)
 
-    def _fan_out(self, channel: str, events: list[list[str]]) -> None:
+    def _fan_out(self, channel: str, events: list[list[str]], *, published: bool = False) -> None:
+        """Send events to the channel's clients as one frame. ``published``: they came from the bus, so their
+        ``ts`` is when they were published, and the frame's lag (from its oldest event) is measured."""
         listeners = self.subscribers.get(channel)
         if not listeners:
             return
@@ -259,8 +284,9 @@ class Hub:
             self.seq[channel] += 1
             frames.append(event_frame(channel, self.seq[channel], type, data, ts))
         frame = frames[0] if len(frames) == 1 else batch_frame(frames)
-        for outbox in listeners:
-            outbox.put(frame, channel, count=len(frames))
+        if published:
+            PUBLISH_LAG_SECONDS.observe(max(0.0, time.time() - datetime.fromisoformat(events[0][2]).timestamp()))
+        deliver(listeners, frame, channel, len(frames))
 
     # Boards: coalesced updates, snapshots, and rank changes of watched players.
 
@@ -324,8 +350,7 @@ class Hub:
         if current and (moved or board.body is None):
             self.seq[channel] += 1
             frame = event_frame(channel, self.seq[channel], updated, _json(body), timestamp(timezone.now()))
-            for outbox in current:
-                outbox.put(frame, channel)
+            deliver(current, frame, channel)
         if moved and self._in_feed(channel):
             self._fan_out("tournament", [[updated, _json(body), timestamp(timezone.now())]])
         board.body = {key: value for key, value in body.items() if key != "moved"}
@@ -341,6 +366,7 @@ class Hub:
         frame = event_frame(channel, self.seq[channel], snapshot, _json(body), timestamp(timezone.now()))
         for outbox in outboxes:
             outbox.put(frame, channel, control=True)
+        EVENTS_SENT.labels(channel.partition(".")[0]).inc(len(outboxes))
 
     def _ranks_changed(
         self,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import NamedTuple
 
 from django.conf import settings
@@ -25,6 +27,7 @@ from accounts.models import ApiKey, User
 from games.models import INT64_MAX, INT64_MIN, Game
 from leaderboard_project import ratelimit
 from leaderboard_project.errors import Conflict, DomainError
+from leaderboard_project.metrics import SCORE_SUBMIT_SECONDS, SCORES_SUBMITTED, timed
 from leaderboard_project.serializers import timestamp
 from rankings.boards import boards_for_score
 from rankings.services import BoardValueOverflow, ScoreEffect, ScoreInput, standings_recompute, standings_record_scores
@@ -124,6 +127,17 @@ def _lock_players(user_ids: Sequence[uuid.UUID]) -> None:
         cursor.fetchall()
 
 
+def _count_after_commit(counts: Mapping[tuple[str, str], int]) -> None:
+    """Add accepted scores, by (game slug, source), to ``podium_scores_submitted`` once they are committed."""
+    if counts:
+        transaction.on_commit(partial(_count, counts))
+
+
+def _count(counts: Mapping[tuple[str, str], int]) -> None:
+    for (game, source), number in counts.items():
+        SCORES_SUBMITTED.labels(game, source).inc(number)
+
+
 def _is_better(game: Game, value: int, than: int) -> bool:
     return value > than if game.sort_order == "desc" else value < than
 
@@ -147,6 +161,7 @@ def _personal_best(game: Game, value: int, effect: ScoreEffect, previous_best: i
     return previous_best is None or _is_better(game, value, previous_best)
 
 
+@timed(SCORE_SUBMIT_SECONDS, "single")
 @transaction.atomic
 def score_submit(
     *,
@@ -187,6 +202,7 @@ def score_submit(
         created_at=now,
     )
     publish_many(_submitted_events(score, user.username))
+    _count_after_commit({(game.slug, source): 1})
     return SubmitResult(score, replayed=False)
 
 
@@ -229,6 +245,7 @@ def _reject(index: int, error: DomainError) -> BatchOutcome:
     return BatchOutcome(index, "rejected", code=error.code, message=error.message)
 
 
+@timed(SCORE_SUBMIT_SECONDS, "batch")
 @transaction.atomic
 def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[BatchOutcome]:
     """Store a game server's scores in one transaction; each bad item is rejected alone, by index.
@@ -303,6 +320,7 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
     for (index, _), score in zip(new_scores, created, strict=True):
         outcomes[index] = BatchOutcome(index, "created", score_id=score.pk)
     publish_many([event for score in created for event in _submitted_events(score, users[score.user_id])])
+    _count_after_commit(Counter((games[score.game_id].slug, Source.SERVER) for score in created))
     return [outcomes[index] for index in range(len(items))]
 
 
@@ -497,6 +515,7 @@ def _import_chunk(items: Sequence[ImportItem], games: dict[uuid.UUID, Game], sou
     # Ids follow time, as they do for live scores.
     new_scores.sort(key=lambda score: score.created_at)
     _insert_imported(new_scores, source)
+    _count_after_commit(Counter((games[score.game_id].slug, "import") for score in new_scores))
     return len(new_scores)
 
 

@@ -135,3 +135,10 @@ def stress_run_get(*, stress_test_id: int) -> StressRun | None:
 
 def simulation_get(*, simulation_id: int) -> Simulation | None:
     return Simulation.objects.filter(pk=simulation_id).first()
+
+
+def simulator_active() -> dict[str, bool]:
+    """Per kind of background run (``simulation``, ``stress_test``, ``population``), whether one is starting,
+    running or stopping. A run whose process died counts until it is noticed (within 30 s)."""
+    kinds = {"simulation": Simulation, "stress_test": StressTest, "population": DemoPopulation}
+    return {kind: model.objects.filter(active=True).exists() for kind, model in kinds.items()}

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from croniter import CroniterError, croniter
@@ -27,13 +28,16 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from opentelemetry import trace
 from rest_framework import status
 
 from accounts.models import User
 from accounts.services import CreditGrant, credits_grant
 from games.models import Game, ScoreOperator
 from leaderboard_project.errors import Conflict, DomainError
+from leaderboard_project.metrics import PRIZE_CREDITS_PAID, PRIZES_PAID
 from leaderboard_project.serializers import timestamp
+from leaderboard_project.tracing import tracer
 from rankings.boards import Board, tournament_board
 from rankings.engine.base import ranked
 from rankings.engine.sql import listing_order
@@ -500,6 +504,12 @@ def prize_reference(tournament: Tournament) -> str:
     return f"tournament:{tournament.pk}:prize"
 
 
+def _count_payout(prizes: int, credits: int) -> None:
+    PRIZES_PAID.inc(prizes)
+    PRIZE_CREDITS_PAID.inc(credits)
+
+
+@tracer.start_as_current_span("tournaments.pay")
 @transaction.atomic
 def tournament_pay(*, tournament: Tournament) -> list[CreditGrant]:
     """``finished -> paid``: credit each prize winner once. Returns the grants written by this call.
@@ -508,6 +518,8 @@ def tournament_pay(*, tournament: Tournament) -> list[CreditGrant]:
     lock serializes runs, a paid tournament pays nothing, and the ledger refuses
     a second entry with the same (player, reference) even if all else failed.
     """
+    span = trace.get_current_span()
+    span.set_attribute("podium.tournament", tournament.pk)
     tournament = _locked(tournament.pk)
     if tournament.status == Status.PAID:
         return []
@@ -524,6 +536,10 @@ def tournament_pay(*, tournament: Tournament) -> list[CreditGrant]:
         for result in winners
     ]
     paid = credits_grant(grants=grants)
+    credits = sum(grant.amount for grant in paid)
+    span.set_attributes({"podium.prizes": len(paid), "podium.credits": credits})
+    if paid:
+        transaction.on_commit(partial(_count_payout, len(paid), credits))
     tournament.status = Status.PAID
     tournament.paid_at = timezone.now()
     tournament.save(update_fields=["status", "paid_at"])

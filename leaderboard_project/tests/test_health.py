@@ -91,3 +91,16 @@ def test_readyz_is_503_naming_the_broker_when_it_is_down(api_client, settings):
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("down")
     assert "broker" in response.json()["error"]["message"]
+
+
+def test_probes_answer_whatever_host_they_are_called_by(api_client, settings):
+    # A health check or a scrape calls the process by its address, which ALLOWED_HOSTS does not list.
+    settings.ALLOWED_HOSTS = ["podium.example.com"]
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1/32"]
+    by_address = {"HTTP_HOST": "10.9.8.7:8000"}
+    assert api_client.get("/healthz", **by_address).status_code == 200
+    assert api_client.get("/readyz", **by_address).status_code == 200
+    assert api_client.get("/metrics", **by_address).status_code == 200
+    # ... while /metrics keeps its own rules, and every other path the host check.
+    assert api_client.get("/metrics", REMOTE_ADDR="192.0.2.1", **by_address).status_code == 403
+    assert api_client.get("/api/v1/games", **by_address).status_code == 400

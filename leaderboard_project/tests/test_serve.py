@@ -29,6 +29,7 @@ from websockets.sync.client import ClientConnection, connect
 from accounts.models import CreditEntry
 from games.tests.factories import GameFactory
 from leaderboard_project import serve
+from leaderboard_project.tests.browser import _page_fixture
 from realtime.tests.servers import PROJECT, _wait_for_sessions_to_end, environment, free_port
 from tournaments.models import Status, Tournament
 
@@ -39,6 +40,7 @@ START_SECONDS = 180.0  # migrate (nothing to do) and collectstatic come first
 class Served:
     web: int
     ws: int
+    worker_metrics: int
     process: subprocess.Popen
     log: Path
 
@@ -82,9 +84,10 @@ def _alive_in_group(pgid: int) -> list[int]:
 
 @pytest.fixture
 def served(transactional_db, tmp_path) -> Iterator[Served]:
-    web, ws = free_port(), free_port()
+    web, ws, worker_metrics = free_port(), free_port(), free_port()
     env = environment(
-        WEB_BIND=f"127.0.0.1:{web}",
+        WEB_HOST="127.0.0.1",
+        WEB_PORT=str(web),
         WS_PORT=str(ws),
         WEB_WORKERS="1",
         WORKER_CONCURRENCY="1",
@@ -92,6 +95,7 @@ def served(transactional_db, tmp_path) -> Iterator[Served]:
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
         CELERY_BEAT_SCHEDULE=str(tmp_path / "celerybeat-schedule"),
         LOG_LEVEL="INFO",
+        CELERY_METRICS_PORT=str(worker_metrics),
     )
     for name in ("PORT", "PAGES_WEBSOCKET_URL", "STRESS_WS_URL", "JOBS_IN_PROCESS", "SIMULATION_IN_PROCESS"):
         env.pop(name, None)
@@ -105,7 +109,7 @@ def served(transactional_db, tmp_path) -> Iterator[Served]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    running = Served(web=web, ws=ws, process=process, log=log)
+    running = Served(web=web, ws=ws, worker_metrics=worker_metrics, process=process, log=log)
     try:
         deadline = time.monotonic() + START_SECONDS
         while not (_up(web) and _up(ws)):
@@ -117,6 +121,12 @@ def served(transactional_db, tmp_path) -> Iterator[Served]:
         if process.poll() is None:
             _stop(process)
         _wait_for_sessions_to_end()
+
+
+@pytest.fixture
+def tab(request, browser):
+    """A browser tab on the served site (not the in-process ``site`` of the other page tests)."""
+    yield from _page_fixture(request, browser, 1280, 900)
 
 
 def _call(served: Served, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
@@ -158,7 +168,7 @@ def _wait_for(client: ClientConnection, match: Callable[[dict[str, Any]], bool],
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_make_serve_runs_the_whole_production_profile_until_ctrl_c(served):
+def test_make_serve_runs_the_whole_production_profile_until_ctrl_c(served, tab):
     game = GameFactory(name="Serve Smoke")
 
     status, registered = _call(
@@ -171,11 +181,16 @@ def test_make_serve_runs_the_whole_production_profile_until_ctrl_c(served):
         client.send(json.dumps({"type": "subscribe", "channels": [f"leaderboard.{game.pk}", "tournament"]}))
         _wait_for(client, lambda e: e["type"] == "leaderboard.snapshot", 10)
 
-        # A score over HTTP (gunicorn) reaches the WebSocket client of uvicorn.
+        # The dashboard, rendered by gunicorn, goes live on uvicorn's port (PAGES_WEBSOCKET_URL=:port/ws/main).
+        tab.goto(served.url("/"))
+        tab.wait_for_selector('html[data-live="live"]', state="attached", timeout=15_000)
+
+        # A score over HTTP (gunicorn) reaches the WebSocket client of uvicorn, and the open dashboard.
         status, submitted = _call(served, "POST", "/api/v1/scores", {"game_id": str(game.pk), "score": 4321}, token)
         assert status == 201, submitted
         event = _wait_for(client, lambda e: e["type"] == "score.submitted", 10)
         assert event["data"]["score"] == 4321 and event["data"]["username"] == "smoke"
+        tab.wait_for_selector(f'[data-feed] [data-score-id="{submitted["score"]["id"]}"]', timeout=5_000)
 
         # A short tournament: beat's clock and the worker start it, finish it and pay it; nothing here drives it.
         start = timezone.now() + timedelta(seconds=3)
@@ -199,12 +214,23 @@ def test_make_serve_runs_the_whole_production_profile_until_ctrl_c(served):
         assert status == 201
         _wait_for(client, lambda e: e["type"] == "tournament.paid" and e["data"]["tournament_id"] == cup["id"], 45)
 
+    # The metrics of every process add up: /metrics of gunicorn (one multiprocess directory for all) and the
+    # worker's own endpoint both count the payout the worker made and the worker's tasks.
+    for url in (served.url("/metrics"), f"http://127.0.0.1:{served.worker_metrics}/metrics"):
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        assert "podium_prizes_paid_total 1.0" in text, url
+        assert 'podium_celery_tasks_total{outcome="success",task="tournaments.tasks.tournaments_tick"}' in text, url
+        scores = f'podium_scores_submitted_total{{game="{game.slug}",source="client"}} 2.0'
+        assert scores in text, [line for line in text.splitlines() if "scores_submitted" in line]
+
     tournament = Tournament.objects.get(pk=cup["id"])
     assert tournament.status == Status.PAID
     prize = CreditEntry.objects.get(reference=f"tournament:{tournament.pk}:prize")
     assert (str(prize.user_id), prize.amount) == (registered["user"]["id"], 50)
 
-    # Ctrl-C stops them all.
+    # Ctrl-C stops them all (the tab leaves first, or it would log its reconnection attempts as errors).
+    tab.goto("about:blank")
     pgid = served.process.pid
     _stop(served.process)
     deadline = time.monotonic() + 10
