@@ -22,7 +22,29 @@ TIMEOUT = 5.0
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    return async_to_sync(scenario)()
+    async def scenario_then_end_tasks() -> Any:
+        try:
+            return await scenario()
+        finally:
+            await _end_tasks()
+
+    return async_to_sync(scenario_then_end_tasks)()
+
+
+async def _end_tasks(attempts: int = 3, wait: float = 2.0) -> None:
+    """Cancel what the scenario left running (the hub's reader, its clients' writers), again if need be.
+
+    The loop's own end cancels each task once and waits for it without limit; a channel layer's clean-up on
+    cancellation (an UNSUBSCRIBE) may wait on Redis, and a second cancel is what ends that wait.
+    """
+    current = asyncio.current_task()
+    for _ in range(attempts):
+        pending = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=wait)
 
 
 async def connect(token: str | None = None) -> WebsocketCommunicator:
