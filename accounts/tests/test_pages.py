@@ -503,6 +503,31 @@ def test_the_player_page_draws_its_chart_and_adds_a_score_submitted_over_the_api
     assert page.evaluate("Chart.getChart('history-chart').data.datasets[0].data.length") == 3
 
 
+def test_the_player_page_follows_rivals_scores_and_its_prizes_live(page, site, ada, blaster):
+    rival = UserFactory()
+    in_thread(play, ada, blaster, 1000)
+    in_thread(play, rival, blaster, 500)
+    page.goto(site("/players/ada/"))
+    page.wait_for_selector('html[data-live="live"]', state="attached")
+    best = page.locator(f'[data-bests-rows] tr[data-game-id="{blaster.pk}"]')
+    assert "#1" in best.inner_text()
+    assert page.locator("[data-prizes-empty]").is_visible()
+
+    # Another player's score moves Ada down without a reload.
+    in_thread(play, rival, blaster, 5000)
+    best.locator("text=#2").wait_for(timeout=5_000)
+
+    # A payout adds the prize, the count and the new balance.
+    cup = in_thread(paid_cup, blaster, ada, rival, name="Live Cup", pool=1000)
+    prize = page.locator(f'[data-prizes] li[data-tournament-id="{cup.pk}"]')
+    prize.wait_for(timeout=5_000)
+    # Written as the server writes it: "+500 Place 1 in Live Cup 24 Nov 2026".
+    assert " ".join(prize.inner_text().split()) == f"+500 Place 1 in Live Cup {timezone.now():%-d %b %Y}"
+    assert page.locator("[data-prize-count]").inner_text() == "1"
+    assert page.locator("[data-prizes-empty]").count() == 0
+    page.locator("[data-credits]", has_text="500").wait_for(timeout=5_000)
+
+
 def test_the_player_page_fits_a_phone(phone, site, ada, blaster):
     in_thread(play, ada, blaster, 900, 1100, 1000)
     CreditEntryFactory(user=ada, amount=300, reference="tournament:5:prize", description="Prize for place 2 in Old Cup")

@@ -16,6 +16,8 @@
   const known = new Set(scores.map((score) => score.id));
   const OPERATOR_WORD = { best: "best", sum: "total", latest: "latest" };
   const REFRESH_DELAY_MS = 250;
+  // Another player's score may move this one's ranks: read them again, at most this often.
+  const OTHERS_REFRESH_MS = 2000;
 
   const tabs = document.querySelector("[data-game-tabs]");
   const chartBox = document.querySelector("[data-chart-box]");
@@ -291,10 +293,53 @@
     refreshSoon();
   }
 
+  let othersTimer = null;
+
+  function refreshForOthers() {
+    if (othersTimer) return;
+    othersTimer = setTimeout(() => {
+      othersTimer = null;
+      refresh();
+    }, OTHERS_REFRESH_MS);
+  }
+
   Podium.live().on("score", (event) => {
-    if (event.type !== "score.submitted" || event.data.user_id !== player.id) return;
+    if (event.type !== "score.submitted") return;
     const item = event.data;
+    if (item.user_id !== player.id) {
+      refreshForOthers();
+      return;
+    }
     addScore(point({ id: item.score_id, game_id: item.game_id, value: item.score, at: item.created_at, personal_best: item.personal_best }));
+  });
+
+  /* A prize paid to this player: the list and the count at once, the balance read again from the API. */
+
+  const prizeList = document.querySelector("[data-prizes]");
+  const prizeCount = document.querySelector("[data-prize-count]");
+
+  function addPrize(tournament, award) {
+    const item = element("li", { "data-tournament-id": String(tournament.tournament_id) });
+    const paidAt = new Date();
+    item.append(
+      element("span", { class: "prize-amount" }, "+" + Podium.format(award.prize)),
+      ` Place ${award.rank} in `,
+      element("a", { href: `/tournaments/${encodeURIComponent(tournament.tournament_id)}/` }, tournament.name),
+      " ",
+      element("time", { class: "muted", datetime: paidAt.toISOString() }, paidAt.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" })),
+    );
+    prizeList.prepend(item);
+    flash(item, "new");
+    document.querySelector("[data-prizes-empty]")?.remove();
+    prizeCount.textContent = Podium.format(Number(prizeCount.textContent.replace(/\D/g, "")) + 1);
+  }
+
+  Podium.live().on("tournament", (event) => {
+    if (event.type !== "tournament.paid") return;
+    const award = (event.data.awards || []).find((each) => each.user_id === player.id && each.prize > 0);
+    if (!award) return;
+    addPrize(event.data, award);
+    refreshSoon();
   });
 
   let wasOffline = false;
