@@ -10,8 +10,6 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import get_messages
-from django.db import OperationalError, connection
-from django.db.backends.signals import connection_created
 from django.template import RequestContext, Template
 from django.test import Client, RequestFactory
 from django.utils import timezone
@@ -554,42 +552,18 @@ def test_stress_figures_are_the_totals_once_over_and_the_live_figures_while_runn
 # --- in Chromium -------------------------------------------------------------------------------
 
 
-def _read_uncommitted(connection, **kwargs):
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA read_uncommitted = 1")
-
-
 @pytest.fixture
 def background_runs(settings):
-    """Runs start in a thread of the server, as embedded, whatever the profile; every run is over after the test.
-
-    The embedded test database is SQLite's in-memory shared cache, where a reader fails at once while another
-    connection writes; here readers do not lock, as in the embedded mode's file database."""
+    """Runs start in a thread of the server, as embedded, whatever the profile; every run is over after the test."""
     settings.SIMULATION_IN_PROCESS = True
-    connection_created.connect(_read_uncommitted)
-    _read_uncommitted(connection)
     yield
     for run in StressTest.objects.filter(active=True):
-        _retry_locked(lambda run=run: stress.stress_test_stop(stress_test=run, wait=0))
+        stress.stress_test_stop(stress_test=run, wait=0)
     for run in Simulation.objects.filter(active=True):
-        _retry_locked(lambda run=run: simulations.simulation_stop(simulation=run))
+        simulations.simulation_stop(simulation=run)
     for thread in threading.enumerate():
         if thread.name.startswith(("podium-stresstest-", "podium-simulation-", "podium-demopopulation-")):
             thread.join(timeout=30)
-    connection_created.disconnect(_read_uncommitted)
-
-
-def _retry_locked(call, attempts=40):
-    import time
-
-    for attempt in range(attempts):
-        try:
-            return call()
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05)
 
 
 def _staff_tab(page, site):

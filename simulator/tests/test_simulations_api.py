@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.db import IntegrityError, OperationalError, connection
-from django.db.backends.signals import connection_created
+from django.db import IntegrityError
 from django.utils import timezone
 
 from games.tests.factories import GameFactory
@@ -20,33 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/api/v1/simulator/simulations"
 
 
-def _read_uncommitted(connection, **kwargs):
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA read_uncommitted = 1")
-
-
-@pytest.fixture(autouse=True)
-def sqlite_reads_do_not_lock():
-    """SQLite's test database is an in-memory shared cache, where a connection fails at once ("database table is
-    locked") instead of waiting when another one writes the table it reads; the embedded mode's file database
-    waits. Here readers do not lock, and ``retry_locked`` retries the test's own writes."""
-    connection_created.connect(_read_uncommitted)
-    _read_uncommitted(connection)
-    yield
-    connection_created.disconnect(_read_uncommitted)
-
-
-def retry_locked(call, attempts=40):
-    for attempt in range(attempts):
-        try:
-            return call()
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05)
-
-
 @pytest.fixture(autouse=True)
 def _runs_in_process(settings):
     """Runs start in a thread of this process, as embedded, whether or not a broker is configured
@@ -54,7 +26,7 @@ def _runs_in_process(settings):
     settings.SIMULATION_IN_PROCESS = True
     yield
     for simulation in Simulation.objects.filter(active=True):
-        retry_locked(lambda simulation=simulation: services.simulation_stop(simulation=simulation))
+        services.simulation_stop(simulation=simulation)
     for thread in threading.enumerate():
         if thread.name.startswith("podium-simulation-"):
             thread.join(timeout=10)
@@ -127,7 +99,7 @@ def test_counters_are_written_while_the_run_goes_on(staff_client, games):
 def test_a_second_start_is_409_while_one_runs(staff_client, games):
     first = staff_client.post(URL, {"players": 10, "rate": 1, "duration": 30}).json()
 
-    response = retry_locked(lambda: staff_client.post(URL, {"players": 10, "rate": 1, "duration": 30}))
+    response = staff_client.post(URL, {"players": 10, "rate": 1, "duration": 30})
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "simulation_running"
@@ -146,7 +118,7 @@ def test_delete_stops_the_run_within_a_second(staff_client, games):
     simulation_id = staff_client.post(URL, {"players": 10, "rate": 5, "duration": 600}).json()["id"]
     wait_for(simulation_id, {RunStatus.RUNNING})
 
-    response = retry_locked(lambda: staff_client.delete(f"{URL}/{simulation_id}"))
+    response = staff_client.delete(f"{URL}/{simulation_id}")
 
     assert response.status_code == 202
     assert response.json()["status"] == "stopping"
@@ -185,7 +157,7 @@ def test_a_live_run_is_not_taken_for_dead(staff_client, games, monkeypatch):
     wait_for(simulation_id, {RunStatus.RUNNING})
     time.sleep(2.5)  # older than STALE_SECONDS: only its heartbeats keep it alive
 
-    assert retry_locked(lambda: staff_client.post(URL, {"players": 10, "rate": 1, "duration": 1})).status_code == 409
+    assert staff_client.post(URL, {"players": 10, "rate": 1, "duration": 1}).status_code == 409
     assert Simulation.objects.get(pk=simulation_id).status == RunStatus.RUNNING
 
 
