@@ -8,12 +8,17 @@ and 5xx under ``/api/`` has the same shape and tests can assert on ``code``.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.views import defaults
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -52,6 +57,27 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A service Podium depends on is unreachable; nothing was changed. Try again shortly."
+    default_code = "service_unavailable"
+
+
+# A dependency that is down or restarting (the database, Redis, the broker): the request is answered
+# with 503 and Retry-After, never a 500, and what it did not finish was rolled back.
+DEPENDENCY_ERRORS = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError, BrokerError)
+RETRY_AFTER_SECONDS = 5
+
+
+def dependency_down(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what it was raised from) means a dependency is unreachable."""
+    while exc is not None:
+        if isinstance(exc, DEPENDENCY_ERRORS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 # DRF's own codes, renamed where DRF's name is vague or differs by status.
 _CODE_BY_STATUS = {
     400: "invalid",
@@ -64,6 +90,7 @@ _CODE_BY_STATUS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "throttled",
+    503: "service_unavailable",
 }
 
 
@@ -132,6 +159,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif dependency_down(exc):
+        logger.warning("answering 503: %s: %s", type(exc).__name__, exc)
+        exc = ServiceUnavailable()
+        exc.wait = RETRY_AFTER_SECONDS
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django's 500 handler answers, in JSON under /api/
     headers = {}
@@ -150,7 +181,35 @@ _MESSAGE_BY_STATUS = {
     405: "Method not allowed.",
     413: "The request body is too large.",
     500: "An unexpected error occurred; it has been logged.",
+    503: ServiceUnavailable.default_detail,
 }
+
+_UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Podium is unavailable</title></head>
+<body><h1>Podium is briefly unavailable</h1><p>A service it depends on is unreachable. Try again in a few
+seconds.</p></body></html>
+"""
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: an unreachable dependency is a 503 with Retry-After (JSON under ``/api/``), not a 500.
+
+    Django calls this for any exception no view handled, in middleware too (a session saved to a database
+    that just went away), while the exception is being handled, so ``sys.exc_info()`` names it.
+    """
+    if not dependency_down(sys.exc_info()[1]):
+        if request.path.startswith("/api/"):
+            return JsonResponse(error_body("server_error", _MESSAGE_BY_STATUS[500]), status=500)
+        try:
+            return defaults.server_error(request)
+        except Exception:  # noqa: BLE001  the 500 page itself failed to render: a plain one
+            return HttpResponseServerError("<h1>Server Error (500)</h1>")
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse(error_body("service_unavailable", _MESSAGE_BY_STATUS[503]), status=503)
+    else:
+        response = HttpResponse(_UNAVAILABLE_PAGE, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 class ApiJsonErrorsMiddleware:

@@ -179,6 +179,8 @@ REALTIME_CLIENT_BUFFER = env.int("REALTIME_CLIENT_BUFFER", default=1000)  # even
 REALTIME_BOARD_INTERVAL = env.float("REALTIME_BOARD_INTERVAL", default=0.25)  # seconds between a board's updates
 # Events of a channel arriving within one tick travel to each client as one frame: fewer, larger writes.
 REALTIME_TICK_SECONDS = env.float("REALTIME_TICK_SECONDS", default=0.05)
+# Seconds between the probes a server sends itself through the channel layer, to learn that it lost events.
+REALTIME_LAYER_PROBE_SECONDS = env.float("REALTIME_LAYER_PROBE_SECONDS", default=1.0)
 REALTIME_BOARD_TOP = 20  # the dashboard shows a board's top 20 live
 REALTIME_BOARD_MOVED = 20
 

@@ -3,7 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import health, metrics_view
+from . import errors, health, metrics_view
+
+handler500 = errors.server_error
 
 api_v1 = [
     path("", include("accounts.urls")),

@@ -14,6 +14,15 @@ per ``REALTIME_BOARD_INTERVAL``, read after the changes, so it shows the latest
 state. The same read tells watched players (``user.{id}`` subscribers) whether
 their rank moved. ``seq`` counts the events this server sent on a channel; a
 board's snapshot carries the seq of the state it shows.
+
+The layer loses what is published while it is unreachable, and says nothing of
+it. So the hub sends itself a probe through the layer every
+``REALTIME_LAYER_PROBE_SECONDS``: a probe that cannot be sent or does not come
+back in time means the layer is interrupted. When probes come back again, the
+hub joins its groups anew (a restarted Redis has forgotten them), forgets the
+board states it kept, and tells every client which of its channels may have
+missed events (``{"type": "dropped", "count": null, ...}``): clients re-sync
+from fresh snapshots.
 """
 
 from __future__ import annotations
@@ -38,6 +47,9 @@ from leaderboard_project.serializers import timestamp
 
 from .bus import MESSAGE_TYPE
 from .names import BOARDS, Channel, group_name
+
+PROBE_TYPE = "hub.probe"
+PROBE_LATE = 10  # probe intervals without one coming back: lost (a busy server's events lag; they are not lost)
 
 logger = logging.getLogger(__name__)
 
@@ -171,13 +183,20 @@ class Hub:
         self.flushes: set[asyncio.Task] = set()  # tasks started here and not yet done
         self.started = asyncio.Lock()
         self.presence: asyncio.Task | None = None
+        self.probe_seen = time.monotonic()  # when a probe last came back through the layer
+        self.interrupted = False
 
     async def _start(self) -> None:
         async with self.started:
             if self.channel_name is None:
                 # The default prefix: channels-redis' core layer reads one process-wide prefix at a time.
                 self.channel_name = await self.layer.new_channel()
-                self.tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._dispatch())]
+                self.probe_seen = time.monotonic()
+                self.tasks = [
+                    asyncio.create_task(self._read()),
+                    asyncio.create_task(self._dispatch()),
+                    asyncio.create_task(self._probe()),
+                ]
 
     def count_clients(self) -> None:
         """With Redis, keep this process's count of open WebSockets where every process can read it."""
@@ -254,6 +273,46 @@ class Hub:
             if message.get("type") == MESSAGE_TYPE:
                 self.inbox.append(message)
                 self.wake.set()
+            elif message.get("type") == PROBE_TYPE:
+                self.probe_seen = time.monotonic()
+                if self.interrupted:
+                    await self._resume()
+
+    async def _probe(self) -> None:
+        """Send a probe through the layer at each interval; one lost or late means the layer is interrupted."""
+        interval = settings.REALTIME_LAYER_PROBE_SECONDS
+        while True:
+            try:
+                await asyncio.wait_for(self.layer.send(self.channel_name, {"type": PROBE_TYPE}), PROBE_LATE * interval)
+                failed = time.monotonic() - self.probe_seen > PROBE_LATE * interval
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001  whatever the layer raises, events published now are lost
+                failed = True
+            if failed and not self.interrupted:
+                self.interrupted = True
+                logger.warning("channel layer interrupted: events published now do not reach this server")
+            await asyncio.sleep(interval)
+
+    async def _resume(self) -> None:
+        """The layer is back: join the groups again and have every client re-sync what it may have missed."""
+        self.interrupted = False
+        for group in sorted(self.groups):
+            try:
+                await self.layer.group_add(group_name(group), self.channel_name)
+            except Exception:  # noqa: BLE001  the next lost probe interrupts again, and this runs again
+                logger.warning("could not join %s again", group, exc_info=True)
+                self.interrupted = True
+                return
+        for board in self.boards.values():
+            board.body = None  # the state kept from before may be stale: the next snapshot reads it again
+        missed: dict[Outbox, list[str]] = defaultdict(list)
+        for channel, listeners in self.subscribers.items():
+            for outbox in listeners:
+                missed[outbox].append(channel)
+        for outbox, channels in missed.items():
+            outbox.put(_json({"type": "dropped", "count": None, "channels": sorted(channels)}), "", control=True)
+        logger.warning("channel layer back: %d clients told to re-sync", len(missed))
 
     async def _dispatch(self) -> None:
         while True:

@@ -4,11 +4,14 @@ import json
 import re
 
 import pytest
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.test import Client
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.test import APIClient
@@ -68,6 +71,11 @@ class RaisingApi(_TestApi):
         "data_too_big": lambda: RequestDataTooBig("big"),
         "validation_list": lambda: ValidationError(["Not like this."]),
         "validation_nested": lambda: ValidationError({"team": {"name": ["Too short."]}}),
+        "database_down": lambda: OperationalError("connection to server at 127.0.0.1 failed"),
+        "database_gone": lambda: InterfaceError("connection already closed"),
+        "redis_down": lambda: redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379"),
+        "redis_slow": lambda: redis.TimeoutError("Timeout reading from socket"),
+        "broker_down": lambda: BrokerError("Error 111 connecting to the broker"),
     }
 
     def get(self, request):
@@ -343,6 +351,56 @@ def test_a_throttled_login_is_429_with_retry_after(api_client, user, settings):
     assert (first.status_code, second.status_code) == (401, 401)
     assert_error(response, 429, "throttled")
     assert 1 <= int(response["Retry-After"]) <= 60
+
+
+# 503: a dependency is down
+
+
+def database_down_view(request):
+    """A plain Django view (not DRF) whose database went away."""
+    raise OperationalError("server closed the connection unexpectedly")
+
+
+@ERRORS_URLS
+@pytest.mark.parametrize("kind", ["database_down", "database_gone", "redis_down", "redis_slow", "broker_down"])
+def test_an_unreachable_dependency_in_an_api_view_is_503_with_retry_after(api_client, kind):
+    response = api_client.get("/api/v1/_test/raise", {"kind": kind})
+
+    assert_error(response, 503, "service_unavailable")
+    assert response["Retry-After"] == "5"
+    assert b"127.0.0.1" not in response.content
+
+
+@ERRORS_URLS
+@pytest.mark.parametrize(("path", "json"), [("/api/v1/_test/database-down", True), ("/_test/database-down", False)])
+def test_an_unreachable_database_outside_drf_is_503_too(path, json):
+    client = Client(raise_request_exception=False)
+
+    response = client.get(path)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response["Content-Type"].startswith("application/json") == json
+    if json:
+        assert response.json()["error"]["code"] == "service_unavailable"
+    else:
+        assert b"briefly unavailable" in response.content
+
+
+@ERRORS_URLS
+def test_an_error_caused_by_an_unreachable_dependency_is_503(api_client):
+    client = Client(raise_request_exception=False)
+
+    response = client.get("/api/v1/_test/wrapped-database-down")
+
+    assert response.status_code == 503
+
+
+def wrapped_database_down_view(request):
+    try:
+        raise OperationalError("the server is restarting")
+    except OperationalError as error:
+        raise RuntimeError("could not load the board") from error
 
 
 # 500

@@ -2,8 +2,18 @@
 
 from django.urls import path
 
-from leaderboard_project.tests.test_errors import BoomApi, ConflictApi, ConflictWithFieldsApi, RaisingApi
+from leaderboard_project import errors
+from leaderboard_project.tests.test_errors import (
+    BoomApi,
+    ConflictApi,
+    ConflictWithFieldsApi,
+    RaisingApi,
+    database_down_view,
+    wrapped_database_down_view,
+)
 from leaderboard_project.urls import urlpatterns as project_urlpatterns
+
+handler500 = errors.server_error
 
 urlpatterns = [
     path("api/v1/_test/conflict", ConflictApi.as_view()),
@@ -11,5 +21,8 @@ urlpatterns = [
     path("api/v1/_test/boom", BoomApi.as_view()),
     path("api/v1/_test/raise", RaisingApi.as_view()),
     path("_test/boom", BoomApi.as_view()),
+    path("api/v1/_test/database-down", database_down_view),
+    path("api/v1/_test/wrapped-database-down", wrapped_database_down_view),
+    path("_test/database-down", database_down_view),
     *project_urlpatterns,
 ]

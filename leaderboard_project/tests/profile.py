@@ -1,0 +1,239 @@
+"""The production profile's processes, one by one, for tests that break things under them.
+
+``Profile`` runs the ``Procfile``'s lines (the commands ``make serve`` runs under
+honcho) as separate process groups, so a test can kill one of them, start a
+second WebSocket server or a new worker, and keep the rest running. ``RedisServer``
+and ``PostgresServer`` are private servers on free ports that a test may stop and
+start again without touching the machine's own, which other tests use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leaderboard_project import serve
+from realtime.tests.servers import PROJECT, free_port
+
+BIN = Path(sys.executable).parent
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def procfile() -> dict[str, str]:
+    """The Procfile's commands by process name."""
+    commands = {}
+    for line in serve.PROCFILE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            commands[name.strip()] = command.strip()
+    return commands
+
+
+def _kill_group(process: subprocess.Popen, sig: int = signal.SIGTERM, wait: float = 15.0) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(wait)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def up(port: int, path: str = "/healthz") -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
+            return True
+    except (OSError, urllib.error.HTTPError):
+        return False
+
+
+def wait_until(check, seconds: float, what: str | Callable[[], str], interval: float = 0.2) -> None:
+    """Wait for ``check()`` to hold; ``what`` (or what it returns, read at the time-out) says what was awaited."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what() if callable(what) else what}: not within {seconds} s")
+        time.sleep(interval)
+
+
+class RedisServer:
+    """A private redis-server that keeps nothing on disk, as the machine's own: a restart starts it empty."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        log = (self.workdir / f"redis-{self.port}.log").open("a")
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        import redis
+
+        def answers() -> bool:
+            try:
+                return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
+            except redis.RedisError:
+                return False
+
+        wait_until(answers, 10, "redis-server answering")
+
+    def stop(self, sig: int = signal.SIGKILL) -> None:
+        if self.process is not None:
+            _kill_group(self.process, sig)
+            self.process = None
+
+
+class PostgresServer:
+    """A private PostgreSQL 15 cluster (run as the ``postgres`` user, as the server refuses root)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        # Not under the test's own temporary directory: the postgres user could not reach into it.
+        self.dir = Path(tempfile.mkdtemp(prefix="podium-pg-"))
+        shutil.chown(self.dir, "postgres")
+        self._as_postgres(PG_BIN / "initdb", "-D", self.dir / "data", "-A", "trust", "-U", "postgres", "--no-sync")
+
+    def _as_postgres(self, *command: object) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *map(str, command)], check=True, capture_output=True)
+
+    def url(self, database: str, **query: str) -> str:
+        params = "&".join(f"{key}={value}" for key, value in query.items())
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}" + (f"?{params}" if params else "")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60"
+        self._as_postgres(
+            PG_BIN / "pg_ctl", "-D", self.dir / "data", "-o", options, "-l", self.dir / "log", "-w", "start"
+        )
+
+    def stop(self, mode: str = "immediate") -> None:
+        """``immediate``: every session cut at once, as when the server crashes or its machine restarts."""
+        self._as_postgres(PG_BIN / "pg_ctl", "-D", self.dir / "data", "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        """Stop the server if it runs, and delete its files."""
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.dir / "data"),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+            capture_output=True,
+        )
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def create_database(self, name: str) -> None:
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c", f"CREATE DATABASE {name}"],
+            check=True,
+            capture_output=True,
+        )
+
+
+@dataclass
+class Profile:
+    """Procfile processes started one by one with the environment ``make serve`` gives them."""
+
+    env: dict[str, str]
+    workdir: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @classmethod
+    def configure(cls, workdir: Path, **env: str) -> Profile:
+        full = dict(env)
+        serve.fill_defaults(full)
+        full["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+        Path(full["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+        return cls(env=full, workdir=workdir)
+
+    def start(self, name: str, process: str | None = None, **env: str) -> subprocess.Popen:
+        """Start the Procfile's ``process`` line (``name`` by default) as ``name``, with ``env`` on top."""
+        command = procfile()[process or name]
+        log = (self.workdir / f"{name}.log").open("a")
+        started = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=PROJECT,
+            env={**self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[name] = started
+        return started
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        _kill_group(self.processes.pop(name), sig)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.kill(name, signal.SIGTERM)
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}" for path in self.workdir.glob("*.log")
+        )
+
+
+@contextmanager
+def running(profile: Profile) -> Iterator[Profile]:
+    try:
+        yield profile
+    finally:
+        profile.stop_all()
+
+
+def call(port: int, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    """One HTTP request; returns the status and the JSON body (None when it is not JSON)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        with urllib.request.urlopen(request, data=data, timeout=15) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    except OSError as error:
+        return 0, str(error)  # no answer at all: refused, reset or timed out
+    try:
+        return status, json.loads(raw or b"null")
+    except ValueError:
+        return status, None
