@@ -29,6 +29,7 @@ from leaderboard_project import serve
 from realtime.tests.servers import PROJECT, free_port
 
 BIN = Path(sys.executable).parent
+FIGURES = PROJECT / "artifacts" / "reliability.json"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
@@ -237,3 +238,14 @@ def call(port: int, method: str, path: str, body: Any = None, token: str | None 
         return status, json.loads(raw or b"null")
     except ValueError:
         return status, None
+
+
+def record(name: str, figures: dict[str, Any]) -> None:
+    """Keep a test's figures in ``artifacts/reliability.json`` (what docs/reliability.md reports), by test name."""
+    FIGURES.parent.mkdir(exist_ok=True)
+    try:
+        kept = json.loads(FIGURES.read_text())
+    except (OSError, ValueError):
+        kept = {}
+    kept[name] = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **figures}
+    FIGURES.write_text(json.dumps(kept, indent=2, sort_keys=True) + "\n")

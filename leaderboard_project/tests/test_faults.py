@@ -25,8 +25,18 @@ from django.conf import settings as settings_module
 from django.utils import timezone
 from websockets.sync.client import connect
 
+from accounts.models import User
 from games.tests.factories import GameFactory
-from leaderboard_project.tests.profile import PostgresServer, Profile, RedisServer, call, running, up, wait_until
+from leaderboard_project.tests.profile import (
+    PostgresServer,
+    Profile,
+    RedisServer,
+    call,
+    record,
+    running,
+    up,
+    wait_until,
+)
 from realtime.tests.servers import APP_NAME, PROJECT, _wait_for_sessions_to_end, environment, free_port
 from scores.models import Score
 
@@ -179,6 +189,7 @@ def test_redis_stopped_mid_ingest_loses_nothing_and_the_boards_heal(profile, red
     web, ws = int(profile.env["WEB_PORT"]), int(profile.env["WS_PORT"])
     game = GameFactory(name="Fault Ingest")
     tokens = _players(web, 8, "ingest")
+    user_ids = [str(pk) for pk in User.objects.filter(username__startswith="ingest").values_list("pk", flat=True)]
     board = f"leaderboard.{game.pk}"
     listener = Listener(ws, [board])
     listener.wait_for(lambda e: e["type"] == "leaderboard.snapshot", 10)
@@ -187,12 +198,16 @@ def test_redis_stopped_mid_ingest_loses_nothing_and_the_boards_heal(profile, red
     loader = threading.Thread(target=ingest.run, args=(30.0,))
     loader.start()
     reads: list[int] = []
+    logins: list[int] = []
     try:
         time.sleep(8)
         redis_server.stop()  # SIGKILL: no goodbye, and it comes back empty
         down_at = time.monotonic()
         while time.monotonic() - down_at < 10:
             reads.append(call(web, "GET", f"/api/v1/leaderboard/game/{game.pk}?limit=10")[0])
+            reads.append(call(web, "GET", f"/api/v1/leaderboard/game/{game.pk}/players/{user_ids[0]}")[0])
+            login = {"username": "ingest0", "password": PASSWORD}
+            logins.append(call(web, "POST", "/api/v1/users/login", login)[0])
             time.sleep(0.5)
         seen_before_return = len(listener.frames)
         redis_server.start()
@@ -208,6 +223,8 @@ def test_redis_stopped_mid_ingest_loses_nothing_and_the_boards_heal(profile, red
     assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged scores are not in PostgreSQL"
     # Reads fell back to the database while Redis was away.
     assert set(reads) == {200}, Counter(reads)
+    # Signing in needs its throttle's counters, in Redis: it is refused with a clear 503, never let through.
+    assert set(logins) == {503}, Counter(logins)
 
     # The WebSocket server learned that it missed events and told its client, which re-syncs from a snapshot.
     dropped = listener.wait_for(lambda e: e["type"] == "dropped" and board in e["channels"], 30, seen_before_return)
@@ -238,7 +255,20 @@ def test_redis_stopped_mid_ingest_loses_nothing_and_the_boards_heal(profile, red
     for client in (listener, late):
         client.wait_for(lambda e: e["type"] == "score.submitted" and e["data"]["score_id"] == body["score"]["id"], 10)
         client.close()
-    print(f"ingest {dict(statuses)}, reads while Redis was down {dict(Counter(reads))}, stored {len(stored)}")
+    record(
+        "redis_stopped_mid_ingest",
+        {
+            "seconds": 30,
+            "rate_per_second": ingest.rate,
+            "redis_down_seconds": 10,
+            "answers": {str(status): count for status, count in statuses.items()},
+            "acknowledged": len(acknowledged),
+            "stored": len(stored),
+            "lost": len(acknowledged - stored),
+            "reads_while_down": dict(Counter(str(status) for status in reads)),
+            "logins_while_down": dict(Counter(str(status) for status in logins)),
+        },
+    )
 
 
 def test_postgres_restarted_is_503_while_down_and_podium_recovers_by_itself(tmp_path, redis_server, settings):
@@ -293,7 +323,18 @@ def test_postgres_restarted_is_503_while_down_and_podium_recovers_by_itself(tmp_
             assert {status for (_, _, status) in after} <= {200, 201}, after
             assert {name: process.pid for name, process in profile.processes.items()} == pids
             assert all(process.poll() is None for process in profile.processes.values()), profile.logs()
-            print(f"while down {dict(down)}; after {dict(after)}")
+            record(
+                "postgres_restarted",
+                {
+                    "requests_while_down": sum(down.values()),
+                    "answers_while_down": dict(Counter(str(status) for (_, _, status) in down.elements())),
+                    "requests_after": sum(after.values()),
+                    "answers_after": dict(Counter(str(status) for (_, _, status) in after.elements())),
+                    "processes_restarted": sum(
+                        process.pid != pids[name] for name, process in profile.processes.items()
+                    ),
+                },
+            )
     finally:
         postgres.remove()
 
@@ -397,6 +438,11 @@ def test_a_worker_killed_inside_a_payout_pays_every_winner_exactly_once_after_a_
     assert len(entries) == len(expected) == 8
     assert dict(entries) == expected
     assert sum(expected.values()) == 10_000
+    paid_twice = len(entries) - len({user_id for user_id, _ in entries})
+    record(
+        "worker_killed_in_payout",
+        {"winners": len(expected), "ledger_entries": len(entries), "paid_twice": paid_twice},
+    )
 
 
 def test_a_websocket_server_killed_leaves_the_other_ones_clients_alone_and_reconnecting_clients_resync(profile):
@@ -426,9 +472,11 @@ def test_a_websocket_server_killed_leaves_the_other_ones_clients_alone_and_recon
         status, body = call(web, "POST", "/api/v1/scores", {"game_id": str(game.pk), "score": value}, token)
         assert status == 201, body
         submitted.append(body["score"]["id"])
+    received = []
     for listener in staying:
         listener.wait_for(lambda e: e["type"] == "score.submitted" and e["data"]["score_id"] == submitted[-1], 10)
         events = [e for e in listener.frames if e.get("channel") == board]
+        received.append(sum(e["type"] == "score.submitted" for e in events))
         assert [e["data"]["score_id"] for e in events if e["type"] == "score.submitted"] == submitted
         assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
         assert not [e for e in listener.frames if e["type"] in ("dropped", "error")]
@@ -437,10 +485,22 @@ def test_a_websocket_server_killed_leaves_the_other_ones_clients_alone_and_recon
     # snapshot that holds what happened while they were away.
     profile.start("ws2", "ws", WS_PORT=ws_other)
     wait_until(lambda: up(other), 60, profile.logs)
-    for port in (ws, other):
-        back = Listener(port, [board])
+    resynced = 0
+    for n, _ in enumerate(leaving):
+        back = Listener((ws, other)[n % 2], [board])
         snapshot = back.wait_for(lambda e: e["type"] == "leaderboard.snapshot", 10)
         assert [(row["username"], row["value"]) for row in snapshot["data"]["top"]] == [("sockets0", 300)]
+        resynced += 1
         back.close()
     for listener in staying:
         listener.close()
+    record(
+        "websocket_server_killed",
+        {
+            "clients_on_survivor": len(staying),
+            "clients_on_killed": len(leaving),
+            "scores_sent": len(submitted),
+            "scores_received_by_each_survivor": received,
+            "reconnected_with_fresh_snapshot": resynced,
+        },
+    )
