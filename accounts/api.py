@@ -6,7 +6,6 @@ import uuid
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -17,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from leaderboard_project.pagination import MAX_PAGE_SIZE, OffsetPagination
+from leaderboard_project.pagination import MAX_OFFSET, MAX_PAGE_SIZE, OffsetPagination
 from rankings.selectors import player_game_standings
 
 from . import selectors, services
@@ -118,6 +117,7 @@ class MeCreditsApi(GenericAPIView):
 
     permission_classes = [IsPlayer]
     pagination_class = OffsetPagination
+    blank_query_parameters = ("limit", "offset")
 
     def get_queryset(self) -> QuerySet[CreditEntry]:
         # Also called by the browsable API's renderer.
@@ -125,8 +125,14 @@ class MeCreditsApi(GenericAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("limit", OpenApiTypes.INT, description=f"Entries per page, 1 to {MAX_PAGE_SIZE}."),
-            OpenApiParameter("offset", OpenApiTypes.INT, description="Entries to skip."),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                description=f"Entries per page, 1 to {MAX_PAGE_SIZE}.",
+            ),
+            OpenApiParameter(
+                "offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}, description="Entries to skip."
+            ),
         ],
         responses={200: CreditPageSerializer},
         tags=["users"],

@@ -55,7 +55,6 @@ import logging
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -584,25 +583,6 @@ def format_table(args: argparse.Namespace, rows: Sequence[Row], judged: dict[str
     return "\n".join(lines)
 
 
-def code_state() -> dict[str, Any]:
-    def git(*command: str) -> str:
-        done = subprocess.run(
-            ["git", "--no-optional-locks", *command],
-            cwd=serving.PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return done.stdout.rstrip()
-
-    return {
-        "commit": git("rev-parse", "HEAD"),
-        "uncommitted_outside_bench": [
-            line for line in git("status", "--porcelain").splitlines() if " bench/" not in line
-        ],
-    }
-
-
 def postgres_setting(name: str) -> str:
     from django.db import connection
 
@@ -629,7 +609,7 @@ def versions(machine: dict[str, Any]) -> dict[str, Any]:
         "channels": version("channels"),
         "djangorestframework": version("djangorestframework"),
         "postgres_max_connections": int(postgres_setting("max_connections")),
-        "code": code_state(),
+        "code": serving.code_state(),
     }
 
 

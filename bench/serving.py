@@ -66,6 +66,7 @@ WSGI_APP = "leaderboard_project.wsgi:application"
 
 # High enough never to be what a benchmark measures; the bench says so in its output.
 SCORE_RATE = "1000000/min"
+KEY_SCORE_RATE = "1000000000/min"  # a game server's batches carry tens of thousands of scores a second
 THROTTLE_RATE = "1000000/min"
 JWT_ACCESS_MINUTES = 720
 # Variables of the calling shell that would change what is measured.
@@ -104,6 +105,7 @@ class Profile:
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "SCORE_RATE_PER_USER_GAME": SCORE_RATE,
+            "SCORE_RATE_PER_API_KEY": KEY_SCORE_RATE,
             "THROTTLE_LOGIN_IP": THROTTLE_RATE,
             "THROTTLE_LOGIN_USERNAME": THROTTLE_RATE,
             "THROTTLE_REGISTER_IP": THROTTLE_RATE,
@@ -1015,3 +1017,24 @@ def rss_mib(pids: Iterable[int]) -> float:
                     total += int(line.split()[1])
                     break
     return round(total / 1024, 1)
+
+
+def code_state() -> dict[str, Any]:
+    """The commit a bench ran on, and what was changed outside bench/ (figures of uncommitted code say so)."""
+
+    def git(*command: str) -> str:
+        done = subprocess.run(
+            ["git", "--no-optional-locks", *command],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout.rstrip()
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "uncommitted_outside_bench": [
+            line for line in git("status", "--porcelain").splitlines() if " bench/" not in line
+        ],
+    }

@@ -847,15 +847,8 @@ def code_state() -> dict[str, Any]:
     for path in files:
         digest.update(path.relative_to(serving.PROJECT_DIR).as_posix().encode() + b"\0" + path.read_bytes())
 
-    def git(*command: str) -> str:
-        done = subprocess.run(["git", *command], cwd=serving.PROJECT_DIR, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
     return {
-        "commit": git("rev-parse", "HEAD"),
-        "uncommitted_outside_bench": [
-            line for line in git("status", "--porcelain").splitlines() if " bench/" not in line
-        ],
+        **serving.code_state(),
         "realtime_path_sha256": digest.hexdigest(),
         "hashed_files": [path.relative_to(serving.PROJECT_DIR).as_posix() for path in files],
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -13,16 +13,25 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsStaffOrReadOnly
 from leaderboard_project.pagination import OffsetPagination
+from leaderboard_project.schema import ErrorSerializer
 
 from . import selectors, services
 from .models import Game
 from .serializers import GameListQuerySerializer, GameSerializer, GameWriteSerializer
+
+RULES_LOCKED = OpenApiResponse(
+    ErrorSerializer, description="The game has scores: its ranking fields cannot change (`game_has_scores`)."
+)
+IN_USE = OpenApiResponse(
+    ErrorSerializer, description="Records depend on the game; deactivate it instead (`game_in_use`)."
+)
 
 
 class GameListApi(GenericAPIView):
     permission_classes = [IsStaffOrReadOnly]
     pagination_class = OffsetPagination
     serializer_class = GameSerializer
+    blank_query_parameters = ("is_active",)
 
     def get_queryset(self) -> QuerySet[Game]:
         # Also called by the browsable API's renderer.
@@ -56,7 +65,7 @@ class GameDetailApi(APIView):
     def get(self, request: Request, id_or_slug: str) -> Response:
         return Response(GameSerializer(self._game(id_or_slug)).data)
 
-    @extend_schema(request=GameWriteSerializer, responses={200: GameSerializer}, tags=["games"])
+    @extend_schema(request=GameWriteSerializer, responses={200: GameSerializer, 409: RULES_LOCKED}, tags=["games"])
     def patch(self, request: Request, id_or_slug: str) -> Response:
         game = self._game(id_or_slug)
         serializer = GameWriteSerializer(data=request.data, partial=True)
@@ -64,7 +73,7 @@ class GameDetailApi(APIView):
         game = services.game_update(game=game, **serializer.validated_data)
         return Response(GameSerializer(game).data)
 
-    @extend_schema(responses={204: None}, tags=["games"])
+    @extend_schema(responses={204: None, 409: IN_USE}, tags=["games"])
     def delete(self, request: Request, id_or_slug: str) -> Response:
         services.game_delete(game=self._game(id_or_slug))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from leaderboard_project.serializers import StrictSerializer
 
@@ -41,6 +42,16 @@ def _validate_rules(value: Any) -> dict:
     return value
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean: 0, 1.0, "yes" and null are refused rather than coerced. A form (the browsable API) sends
+    text, read as DRF reads it ("true", "on", ...)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool) and not html.is_html_input(getattr(self.parent, "initial_data", None)):
+            self.fail("invalid", input=data)
+        return super().to_internal_value(data)
+
+
 class GameWriteSerializer(StrictSerializer):
     """Fields staff may set. On update every field is optional."""
 
@@ -52,8 +63,8 @@ class GameWriteSerializer(StrictSerializer):
     score_operator = serializers.ChoiceField(choices=ScoreOperator.choices, required=False)
     min_score = serializers.IntegerField(min_value=INT64_MIN, max_value=INT64_MAX, required=False, allow_null=True)
     max_score = serializers.IntegerField(min_value=INT64_MIN, max_value=INT64_MAX, required=False, allow_null=True)
-    counts_toward_global = serializers.BooleanField(required=False)
-    is_active = serializers.BooleanField(required=False)
+    counts_toward_global = StrictBooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
 
 class GameListQuerySerializer(serializers.Serializer):

@@ -1,4 +1,5 @@
-"""Offset/limit paging with strict parameters: a bad ``limit`` is a 400, not a silent default."""
+"""Offset/limit paging with strict parameters: a bad ``limit`` is a 400, not a silent default (an empty one is
+the default)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
 MAX_PAGE_SIZE = 100
+MAX_OFFSET = 10**12
 
 
 def parse_bounded_int(request: Request, name: str, *, default: int, minimum: int, maximum: int) -> int:
@@ -32,4 +34,14 @@ class OffsetPagination(LimitOffsetPagination):
         )
 
     def get_offset(self, request: Request) -> int:
-        return parse_bounded_int(request, self.offset_query_param, default=0, minimum=0, maximum=10**12)
+        return parse_bounded_int(request, self.offset_query_param, default=0, minimum=0, maximum=MAX_OFFSET)
+
+    def get_schema_operation_parameters(self, view: object) -> list[dict]:
+        # The bounds parse_bounded_int enforces, and the empty value it reads as the default.
+        bounds = {self.limit_query_param: (1, self.max_limit), self.offset_query_param: (0, MAX_OFFSET)}
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            minimum, maximum = bounds[parameter["name"]]
+            parameter["schema"] = {**parameter["schema"], "minimum": minimum, "maximum": maximum}
+            parameter["allowEmptyValue"] = True
+        return parameters

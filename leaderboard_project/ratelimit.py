@@ -43,8 +43,8 @@ def _client(url: str) -> redis.Redis:
     return _clients[url]
 
 
-def hit(name: str, period: int) -> Hit | None:
-    """Count one hit on ``name`` in the current window of ``period`` seconds.
+def hit(name: str, period: int, amount: int = 1) -> Hit | None:
+    """Count ``amount`` hits on ``name`` in the current window of ``period`` seconds.
 
     Returns the count so far in this window, or None when the counters are unreachable.
     """
@@ -54,10 +54,10 @@ def hit(name: str, period: int) -> Hit | None:
     retry_after = max(1, math.ceil((window + 1) * period - now))
     if not settings.REDIS_URL:
         cache.add(key, 0, timeout=period + 1)
-        return Hit(cache.incr(key), retry_after)
+        return Hit(cache.incr(key, amount), retry_after)
     try:
         with _client(settings.REDIS_URL).pipeline(transaction=False) as pipe:
-            pipe.incr(key)
+            pipe.incr(key, amount)
             pipe.expire(key, period + 1, nx=True)
             count, _ = pipe.execute()
     except (redis.RedisError, OSError) as exc:

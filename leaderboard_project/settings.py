@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE  # the marker django-csp replaces with the request's nonce
 from django.core.exceptions import ImproperlyConfigured
 from whitenoise.compress import Compressor
 
@@ -79,6 +80,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "leaderboard_project.health.ProbesMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "leaderboard_project.errors.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -200,6 +202,10 @@ PLAYER_NAME_CACHE_SECONDS = env.int("PLAYER_NAME_CACHE_SECONDS", default=10)
 
 # Scores one player may submit for one game, per window (N/s, N/min, N/10s, ...).
 SCORE_RATE_PER_USER_GAME = env.str("SCORE_RATE_PER_USER_GAME", default="60/min")
+# Scores one game server's API key may submit per window, over POST /scores and /scores/batch together. A batch
+# counts its scores, not one request, so the limit means the same whether a server sends them one by one or in
+# batches; a refused batch counts too, and stores nothing.
+SCORE_RATE_PER_API_KEY = env.str("SCORE_RATE_PER_API_KEY", default="6000/min")
 # Seconds a rate-limit counter may take in Redis before the limit is skipped (fails open).
 RATE_LIMIT_REDIS_TIMEOUT = 0.5
 
@@ -357,6 +363,53 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+# Off by default, each a deliberate choice of whoever runs the site (manage.py check --deploy warns about them):
+# whatever terminates TLS in front redirects plain HTTP (the health probes and the proxy's own requests are plain
+# HTTP), and HSTS for every subdomain, or on browsers' preload list, binds the whole domain, which Podium cannot know.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+
+
+def _websocket_sources(url: str, hosts: list[str]) -> list[str]:
+    """The connect-src sources PAGES_WEBSOCKET_URL needs beyond 'self' (which covers ws: and wss: on this origin).
+
+    ":port/path" is the page's own host on another port: each of ALLOWED_HOSTS on that port. CSP cannot name an
+    IPv6 literal, so a page opened at one needs PAGES_WEBSOCKET_URL as a full URL.
+    """
+    if url.startswith(("ws://", "wss://")):
+        scheme, _, rest = url.partition("://")
+        return [f"{scheme}://{rest.split('/', 1)[0]}"]
+    if not url.startswith(":"):
+        return []
+    port = url[1:].split("/", 1)[0]
+    names: list[str] = []
+    for host in hosts:
+        if host.startswith("["):
+            continue
+        names += [host[1:], f"*{host}"] if host.startswith(".") else [host]
+    return [f"{scheme}://{name}:{port}" for name in names for scheme in ("ws", "wss")]
+
+
+# Content-Security-Policy on every response (django-csp). Scripts and styles come from this origin only. The
+# inline blocks of the API docs (Swagger UI's start-up) and of the browsable API (its code colours) carry the
+# request's nonce (templates/drf_spectacular/, templates/rest_framework/). Style attributes are allowed: DRF's
+# templates use them, and an attribute can neither run a script nor load from another origin. Images may be
+# data: URLs (Swagger UI's icons).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'", *_websocket_sources(PAGES_WEBSOCKET_URL, ALLOWED_HOSTS)],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # The staff account ``make demo`` creates or updates.
 DEMO_ADMIN_USER = env.str("DEMO_ADMIN_USER", default="admin")

@@ -1,11 +1,19 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import errors, health, metrics_view
 
 handler500 = errors.server_error
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin, the browsable API)."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -29,6 +37,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view.metrics, name="metrics"),

@@ -6,8 +6,9 @@ import re
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
@@ -18,10 +19,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.auth import GameServer
-from accounts.models import User
+from accounts.models import ApiKey, User
 from accounts.permissions import is_player
 from games.models import INT64_MAX, INT64_MIN, Game
 from games.selectors import game_get
+from leaderboard_project import ratelimit
+from leaderboard_project.pagination import parse_bounded_int
+from leaderboard_project.schema import ErrorSerializer
 from rankings import selectors as rankings
 from rankings.boards import Board, game_board_at, global_board_at
 from rankings.engine.base import percentile
@@ -42,7 +46,29 @@ from .serializers import (
 )
 
 _KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
+SUBMIT_CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description="The idempotency key was used for another score (`idempotency_key_reused`), or the score would take "
+    "a total beyond a signed 64-bit integer (`board_value_overflow`).",
+)
+ALREADY_VOID = OpenApiResponse(ErrorSerializer, description="The score is already void (`score_already_void`).")
 _BATCH_FIELDS = {"user_id", "game_id", "score", "metadata", "idempotency_key"}
+
+
+class ApiKeyRateLimited(services.ScoreRateLimited):
+    message = "Too many scores from this API key; slow down."
+
+
+def _check_api_key_rate(api_key: ApiKey, scores: int) -> None:
+    """Count the scores a game server offers against ``SCORE_RATE_PER_API_KEY``, shared by every process.
+
+    Counted before anything is stored, so a flood costs one counter round trip per request. Fails open when
+    the counters are unreachable, like the per-player limit.
+    """
+    allowed, period = ratelimit.parse_rate(settings.SCORE_RATE_PER_API_KEY)
+    hit = ratelimit.hit(f"api-key:{api_key.pk}", period, amount=scores)
+    if hit is not None and hit.count > allowed:
+        raise ApiKeyRateLimited(headers={"Retry-After": str(hit.retry_after)})
 
 
 class IsGameServer(BasePermission):
@@ -77,6 +103,20 @@ class ScoreListApi(GenericAPIView):
         max_page_size = 200
         page_size_query_param = "limit"
 
+        def get_page_size(self, request: Request) -> int:
+            # A bad limit is a 400, as on every other list, not DRF's silent fallback to the default.
+            return parse_bounded_int(
+                request, self.page_size_query_param, default=self.page_size, minimum=1, maximum=self.max_page_size
+            )
+
+        def get_schema_operation_parameters(self, view: APIView) -> list[dict]:
+            parameters = super().get_schema_operation_parameters(view)
+            for parameter in parameters:
+                if parameter["name"] == self.page_size_query_param:
+                    parameter["schema"] = {**parameter["schema"], "minimum": 1, "maximum": self.max_page_size}
+                    parameter["allowEmptyValue"] = True
+            return parameters
+
     def get_queryset(self) -> Any:
         query = HistoryQuerySerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
@@ -94,11 +134,13 @@ class ScoreListApi(GenericAPIView):
 
     @extend_schema(
         request=ScoreSubmitSerializer,
-        responses={201: SubmitResponseSerializer, 200: SubmitResponseSerializer},
+        responses={201: SubmitResponseSerializer, 200: SubmitResponseSerializer, 409: SUBMIT_CONFLICT},
         tags=["scores"],
     )
     def post(self, request: Request) -> Response:
         """Submit a score: a player for themselves, or a game server (API key) for any player of its games."""
+        if isinstance(request.user, GameServer):
+            _check_api_key_rate(request.user.api_key, 1)
         serializer = ScoreSubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -186,6 +228,7 @@ class ScoreBatchApi(APIView):
             raise ValidationError({"scores": ["Must be a non-empty list of score objects."]})
         if len(raw) > services.MAX_BATCH:
             raise ValidationError({"scores": [f"At most {services.MAX_BATCH} scores per batch."]})
+        _check_api_key_rate(request.user.api_key, len(raw))
         parsed = [_batch_item(index, item) for index, item in enumerate(raw)]
         items = [(index, item) for index, item in enumerate(parsed) if isinstance(item, services.BatchItem)]
         stored = services.score_submit_batch(api_key=request.user.api_key, items=[item for _, item in items])
@@ -220,7 +263,7 @@ def _outcome_body(outcome: services.BatchOutcome) -> dict:
 class ScoreVoidApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=VoidSerializer, responses={200: ScoreSerializer}, tags=["scores"])
+    @extend_schema(request=VoidSerializer, responses={200: ScoreSerializer, 409: ALREADY_VOID}, tags=["scores"])
     def post(self, request: Request, score_id: int) -> Response:
         """Staff: void a cheated score; every board it counted on is recomputed, and the void is audited."""
         if not is_player(request):

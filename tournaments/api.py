@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView
@@ -18,6 +18,7 @@ from accounts.models import User
 from accounts.permissions import IsPlayer, is_player
 from games.selectors import game_get
 from leaderboard_project.pagination import OffsetPagination, parse_bounded_int
+from leaderboard_project.schema import ErrorSerializer
 from leaderboard_project.serializers import timestamp
 from rankings.engine.base import MAX_PAGE
 
@@ -31,6 +32,20 @@ from .serializers import (
     TournamentListQuerySerializer,
     TournamentRegisterSerializer,
     TournamentSerializer,
+)
+
+STANDINGS_PAGE = 50
+MAX_STANDINGS_OFFSET = 10**9
+JOIN_CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description="Already registered (`already_joined`), no free seat (`tournament_full`) or registration is over "
+    "(`registration_closed`).",
+)
+LEAVE_CONFLICT = OpenApiResponse(
+    ErrorSerializer, description="Not registered (`not_joined`), or the tournament has started (`tournament_started`)."
+)
+CANCEL_CONFLICT = OpenApiResponse(
+    ErrorSerializer, description="Only a scheduled or running tournament can be cancelled (`invalid_transition`)."
 )
 
 
@@ -75,6 +90,7 @@ class TournamentListApi(GenericAPIView):
     serializer_class = TournamentSerializer
     throttle_classes = [CreateThrottle]
     create_throttle_scope = "tournament_create"
+    blank_query_parameters = ("status", "game_id")
 
     def get_queryset(self) -> QuerySet[Tournament]:
         # An empty filter (?game_id=) means no filter.
@@ -119,7 +135,9 @@ class TournamentRegisterApi(APIView):
 
     permission_classes = [IsPlayer]
 
-    @extend_schema(request=TournamentRegisterSerializer, responses={201: TournamentDetailSerializer})
+    @extend_schema(
+        request=TournamentRegisterSerializer, responses={201: TournamentDetailSerializer, 409: JOIN_CONFLICT}
+    )
     def post(self, request: Request) -> Response:
         serializer = TournamentRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -137,7 +155,7 @@ class TournamentRegisterApi(APIView):
 class TournamentJoinApi(APIView):
     permission_classes = [IsPlayer]
 
-    @extend_schema(request=None, responses={201: TournamentDetailSerializer})
+    @extend_schema(request=None, responses={201: TournamentDetailSerializer, 409: JOIN_CONFLICT})
     def post(self, request: Request, tournament_id: int) -> Response:
         return _join(request, _tournament(tournament_id), request.user)
 
@@ -145,7 +163,7 @@ class TournamentJoinApi(APIView):
 class TournamentLeaveApi(APIView):
     permission_classes = [IsPlayer]
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 409: LEAVE_CONFLICT})
     def delete(self, request: Request, tournament_id: int) -> Response:
         services.tournament_leave(tournament=_tournament(tournament_id), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -154,7 +172,7 @@ class TournamentLeaveApi(APIView):
 class TournamentCancelApi(APIView):
     permission_classes = [IsPlayer]
 
-    @extend_schema(request=None, responses={200: TournamentDetailSerializer})
+    @extend_schema(request=None, responses={200: TournamentDetailSerializer, 409: CANCEL_CONFLICT})
     def post(self, request: Request, tournament_id: int) -> Response:
         tournament = services.tournament_cancel(tournament=_tournament(tournament_id), actor=request.user)
         return Response(_detail(request, tournament))
@@ -174,11 +192,27 @@ class TournamentParticipantsApi(GenericAPIView):
 class TournamentStandingsApi(APIView):
     """Ranks, players, values and attempts: live while the tournament runs, frozen (with prizes) once finished."""
 
-    @extend_schema(responses={200: StandingsSerializer})
+    blank_query_parameters = ("offset", "limit")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "offset",
+                {"type": "integer", "minimum": 0, "maximum": MAX_STANDINGS_OFFSET},
+                description="Ranks to skip.",
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                description=f"Entries per page, 1 to {MAX_PAGE} (default {STANDINGS_PAGE}).",
+            ),
+        ],
+        responses={200: StandingsSerializer},
+    )
     def get(self, request: Request, tournament_id: int) -> Response:
         tournament = _tournament(tournament_id)
-        offset = parse_bounded_int(request, "offset", default=0, minimum=0, maximum=10**9)
-        limit = parse_bounded_int(request, "limit", default=50, minimum=1, maximum=MAX_PAGE)
+        offset = parse_bounded_int(request, "offset", default=0, minimum=0, maximum=MAX_STANDINGS_OFFSET)
+        limit = parse_bounded_int(request, "limit", default=STANDINGS_PAGE, minimum=1, maximum=MAX_PAGE)
         standings = selectors.tournament_standings(tournament=tournament, offset=offset, limit=limit)
         return Response(
             {

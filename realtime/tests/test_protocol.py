@@ -5,6 +5,7 @@ from channels.db import database_sync_to_async
 
 from accounts.services import user_tokens
 from accounts.tests.factories import UserFactory
+from accounts.tests.test_jwt import FORGERIES
 
 from .conftest import connect, frames, run, subscribe, until
 
@@ -32,12 +33,13 @@ def test_subscribing_to_public_channels_confirms_them():
         ('{"type": "subscribe", "channels": "score"}', "invalid_message"),
         ('{"type": "dance"}', "unknown_type"),
         ('{"type": "ping", "pad": "' + "x" * 4100 + '"}', "frame_too_large"),
+        (b'{"type": "ping", "pad": "' + b"x" * 4100 + b'"}', "frame_too_large"),
     ],
 )
 def test_a_bad_frame_gets_an_error_and_the_connection_stays_open(frame, code):
     async def scenario():
         client = await connect()
-        await client.send_to(text_data=frame)
+        await client.send_to(**{"bytes_data" if isinstance(frame, bytes) else "text_data": frame})
         error = await frames(client)
         await client.send_json_to({"type": "ping"})
         pong = await frames(client)
@@ -141,3 +143,26 @@ def test_unsubscribing_stops_a_channel():
         return reply
 
     assert run(scenario) == {"type": "unsubscribed", "channels": ["score"]}
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_a_forged_or_foreign_token_closes_the_connection_with_4401(forgery):
+    token = FORGERIES[forgery](UserFactory())
+
+    async def scenario():
+        client = await connect(token)
+        return await client.receive_output(timeout=5)
+
+    assert run(scenario) == {"type": "websocket.close", "code": 4401, "reason": "invalid token"}
+
+
+def test_the_token_of_a_deleted_player_is_refused():
+    player = UserFactory()
+    token = user_tokens(user=player)["access"]
+    player.delete()
+
+    async def scenario():
+        client = await connect(token)
+        return await client.receive_output(timeout=5)
+
+    assert run(scenario)["code"] == 4401

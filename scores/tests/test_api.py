@@ -393,3 +393,64 @@ def test_the_public_profile_shows_per_game_ranks(api_client, client_for, user, g
             "percentile": 50.0,
         }
     ]
+
+
+def test_a_game_servers_scores_above_its_per_key_rate_are_429(api_client, server_key, game, settings):
+    settings.SCORE_RATE_PER_API_KEY = "2/min"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {server_key[1]}")
+    players = [UserFactory() for _ in range(3)]
+
+    responses = [submit(api_client, game, 10, user_id=str(player.pk)) for player in players]
+
+    assert [r.status_code for r in responses] == [201, 201, 429]
+    assert responses[2].json() == {
+        "error": {"code": "throttled", "message": "Too many scores from this API key; slow down."}
+    }
+    assert 1 <= int(responses[2]["Retry-After"]) <= 60
+    assert Score.objects.count() == 2
+
+
+def test_the_per_key_rate_counts_each_key_apart_and_leaves_players_alone(
+    api_client, client_for, server_key, user, game, settings
+):
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_key_create
+
+    settings.SCORE_RATE_PER_API_KEY = "1/min"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {server_key[1]}")
+    submit(api_client, game, 1, user_id=str(user.pk))
+    throttled = submit(api_client, game, 2, user_id=str(user.pk))
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(name='second', games=[game])[1]}")
+
+    assert throttled.status_code == 429
+    assert submit(other, game, 3, user_id=str(user.pk)).status_code == 201
+    assert submit(client_for(user), game, 4).status_code == 201
+
+
+@pytest.mark.redis
+def test_the_per_key_rate_is_counted_in_redis_shared_by_every_process(api_client, server_key, user, game, settings):
+    import redis
+
+    settings.SCORE_RATE_PER_API_KEY = "2/min"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {server_key[1]}")
+    submit(api_client, game, 1, user_id=str(user.pk))
+
+    counters = redis.Redis.from_url(settings.REDIS_URL).keys(f"podium:rate:api-key:{server_key[0].pk}:*")
+    assert len(counters) == 1
+    redis.Redis.from_url(settings.REDIS_URL).incr(counters[0])  # another server counted one meanwhile
+    assert submit(api_client, game, 2, user_id=str(user.pk)).status_code == 429
+
+
+@pytest.mark.redis
+def test_a_game_servers_scores_are_accepted_while_the_rate_counters_are_unreachable(
+    api_client, server_key, user, game, settings
+):
+    settings.SCORE_RATE_PER_API_KEY = "1/min"
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {server_key[1]}")
+
+    statuses = [submit(api_client, game, value, user_id=str(user.pk)).status_code for value in (1, 2)]
+
+    assert statuses == [201, 201]

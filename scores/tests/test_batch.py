@@ -133,3 +133,37 @@ def test_players_cannot_use_the_batch(client_for, user, game):
 
     assert response.status_code == 403
     assert not Score.objects.exists()
+
+
+def test_a_batch_counts_each_score_against_the_keys_rate_shared_with_single_submissions(server, game, settings):
+    settings.SCORE_RATE_PER_API_KEY = "5/min"
+    players = [UserFactory() for _ in range(3)]
+
+    first = server.post(BATCH, {"scores": [item(p, game, 1) for p in players]})
+    single = server.post("/api/v1/scores", item(players[0], game, 2), format="json")
+    over = server.post(BATCH, {"scores": [item(p, game, 3) for p in players[:2]]})
+
+    assert (first.status_code, single.status_code) == (200, 201)
+    assert over.status_code == 429
+    assert over.json()["error"]["code"] == "throttled"
+    assert 1 <= int(over["Retry-After"]) <= 60
+    assert Score.objects.count() == 4
+
+
+def test_a_batch_larger_than_the_keys_whole_rate_is_refused_and_stores_nothing(server, game, user, settings):
+    settings.SCORE_RATE_PER_API_KEY = "2/min"
+
+    response = server.post(BATCH, {"scores": [item(user, game, value) for value in range(3)]})
+
+    assert response.status_code == 429
+    assert not Score.objects.exists()
+
+
+@pytest.mark.redis
+def test_a_batch_is_accepted_while_the_rate_counters_are_unreachable(server, game, user, settings):
+    settings.SCORE_RATE_PER_API_KEY = "1/min"
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+
+    response = server.post(BATCH, {"scores": [item(user, game, value) for value in range(3)]})
+
+    assert response.json()["created"] == 3

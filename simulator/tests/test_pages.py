@@ -596,12 +596,12 @@ def test_a_short_real_stress_run_from_the_page_streams_its_figures_and_lands_in_
     _wait_live(page)
     # Live: the tiles and both charts follow stress.progress without a reload.
     page.wait_for_function(
-        "Number(document.querySelector('[data-figure=requests]').textContent.replace(/,/g, '')) > 0",
+        "() => Number(document.querySelector('[data-figure=requests]').textContent.replace(/,/g, '')) > 0",
         timeout=30_000,
     )
     assert page.locator("[data-run-status]").inner_text() == "Running"
     assert page.locator("[data-stop-form]").is_visible() and page.locator("button[data-start]").is_disabled()
-    page.wait_for_function("Chart.getChart('chart-throughput').data.datasets[0].data.length >= 2", timeout=10_000)
+    page.wait_for_function("() => Chart.getChart('chart-throughput').data.datasets[0].data.length >= 2", timeout=10_000)
     assert page.evaluate("Chart.getChart('chart-latency').data.datasets[1].data.length") >= 2
     # Over: the run's row turns Finished with its totals, and the form is ready for the next one.
     row = page.locator(f'tr[data-run-id="{run.pk}"]')
@@ -653,7 +653,7 @@ def test_the_stress_page_follows_a_run_from_its_events_without_a_reload(page, si
             "elapsed": float(second),
         }
         publish("stress", "stress.progress", {"id": run.pk, **figures})
-    page.wait_for_function("Chart.getChart('chart-throughput').data.datasets[0].data.length === 3")
+    page.wait_for_function("() => Chart.getChart('chart-throughput').data.datasets[0].data.length === 3")
     assert page.locator('[data-figure="requests"]').inner_text() == "3,000"
     assert page.locator('[data-figure="rps"]').inner_text() == "99.9"
     assert page.locator('[data-figure="p95_ms"]').inner_text() == "43"
@@ -710,7 +710,7 @@ def test_the_demo_controls_start_and_stop_a_simulation_and_its_counters_move(pag
 
     controls.locator("[data-simulation-badge]", has_text="Running").wait_for()
     page.wait_for_function(
-        "Number(document.querySelector('#demo-controls [data-counter=scores_submitted]').textContent"
+        "() => Number(document.querySelector('#demo-controls [data-counter=scores_submitted]').textContent"
         ".replace(/,/g, '')) >= 3",
         timeout=10_000,
     )

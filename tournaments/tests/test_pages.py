@@ -559,7 +559,7 @@ def test_a_player_creates_a_tournament_and_others_join_it(page, site):
     page.evaluate("window.stayed = true")
     off_loop(services.tournament_join, tournament=cup, user=friend)
     page.wait_for_selector(f'[data-participants] li[data-user-id="{friend.pk}"]')
-    page.wait_for_function("[...document.querySelectorAll('[data-count]')].every(n => n.textContent === '2')")
+    page.wait_for_function("() => [...document.querySelectorAll('[data-count]')].every(n => n.textContent === '2')")
     assert page.evaluate("window.stayed") is True
 
 
