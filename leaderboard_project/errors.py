@@ -70,11 +70,14 @@ RETRY_AFTER_SECONDS = 5
 
 
 def dependency_down(exc: BaseException | None) -> bool:
-    """Whether ``exc`` (or what it was raised from) means a dependency is unreachable."""
+    """Whether ``exc``, or what it was raised from (``raise ... from``), means a dependency is unreachable.
+
+    Only the explicit cause counts: a bug met while handling a dependency's error is still a bug (a 500).
+    """
     while exc is not None:
         if isinstance(exc, DEPENDENCY_ERRORS):
             return True
-        exc = exc.__cause__ or exc.__context__
+        exc = exc.__cause__
     return False
 
 

@@ -403,6 +403,23 @@ def wrapped_database_down_view(request):
         raise RuntimeError("could not load the board") from error
 
 
+def bug_while_handling_database_down_view(request):
+    try:
+        raise OperationalError("the server is restarting")
+    except OperationalError:
+        return {}["missing"]  # a bug in the handling, not the dependency
+
+
+@ERRORS_URLS
+def test_a_bug_met_while_handling_a_dependencys_error_is_still_a_500():
+    client = Client(raise_request_exception=False)
+
+    response = client.get("/api/v1/_test/bug-while-database-down")
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
+
+
 # 500
 
 

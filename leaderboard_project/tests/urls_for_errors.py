@@ -8,6 +8,7 @@ from leaderboard_project.tests.test_errors import (
     ConflictApi,
     ConflictWithFieldsApi,
     RaisingApi,
+    bug_while_handling_database_down_view,
     database_down_view,
     wrapped_database_down_view,
 )
@@ -23,6 +24,7 @@ urlpatterns = [
     path("_test/boom", BoomApi.as_view()),
     path("api/v1/_test/database-down", database_down_view),
     path("api/v1/_test/wrapped-database-down", wrapped_database_down_view),
+    path("api/v1/_test/bug-while-database-down", bug_while_handling_database_down_view),
     path("_test/database-down", database_down_view),
     *project_urlpatterns,
 ]
