@@ -45,6 +45,18 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(tra
 PASSWORD = "k8#vRt2!q-fault"
 
 
+@pytest.fixture(scope="session")
+def collected_static() -> None:
+    """The pages' static files, collected once, as ``make serve`` does before it starts the processes."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=PROJECT,
+        env=environment(),
+        check=True,
+        capture_output=True,
+    )
+
+
 @pytest.fixture
 def redis_server(tmp_path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path)
@@ -73,7 +85,7 @@ def _profile(tmp_path, redis_url: str, **env: str) -> Profile:
 
 
 @pytest.fixture
-def profile(tmp_path, redis_server) -> Iterator[Profile]:
+def profile(tmp_path, redis_server, collected_static) -> Iterator[Profile]:
     with running(_profile(tmp_path, redis_server.url)) as started:
         yield started
     _wait_for_sessions_to_end()
@@ -271,7 +283,7 @@ def test_redis_stopped_mid_ingest_loses_nothing_and_the_boards_heal(profile, red
     )
 
 
-def test_postgres_restarted_is_503_while_down_and_podium_recovers_by_itself(tmp_path, redis_server, settings):
+def test_postgres_restarted_is_503_while_down_and_podium_recovers_by_itself(tmp_path, redis_server, collected_static):
     postgres = PostgresServer()
     postgres.start()
     try:
@@ -291,6 +303,7 @@ def test_postgres_restarted_is_503_while_down_and_podium_recovers_by_itself(tmp_
             (token,) = _players(web, 1, "restart")
             status, game = call(web, "GET", "/api/v1/games")
             assert status == 200, game
+            assert call(web, "GET", "/")[0] == 200
             staff_game = _staff_game(profile)
             assert call(web, "POST", "/api/v1/scores", {"game_id": staff_game, "score": 10}, token)[0] == 201
 
