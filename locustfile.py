@@ -44,7 +44,7 @@ from collections import deque
 from typing import Any
 
 import gevent
-from locust import HttpUser, User, between, constant_throughput, events, task
+from locust import HttpUser, User, between, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 from websockets.sync.client import connect as ws_connect
@@ -82,7 +82,24 @@ class Player(HttpUser):
     """A signed-in player: submits scores, reads boards, browses and joins tournaments."""
 
     weight = 9
-    wait_time = constant_throughput(THROUGHPUT) if THROUGHPUT > 0 else between(0.5, 2)
+    next_start: float | None = None
+
+    def wait_time(self) -> float:
+        """``THROUGHPUT`` tasks a second from a random phase, or a random pause of 0.5 to 2 s without it.
+
+        locust's ``constant_throughput`` counts each player's period from when the player started, and locust
+        starts a second's players together: every player would then fire in the same instant of each second,
+        one burst a second instead of a steady flow. A task that ran late is followed at once, never by a burst.
+        """
+        if THROUGHPUT <= 0:
+            return random.uniform(0.5, 2)
+        period = 1 / THROUGHPUT
+        now = time.monotonic()
+        if self.next_start is None:
+            self.next_start = now + random.uniform(0, period)
+        else:
+            self.next_start = max(self.next_start + period, now)
+        return self.next_start - now
 
     def on_start(self) -> None:
         number = _take_player_number()

@@ -1,16 +1,8 @@
 """The soak test's users: ``locustfile.py``'s players and spectators, with figures per second written for bench.soak.
 
 ``SoakPlayer`` is the project's ``Player`` (the same tasks, the same
-credentials and score-limit bookkeeping) with two changes:
+credentials, pacing and score-limit bookkeeping) with one change:
 
-* its pacing: each player starts its cycle at a random moment of the first period, then
-  runs one task every ``1 / PODIUM_STRESS_THROUGHPUT`` seconds from there
-  (``constant_throughput``'s rule: a task that ran late is followed at once,
-  never by a burst to catch up). ``constant_throughput`` counts each player's
-  period from the moment locust started it, and locust starts the players of a
-  second together (``--spawn-rate`` of them at once, a second apart): every
-  player then ran in the same phase, and the server got all the players'
-  requests in one burst a second instead of a steady flow;
 * it counts its actions, one per task run, so that the bench can compare the
   rate it achieved with the rate it asked for.
 
@@ -32,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import time
 from collections import Counter, defaultdict
 from typing import Any
@@ -41,7 +32,7 @@ import gevent
 from locust import events
 from locust.env import Environment
 
-from locustfile import THROUGHPUT, Player, Spectator
+from locustfile import Player, Spectator
 
 OUTPUT = os.environ.get("PODIUM_SOAK_OUTPUT", "")
 WINDOW = (float(os.environ.get("PODIUM_SOAK_T0", "0") or 0), float(os.environ.get("PODIUM_SOAK_T1", "0") or 0))
@@ -135,21 +126,11 @@ FIGURES = _Figures()
 
 
 class SoakPlayer(Player):
-    """The project's player, one task per period from a random phase; each task run is counted as one action."""
-
-    next_start: float | None = None
+    """The project's player; each task run is counted as one action."""
 
     def wait_time(self) -> float:
         FIGURES.action()
-        if THROUGHPUT <= 0:
-            return Player.wait_time(self)
-        period = 1 / THROUGHPUT
-        now = time.monotonic()
-        if self.next_start is None:
-            self.next_start = now + random.uniform(0, period)
-        else:
-            self.next_start = max(self.next_start + period, now)
-        return self.next_start - now
+        return Player.wait_time(self)
 
 
 @events.request.add_listener

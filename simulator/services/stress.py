@@ -204,7 +204,7 @@ def _credentials(players: list[User], lifetime: timedelta) -> list[dict[str, str
 
 def locust_plan(*, concurrent_users: int, actions_per_second: int) -> dict[str, Any]:
     """How a run's parameters map onto locust: one user in ten is a spectator (none in a one-user run), and the
-    players share ``actions_per_second`` (spectators make no requests) through ``constant_throughput``."""
+    players share ``actions_per_second`` (spectators make no requests), each from a random phase of its period."""
     spectators = 0 if concurrent_users < 2 else max(1, concurrent_users // 10)
     players = concurrent_users - spectators
     return {"players": players, "spectators": spectators, "throughput": actions_per_second / players}
