@@ -21,11 +21,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.conf import settings as settings_module
+from django.conf import settings
 from django.utils import timezone
 from websockets.sync.client import connect
 
-from accounts.models import User
+from accounts.models import CreditEntry, User
+from accounts.tests.factories import UserFactory
 from games.tests.factories import GameFactory
 from leaderboard_project.tests.profile import (
     PostgresServer,
@@ -39,6 +40,9 @@ from leaderboard_project.tests.profile import (
 )
 from realtime.tests.servers import APP_NAME, PROJECT, _wait_for_sessions_to_end, environment, free_port
 from scores.models import Score
+from scores.services import score_submit
+from tournaments import services
+from tournaments.models import Status, Tournament, TournamentResult
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -98,7 +102,7 @@ def _start(profile: Profile, *names: str) -> None:
     checks = {"web": lambda: up(web), "ws": lambda: up(ws)}
     for name in names:
         if name in checks:
-            wait_until(checks[name], 60, f"{name} serving\n{profile.logs()}")
+            wait_until(checks[name], 60, lambda name=name: f"{name} serving\n{profile.logs()}")
 
 
 def _players(port: int, count: int, prefix: str) -> list[str]:
@@ -367,7 +371,7 @@ def _staff_game(profile: Profile) -> str:
 
 
 def _database_dsn() -> str:
-    db = settings_module.DATABASES["default"]
+    db = settings.DATABASES["default"]
     return f"host={db['HOST']} port={db['PORT']} user={db['USER']} dbname={db['NAME']}"
 
 
@@ -396,12 +400,6 @@ def _lock_waiters() -> list[str]:
 
 
 def test_a_worker_killed_inside_a_payout_pays_every_winner_exactly_once_after_a_new_worker_starts(profile):
-    from accounts.models import CreditEntry
-    from accounts.tests.factories import UserFactory
-    from scores.services import score_submit
-    from tournaments import services
-    from tournaments.models import Status, Tournament, TournamentResult
-
     game = GameFactory(name="Fault Payout")
     players = UserFactory.create_batch(12)
     start = timezone.now() - timedelta(seconds=1)
@@ -444,7 +442,7 @@ def test_a_worker_killed_inside_a_payout_pays_every_winner_exactly_once_after_a_
     assert Tournament.objects.get(pk=cup.pk).status == Status.FINISHED
 
     profile.start("worker")
-    wait_until(lambda: Tournament.objects.get(pk=cup.pk).status == Status.PAID, 60, profile.logs())
+    wait_until(lambda: Tournament.objects.get(pk=cup.pk).status == Status.PAID, 60, profile.logs)
     time.sleep(3)  # more ticks, and any redelivered payout task, pay nobody again
     expected = dict(TournamentResult.objects.filter(tournament=cup, prize__gt=0).values_list("user_id", "prize"))
     entries = list(CreditEntry.objects.filter(reference=reference).values_list("user_id", "amount"))
