@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -64,3 +65,14 @@ def hit(name: str, period: int, amount: int = 1) -> Hit | None:
         logger.warning("rate limit counters unreachable, not limiting %s: %s", name, exc)
         return None
     return Hit(count, retry_after)
+
+
+def enforce(name: str, rate: str, error: Callable[..., Exception], *, amount: int = 1) -> None:
+    """Count ``amount`` hits on ``name`` against ``rate`` (``"60/min"``); past it, raise ``error`` with Retry-After.
+
+    Fails open: when the counters are unreachable nothing is raised.
+    """
+    allowed, period = parse_rate(rate)
+    counted = hit(name, period, amount)
+    if counted is not None and counted.count > allowed:
+        raise error(headers={"Retry-After": str(counted.retry_after)})

@@ -6,7 +6,6 @@ import re
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -19,11 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.auth import GameServer
-from accounts.models import ApiKey, User
+from accounts.models import User
 from accounts.permissions import is_player
 from games.models import INT64_MAX, INT64_MIN, Game
 from games.selectors import game_get
-from leaderboard_project import ratelimit
 from leaderboard_project.pagination import parse_bounded_int
 from leaderboard_project.schema import ErrorSerializer
 from rankings import selectors as rankings
@@ -53,22 +51,6 @@ SUBMIT_CONFLICT = OpenApiResponse(
 )
 ALREADY_VOID = OpenApiResponse(ErrorSerializer, description="The score is already void (`score_already_void`).")
 _BATCH_FIELDS = {"user_id", "game_id", "score", "metadata", "idempotency_key"}
-
-
-class ApiKeyRateLimited(services.ScoreRateLimited):
-    message = "Too many scores from this API key; slow down."
-
-
-def _check_api_key_rate(api_key: ApiKey, scores: int) -> None:
-    """Count the scores a game server offers against ``SCORE_RATE_PER_API_KEY``, shared by every process.
-
-    Counted before anything is stored, so a flood costs one counter round trip per request. Fails open when
-    the counters are unreachable, like the per-player limit.
-    """
-    allowed, period = ratelimit.parse_rate(settings.SCORE_RATE_PER_API_KEY)
-    hit = ratelimit.hit(f"api-key:{api_key.pk}", period, amount=scores)
-    if hit is not None and hit.count > allowed:
-        raise ApiKeyRateLimited(headers={"Retry-After": str(hit.retry_after)})
 
 
 class IsGameServer(BasePermission):
@@ -140,7 +122,7 @@ class ScoreListApi(GenericAPIView):
     def post(self, request: Request) -> Response:
         """Submit a score: a player for themselves, or a game server (API key) for any player of its games."""
         if isinstance(request.user, GameServer):
-            _check_api_key_rate(request.user.api_key, 1)
+            services.api_key_rate_check(api_key=request.user.api_key, scores=1)
         serializer = ScoreSubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -228,7 +210,7 @@ class ScoreBatchApi(APIView):
             raise ValidationError({"scores": ["Must be a non-empty list of score objects."]})
         if len(raw) > services.MAX_BATCH:
             raise ValidationError({"scores": [f"At most {services.MAX_BATCH} scores per batch."]})
-        _check_api_key_rate(request.user.api_key, len(raw))
+        services.api_key_rate_check(api_key=request.user.api_key, scores=len(raw))
         parsed = [_batch_item(index, item) for index, item in enumerate(raw)]
         items = [(index, item) for index, item in enumerate(parsed) if isinstance(item, services.BatchItem)]
         stored = services.score_submit_batch(api_key=request.user.api_key, items=[item for _, item in items])

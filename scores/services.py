@@ -66,6 +66,10 @@ class ScoreRateLimited(DomainError):
     message = "Too many scores for this game; slow down."
 
 
+class ApiKeyRateLimited(ScoreRateLimited):
+    message = "Too many scores from this API key; slow down."
+
+
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     message = "This idempotency key was already used for a different score."
@@ -84,10 +88,16 @@ class SubmitResult:
 
 def _check_rate(user_id: uuid.UUID, game_id: uuid.UUID) -> None:
     """Fixed-window count per player and game, shared by every server process."""
-    allowed, period = ratelimit.parse_rate(settings.SCORE_RATE_PER_USER_GAME)
-    hit = ratelimit.hit(f"score:{user_id}:{game_id}", period)
-    if hit is not None and hit.count > allowed:
-        raise ScoreRateLimited(headers={"Retry-After": str(hit.retry_after)})
+    ratelimit.enforce(f"score:{user_id}:{game_id}", settings.SCORE_RATE_PER_USER_GAME, ScoreRateLimited)
+
+
+def api_key_rate_check(*, api_key: ApiKey, scores: int) -> None:
+    """Count the scores a game server offers against ``SCORE_RATE_PER_API_KEY``, shared by every process.
+
+    Called before anything is parsed or stored, with every score a request carries (a batch's invalid ones
+    too), so a flood costs one counter round trip per request. Fails open like the per-player limit.
+    """
+    ratelimit.enforce(f"api-key:{api_key.pk}", settings.SCORE_RATE_PER_API_KEY, ApiKeyRateLimited, amount=scores)
 
 
 def score_validate(*, game: Game, value: int, metadata: object) -> None:

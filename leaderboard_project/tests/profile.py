@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from leaderboard_project import serve
 from realtime.tests.servers import PROJECT, free_port
 
@@ -85,15 +87,14 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        log = (self.workdir / f"redis-{self.port}.log").open("a")
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        import redis
+        with (self.workdir / f"redis-{self.port}.log").open("a") as log:
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
         def answers() -> bool:
             try:
@@ -183,15 +184,15 @@ class Profile:
     def start(self, name: str, process: str | None = None, **env: str) -> subprocess.Popen:
         """Start the Procfile's ``process`` line (``name`` by default) as ``name``, with ``env`` on top."""
         command = procfile()[process or name]
-        log = (self.workdir / f"{name}.log").open("a")
-        started = subprocess.Popen(
-            ["bash", "-c", f"exec {command}"],
-            cwd=PROJECT,
-            env={**self.env, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.workdir / f"{name}.log").open("a") as log:
+            started = subprocess.Popen(
+                ["bash", "-c", f"exec {command}"],
+                cwd=PROJECT,
+                env={**self.env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes[name] = started
         return started
 

@@ -30,6 +30,7 @@ from accounts.models import CreditEntry
 from games.tests.factories import GameFactory
 from leaderboard_project import serve
 from leaderboard_project.tests.browser import _page_fixture
+from leaderboard_project.tests.profile import call
 from realtime.tests.servers import PROJECT, _wait_for_sessions_to_end, environment, free_port
 from tournaments.models import Status, Tournament
 
@@ -129,19 +130,6 @@ def tab(request, browser):
     yield from _page_fixture(request, browser, 1280, 900)
 
 
-def _call(served: Served, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(served.url(path), method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    data = json.dumps(body).encode() if body is not None else None
-    try:
-        with urllib.request.urlopen(request, data=data, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
 def _events(client: ClientConnection) -> Iterator[dict[str, Any]]:
     """Every event the client receives, ``batch`` frames opened up."""
     while True:
@@ -171,8 +159,8 @@ def _wait_for(client: ClientConnection, match: Callable[[dict[str, Any]], bool],
 def test_make_serve_runs_the_whole_production_profile_until_ctrl_c(served, tab):
     game = GameFactory(name="Serve Smoke")
 
-    status, registered = _call(
-        served, "POST", "/api/v1/users/register", {"username": "smoke", "email": "s@x.io", "password": "k8#vRt2!q"}
+    status, registered = call(
+        served.web, "POST", "/api/v1/users/register", {"username": "smoke", "email": "s@x.io", "password": "k8#vRt2!q"}
     )
     assert status == 201, registered
     token = registered["access"]
@@ -186,7 +174,7 @@ def test_make_serve_runs_the_whole_production_profile_until_ctrl_c(served, tab):
         tab.wait_for_selector('html[data-live="live"]', state="attached", timeout=15_000)
 
         # A score over HTTP (gunicorn) reaches the WebSocket client of uvicorn, and the open dashboard.
-        status, submitted = _call(served, "POST", "/api/v1/scores", {"game_id": str(game.pk), "score": 4321}, token)
+        status, submitted = call(served.web, "POST", "/api/v1/scores", {"game_id": str(game.pk), "score": 4321}, token)
         assert status == 201, submitted
         event = _wait_for(client, lambda e: e["type"] == "score.submitted", 10)
         assert event["data"]["score"] == 4321 and event["data"]["username"] == "smoke"
@@ -194,8 +182,8 @@ def test_make_serve_runs_the_whole_production_profile_until_ctrl_c(served, tab):
 
         # A short tournament: beat's clock and the worker start it, finish it and pay it; nothing here drives it.
         start = timezone.now() + timedelta(seconds=3)
-        status, cup = _call(
-            served,
+        status, cup = call(
+            served.web,
             "POST",
             "/api/v1/tournaments",
             {
@@ -208,9 +196,9 @@ def test_make_serve_runs_the_whole_production_profile_until_ctrl_c(served, tab):
             token,
         )
         assert status == 201, cup
-        assert _call(served, "POST", f"/api/v1/tournaments/{cup['id']}/join", token=token)[0] == 201
+        assert call(served.web, "POST", f"/api/v1/tournaments/{cup['id']}/join", token=token)[0] == 201
         _wait_for(client, lambda e: e["type"] == "tournament.started" and e["data"]["tournament_id"] == cup["id"], 30)
-        status, _ = _call(served, "POST", "/api/v1/scores", {"game_id": str(game.pk), "score": 50}, token)
+        status, _ = call(served.web, "POST", "/api/v1/scores", {"game_id": str(game.pk), "score": 50}, token)
         assert status == 201
         _wait_for(client, lambda e: e["type"] == "tournament.paid" and e["data"]["tournament_id"] == cup["id"], 45)
 
