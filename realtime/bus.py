@@ -36,7 +36,7 @@ from leaderboard_project.metrics import EVENTS_PUBLISHED
 from leaderboard_project.serializers import timestamp
 from leaderboard_project.tracing import tracer
 
-from .names import BOARDS, group_name, parse_channel
+from .names import BOARDS, BOARDS_RESYNC, group_name, parse_channel
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ def publish_many(events: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
     prepared = [_prepare(channel, type, data) for channel, type, data in events]
     if prepared:
         transaction.on_commit(partial(_send, prepared))
+
+
+def publish_resync() -> None:
+    """After commit, have every server forget the boards it keeps and every client re-sync its channels.
+
+    For writes that change boards wholesale (the demo data created or reset), where
+    announcing each moved player would cost more than every client reading again.
+    """
+    publish(BOARDS, BOARDS_RESYNC, {})
 
 
 def _prepare(channel: str, type: str, data: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -46,7 +46,7 @@ from leaderboard_project.metrics import EVENTS_DROPPED, EVENTS_SENT, PUBLISH_LAG
 from leaderboard_project.serializers import timestamp
 
 from .bus import MESSAGE_TYPE
-from .names import BOARDS, Channel, group_name
+from .names import BOARDS, BOARDS_RESYNC, Channel, group_name
 
 PROBE_TYPE = "hub.probe"
 PROBE_LATE = 10  # probe intervals without one coming back: lost (a busy server's events lag; they are not lost)
@@ -304,15 +304,21 @@ class Hub:
                 logger.warning("could not join %s again", group, exc_info=True)
                 self.interrupted = True
                 return
+        logger.warning("channel layer back: %d clients told to re-sync", self._resync())
+
+    def _resync(self) -> int:
+        """Forget every board state kept here and tell each client to re-sync all its channels (``dropped``
+        with a null count: the client subscribes again and gets fresh snapshots). Returns how many clients."""
         for board in self.boards.values():
             board.body = None  # the state kept from before may be stale: the next snapshot reads it again
+        self.user_ranks.clear()
         missed: dict[Outbox, list[str]] = defaultdict(list)
         for channel, listeners in self.subscribers.items():
             for outbox in listeners:
                 missed[outbox].append(channel)
         for outbox, channels in missed.items():
             outbox.put(_json({"type": "dropped", "count": None, "channels": sorted(channels)}), "", control=True)
-        logger.warning("channel layer back: %d clients told to re-sync", len(missed))
+        return len(missed)
 
     async def _dispatch(self) -> None:
         while True:
@@ -351,7 +357,10 @@ class Hub:
 
     def _boards_changed(self, events: list[list[str]]) -> None:
         watching_players = any(name.startswith("user.") for name in self.subscribers)
-        for _, data, _ in events:
+        for type, data, _ in events:
+            if type == BOARDS_RESYNC:
+                logger.info("boards changed wholesale: %d clients told to re-sync", self._resync())
+                continue
             change = json.loads(data)
             channel = change["channel"]
             if channel not in self.subscribers and not watching_players and not self._in_feed(channel):

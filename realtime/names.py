@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 PUBLIC = frozenset({"leaderboard", "score", "game", "tournament", "stress"})
 BOARDS = "boards"  # internal: standings changes, for the servers' own use
+BOARDS_RESYNC = "boards.resync"  # on BOARDS: boards changed wholesale; every server re-syncs its clients
 _PER_ID = re.compile(r"^(leaderboard|tournament|user)\.([0-9a-fA-F-]{32,36}|[0-9]{1,18})$")
 
 

@@ -18,7 +18,6 @@ have no usable password (nobody can register like that).
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 import unicodedata
@@ -40,6 +39,7 @@ from rankings import index
 from rankings.boards import Board, board_from_key, game_scope
 from rankings.models import StaleBoard, Standing
 from rankings.services import board_rebuild, standings_recompute
+from realtime.bus import publish_resync
 from scores.models import Score, ScoreAudit, Source
 from scores.services import ImportItem, score_import
 from tournaments.models import Format, Participant, RecurringTournament, Status, Tournament, TournamentResult
@@ -52,8 +52,6 @@ from tournaments.services import (
     tournament_validate_rules,
 )
 
-logger = logging.getLogger(__name__)
-
 DEMO_MARK = "populate_demo"
 DEMO_USERNAME_PREFIX = "demo_"
 DEMO_EMAIL_DOMAIN = "players.podium-demo.invalid"
@@ -63,6 +61,8 @@ DEFAULT_PLAYERS = 2_000
 DEFAULT_SCORES_PER_PLAYER = 20
 DEFAULT_DAYS = 30
 DEFAULT_SEED = 2026
+# The PostgreSQL advisory lock that serializes populates and resets (any number unique to them).
+POPULATE_LOCK = 7_265_020_001
 # Scores per import transaction: a larger chunk writes a player's all-time, monthly and weekly rows once
 # where a smaller one would write them again in every chunk.
 IMPORT_CHUNK = 20_000
@@ -347,25 +347,40 @@ def demo_populate(
     """Create the demo data unless some exists (then report it); ``reset`` deletes the demo data first.
 
     ``scores`` defaults to 20 per player. Needs at least 2 players, 1 to 6 games and 1 day.
+
+    One transaction does it all, the reset included: other processes see the old demo or the
+    whole new one, never a part. So a failure leaves what was there before, and no running
+    tournament clock can see a past tournament before it is finished and paid here. Two
+    populates at once take turns (a lock on PostgreSQL; SQLite has one writer at a time),
+    and the second finds the first one's data. Every open page is told to re-read its
+    boards once it commits.
     """
     if not 2 <= players <= 1_000_000 or not 1 <= games <= len(CATALOGUE) or not 1 <= days <= 365:
         raise ValueError(f"players: 2 to 1,000,000; games: 1 to {len(CATALOGUE)}; days: 1 to 365")
     scores = DEFAULT_SCORES_PER_PLAYER * players if scores is None else scores
     started = time.monotonic()
-    if reset:
-        demo_delete(progress=progress)
-    else:
-        existing = demo_summary()
-        if not existing.empty:
-            return PopulateResult(created=False, summary=existing)
-    try:
+    with transaction.atomic():
+        _take_populate_lock()
+        if reset:
+            demo_delete(progress=progress)
+        else:
+            existing = demo_summary()
+            if not existing.empty:
+                return PopulateResult(created=False, summary=existing)
         _populate(random.Random(seed), players=players, games=games, days=days, scores=scores, progress=progress)
-    except BaseException:
-        # The import commits chunk by chunk: leave no half-made demo behind to be taken for a whole one.
-        logger.warning("populate_demo failed; deleting what it created")
-        demo_delete()
-        raise
-    return PopulateResult(created=True, summary=demo_summary(), seconds=time.monotonic() - started)
+        summary = demo_summary()
+        publish_resync()
+    return PopulateResult(created=True, summary=summary, seconds=time.monotonic() - started)
+
+
+def _take_populate_lock() -> None:
+    """Serialize populates (and resets) on PostgreSQL until the transaction ends.
+
+    SQLite needs nothing: its transactions here begin IMMEDIATE, holding the one write lock.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [POPULATE_LOCK])
 
 
 def _populate(
@@ -373,11 +388,10 @@ def _populate(
 ) -> None:
     now = timezone.now()
     history_start = now - timedelta(days=days)
-    with transaction.atomic():
-        catalogue = CATALOGUE[:games]
-        game_rows = [_create_game(entry) for entry in catalogue]
-        organizer, roster = _create_players(rng, players, len(catalogue), history_start, progress)
-        planned = _plan_tournaments(rng, catalogue, game_rows, organizer, roster, now, days)
+    catalogue = CATALOGUE[:games]
+    game_rows = [_create_game(entry) for entry in catalogue]
+    organizer, roster = _create_players(rng, players, len(catalogue), history_start, progress)
+    planned = _plan_tournaments(rng, catalogue, game_rows, organizer, roster, now, days)
     items = _score_history(rng, catalogue, game_rows, roster, planned, history_start, now, scores)
     if progress:
         progress("scores", 0, len(items))
@@ -387,16 +401,21 @@ def _populate(
         chunk_size=IMPORT_CHUNK,
         progress=(partial(progress, "scores", total=len(items)) if progress else None),
     )
-    past = [plan.tournament for plan in planned if plan.tournament.end_time <= now]
-    steps = len(past) + len(catalogue)
-    for done, tournament in enumerate(past):
+    # Every tournament counts once here: the past ones finished and paid, the running ones, the upcoming ones.
+    total = len(planned) + len(catalogue)
+    done = 0
+    for plan in planned:
+        if plan.tournament.end_time <= now:
+            tournament_finish(tournament=plan.tournament)
+            tournament_pay(tournament=plan.tournament)
+        done += 1
         if progress:
-            progress("tournaments", done, steps)
-        tournament_finish(tournament=tournament)
-        tournament_pay(tournament=tournament)
-    _open_registrations(rng, catalogue, game_rows, organizer, roster, now)
-    if progress:
-        progress("tournaments", steps, steps)
+            progress("tournaments", done, total)
+    for position, (entry, game) in enumerate(zip(catalogue, game_rows, strict=True)):
+        _open_registration(rng, position, entry, game, organizer, roster, now)
+        done += 1
+        if progress:
+            progress("tournaments", done, total)
 
 
 def _create_game(entry: DemoGame) -> Game:
@@ -559,33 +578,34 @@ def _score_history(
     return items
 
 
-def _open_registrations(
+def _open_registration(
     rng: random.Random,
-    catalogue: Sequence[DemoGame],
-    game_rows: Sequence[Game],
+    position: int,
+    entry: DemoGame,
+    game: Game,
     organizer: User,
     roster: Sequence[_Player],
     now: datetime,
-) -> None:
-    """Per game, one upcoming tournament, created and joined through the services like any other."""
-    for position, (entry, game) in enumerate(zip(catalogue, game_rows, strict=True)):
-        start = (now + timedelta(days=1, hours=6 * position)).replace(minute=0, second=0, microsecond=0)
-        tournament = tournament_create(
-            organizer=organizer,
-            game=game,
-            name=f"{entry.name} Championship",
-            description=f"{entry.description} Registration is open.",
-            format=entry.tournament_format,
-            max_attempts=10 if entry.tournament_format == Format.LIMITED_ATTEMPTS else None,
-            max_participants=100,
-            prize_pool=25_000,
-            start_time=start,
-            end_time=start + timedelta(hours=3),
-        )
-        players_of_game = [player.user_id for player in roster if position in player.games]
-        joining = rng.sample(players_of_game, k=min(len(players_of_game), 20))
-        for user in User.objects.filter(pk__in=joining).order_by("username"):
-            tournament_join(tournament=tournament, user=user)
+) -> Tournament:
+    """One upcoming tournament of a game, created and joined through the services like any other."""
+    start = (now + timedelta(days=1, hours=6 * position)).replace(minute=0, second=0, microsecond=0)
+    tournament = tournament_create(
+        organizer=organizer,
+        game=game,
+        name=f"{entry.name} Championship",
+        description=f"{entry.description} Registration is open.",
+        format=entry.tournament_format,
+        max_attempts=10 if entry.tournament_format == Format.LIMITED_ATTEMPTS else None,
+        max_participants=100,
+        prize_pool=25_000,
+        start_time=start,
+        end_time=start + timedelta(hours=3),
+    )
+    players_of_game = [player.user_id for player in roster if position in player.games]
+    joining = rng.sample(players_of_game, k=min(len(players_of_game), 20))
+    for user in User.objects.filter(pk__in=joining).order_by("username"):
+        tournament_join(tournament=tournament, user=user)
+    return tournament
 
 
 # --- reset -------------------------------------------------------------------------------
@@ -599,12 +619,13 @@ def demo_delete(*, progress: Progress | None = None) -> DemoSummary:
     entries, tournaments they organized); the prize entries of deleted
     tournaments. Other players who played a demo game keep their other scores;
     their global boards are recomputed without it. The ranking index of every
-    board touched is rebuilt after commit.
+    board touched is rebuilt after commit, and open pages are told to re-read their boards.
     """
-    deleted = demo_summary()
-    if deleted.empty:
-        return deleted
     with transaction.atomic():
+        _take_populate_lock()
+        deleted = demo_summary()
+        if deleted.empty:
+            return deleted
         games = list(demo_games())
         game_ids = [game.pk for game in games]
         players = demo_players()
@@ -644,6 +665,7 @@ def demo_delete(*, progress: Progress | None = None) -> DemoSummary:
             progress("reset", 3, 4)
         if index.index_is_separate():
             transaction.on_commit(partial(_rebuild, boards))
+        publish_resync()
     if progress:
         progress("reset", 4, 4)
     return deleted

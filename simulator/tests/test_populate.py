@@ -1,9 +1,12 @@
 """manage.py populate_demo: the shape of the demo data, idempotence, --reset."""
 
+import threading
+import time
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import CreditEntry, User
@@ -15,9 +18,10 @@ from rankings.models import Standing
 from rankings.periods import Period
 from scores.models import Score
 from scores.services import score_submit
+from simulator.services import populate as populate_service
 from simulator.services.populate import demo_games, demo_players
 from tournaments.models import Participant, Status, Tournament, TournamentResult
-from tournaments.services import board_of, prize_reference
+from tournaments.services import board_of, prize_reference, tournaments_tick
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -148,8 +152,72 @@ def test_the_command_draws_a_bar_per_step_that_ends_full():
     assert [line.split()[0] for line in lines] == ["players", "scores", "tournaments"]
     assert all("[" + "#" * 30 + "]" in line for line in lines)
     assert "30/30" in lines[0] and "600/600" in lines[1]
+    assert "9/9" in lines[2]  # per game: one paid, one running, one open for registration
 
 
 def test_bad_sizes_are_refused():
     with pytest.raises(CommandError, match="games"):
         call_command("populate_demo", "--games", "9", stdout=StringIO(), stderr=StringIO())
+
+
+def test_a_tournament_clock_ticking_meanwhile_never_sees_a_past_tournament_before_it_is_paid():
+    stop = threading.Event()
+    reports, errors = [], []
+
+    def clock():
+        try:
+            while not stop.is_set():
+                reports.append(tournaments_tick())
+                time.sleep(0.005)
+        except Exception as error:  # noqa: BLE001  reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    ticking = threading.Thread(target=clock)
+    ticking.start()
+    try:
+        populate()
+        populate("--reset")
+    finally:
+        stop.set()
+        ticking.join(timeout=60)
+
+    assert not errors and reports
+    assert sum(report.failed for report in reports) == 0
+    past = Tournament.objects.filter(end_time__lte=timezone.now())
+    assert past.count() == 3
+    for tournament in past:
+        assert tournament.status == Status.PAID
+        assert TournamentResult.objects.filter(tournament=tournament).count() == tournament.participant_count
+        assert CreditEntry.objects.filter(reference=prize_reference(tournament)).count() == 3
+
+
+def test_a_reset_that_fails_leaves_the_demo_that_was_there(monkeypatch):
+    populate()
+    before = totals()
+    games = set(demo_games().values_list("pk", flat=True))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(populate_service, "_open_registration", broken)
+    with pytest.raises(RuntimeError):
+        populate("--reset")
+
+    assert totals() == before
+    assert set(demo_games().values_list("pk", flat=True)) == games
+    call_command("check_rankings", stdout=StringIO())
+
+
+def test_a_first_run_that_fails_leaves_nothing_behind(monkeypatch):
+    before = totals()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(populate_service, "_open_registration", broken)
+    with pytest.raises(RuntimeError):
+        populate()
+
+    assert totals() == before
