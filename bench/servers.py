@@ -171,7 +171,7 @@ CANDIDATES = (
             "--workers",
             "2",
             "--ws",
-            "websockets",
+            "websockets-sansio",
             "--ws-max-size",
             "65536",
             "--ws-per-message-deflate",

@@ -958,7 +958,7 @@ class UvicornServer(ServerProcess):
             self.app,
             "--host", "127.0.0.1",
             "--port", str(self.port),
-            "--ws", "websockets",
+            "--ws", "websockets-sansio",
             "--no-access-log",
             "--ws-max-size", "65536",
             # The production profile: a frame is built once for every client; deflating it per connection

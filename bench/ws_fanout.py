@@ -3,7 +3,7 @@
 Podium runs as in production (DESIGN.md section 8): the HTTP API from
 ``gunicorn leaderboard_project.wsgi:application`` with 2 sync workers, the
 WebSockets from ``uvicorn leaderboard_project.asgi:application`` (1 or 2
-processes, ``--ws websockets``), DEBUG off, PostgreSQL, and Redis for the
+processes, ``--ws websockets-sansio``), DEBUG off, PostgreSQL, and Redis for the
 ranking index, the cache and the channel layer, on a database and a Redis DB of
 the bench's own. Both channels-redis layers are measured in the same run:
 ``REALTIME_CHANNEL_LAYER=pubsub`` (the default) and ``core``.
@@ -665,7 +665,7 @@ def format_table(
     lines = [
         header(machine),
         f"HTTP: gunicorn {serving.WSGI_APP}, {args.workers} sync workers; WebSockets: {args.ws_servers} x uvicorn "
-        f"(--ws websockets, one process each); clients offer compression: {args.compression}",
+        f"(--ws websockets-sansio, one process each); clients offer compression: {args.compression}",
         f"Podium: scores over HTTP at {args.rate:g}/s for {args.duration:g} s after {args.warmup:g} s warm-up, "
         f"clients on leaderboard.<game>; baseline: plain Channels consumer, group_send at "
         f"{args.baseline_rate:g}/s; latency = client receipt - event ts (after commit), in ms",

@@ -2,10 +2,12 @@
 
 ``python -m leaderboard_project.serve`` checks the environment (``DATABASE_URL`` and
 ``REDIS_URL`` are required; ``.env`` is read first, as honcho reads it for the
-processes), fills in what one machine needs and the operator did not set, applies
-the migrations, collects the static files, then hands over to honcho, which runs
-the ``Procfile``: the WSGI server (HTTP and the pages), the ASGI server (``/ws/``),
-the Celery worker and Celery beat, their logs interleaved under their names.
+processes), fills in what one machine needs and the operator did not set, creates
+the database when the server does not have it yet (a fresh PostgreSQL has only
+``postgres``), applies the migrations, collects the static files, then hands over
+to honcho, which runs the ``Procfile``: the WSGI server (HTTP and the pages), the
+ASGI server (``/ws/``), the Celery worker and Celery beat, their logs interleaved
+under their names.
 Ctrl-C stops them all.
 
 What it fills in, each only when unset:
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -100,6 +103,52 @@ def _check_redis(url: str) -> None:
         raise ServeError(f"Redis at REDIS_URL does not answer ({error}). Start it, or fix REDIS_URL.") from None
 
 
+def ensure_database(url: str) -> None:
+    """Create the database ``url`` names when its server does not have it, as ``createdb`` would; says so.
+
+    Asked of the server's ``postgres`` maintenance database: a connection to a database that does not exist
+    fails with nothing but a (translated) message to tell it from any other failure.
+    """
+    import psycopg
+    from psycopg import sql
+
+    config = environ.Env.db_url_config(url)
+    name = config["NAME"]
+    if not name:
+        raise ServeError("DATABASE_URL names no database: postgres://user@host:5432/podium")
+    # Query options Django passes on to libpq (sslmode, ...); not its own (conn_max_age, ...).
+    libpq_keywords = {option.keyword.decode() for option in psycopg.pq.Conninfo.get_defaults()}
+    options = {key: value for key, value in config.get("OPTIONS", {}).items() if key in libpq_keywords}
+    server = {
+        **options,
+        "host": config["HOST"] or None,
+        "port": config["PORT"] or None,
+        "user": config["USER"] or None,
+        "password": config["PASSWORD"] or None,
+        "connect_timeout": 5,
+    }
+    try:
+        connection = psycopg.connect(dbname="postgres", autocommit=True, **server)
+    except psycopg.OperationalError as error:
+        said = " ".join(str(error).split())  # libpq's message runs over lines
+        raise ServeError(f"cannot connect to PostgreSQL ({said}). Start it, or fix DATABASE_URL.") from None
+    with connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return
+        print(f'PostgreSQL has no database "{name}" yet; creating it', flush=True)
+        try:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
+            pass  # another start created it in the meantime
+        except psycopg.errors.InsufficientPrivilege:
+            role = connection.info.user
+            raise ServeError(
+                f"the role {role} may not create databases. Create it as one that may "
+                f"(createdb -O {shlex.quote(role)} {shlex.quote(name)}), or let this one: "
+                f"ALTER ROLE {sql.Identifier(role).as_string(connection)} CREATEDB;"
+            ) from None
+
+
 def _manage(env: Mapping[str, str], *args: str) -> None:
     result = subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env)
     if result.returncode:
@@ -117,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         check_required(env)
         fill_defaults(env)
         _check_redis(env["REDIS_URL"])
+        ensure_database(env["DATABASE_URL"])
         _reset_metrics_dir(Path(env["PROMETHEUS_MULTIPROC_DIR"]))
         _manage(env, "migrate", "--noinput")
         _manage(env, "collectstatic", "--noinput", "--verbosity", "0")

@@ -233,7 +233,9 @@ STRESS_WS_URL = env.str("STRESS_WS_URL", default="")
 PAGES_WEBSOCKET_URL = env.str("PAGES_WEBSOCKET_URL", default="/ws/main")
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
-    CELERY_BROKER_URL = "memory://"
+    # Eager tasks still take a producer from the broker's pool; a URL without a host makes kombu log
+    # "No hostname was supplied" on the first one. The in-memory transport ignores the host.
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"

@@ -112,7 +112,7 @@ def browser(_browser_env):
     """Chromium for one test. Not shared across tests: while Playwright runs, its event loop runs in the
     test thread, and every later test of the process would find itself inside it."""
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test installs it as root)")
     from django.db import connections
     from playwright.sync_api import sync_playwright
 

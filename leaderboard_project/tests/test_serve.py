@@ -4,6 +4,9 @@
 gunicorn, uvicorn, a Celery worker and Celery beat under honcho, against the test database and the
 test Redis. A player registers over HTTP, a WebSocket client on the ASGI server sees their score,
 and a short tournament is started, finished and paid by beat and the worker alone.
+
+Before any of that, serve creates the database ``DATABASE_URL`` names when the server has none (tested on
+the test PostgreSQL's server, with a database of the test's own that it drops afterwards).
 """
 
 from __future__ import annotations
@@ -16,14 +19,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.utils import timezone
+from psycopg import sql
 from websockets.sync.client import ClientConnection, connect
 
 from accounts.models import CreditEntry
@@ -245,3 +253,83 @@ def test_make_serve_refuses_to_start_without_postgres_and_redis():
         serve.check_required({"DATABASE_URL": "postgres://x@127.0.0.1/podium"})
     with pytest.raises(serve.ServeError, match="needs PostgreSQL"):
         serve.check_required({"DATABASE_URL": "sqlite:///x.db", "REDIS_URL": "redis://127.0.0.1:6379/0"})
+
+
+def _server_url(database: str, user: str | None = None) -> str:
+    """A URL for ``database`` on the test database's PostgreSQL server."""
+    db = settings.DATABASES["default"]
+    user = quote(user or db["USER"], safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{quote(database, safe='')}"
+
+
+def _maintenance() -> psycopg.Connection:
+    db = settings.DATABASES["default"]
+    return psycopg.connect(
+        dbname="postgres",
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        user=db["USER"] or None,
+        password=db.get("PASSWORD") or None,
+        autocommit=True,
+    )
+
+
+def _database_exists(name: str) -> bool:
+    with _maintenance() as connection:
+        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+@pytest.fixture
+def new_database_name() -> Iterator[str]:
+    """A database name no server has, one that SQL must quote; dropped after the test if it was created."""
+    name = f'podium serve "{uuid.uuid4().hex[:8]}"'
+    yield name
+    with _maintenance() as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+class Migrating(Exception):
+    """Raised by the test's stand-in for ``manage.py migrate``, so that nothing after it runs."""
+
+
+@pytest.mark.postgres
+def test_make_serve_creates_a_missing_database_before_it_migrates(new_database_name, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("DATABASE_URL", _server_url(new_database_name))
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("SECRET_KEY", "test-only-" + "k" * 50)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    monkeypatch.setattr(serve, "_check_redis", lambda url: None)
+
+    def manage(env, *args):
+        raise Migrating(args, _database_exists(new_database_name))
+
+    monkeypatch.setattr(serve, "_manage", manage)
+
+    with pytest.raises(Migrating) as migrating:
+        serve.main([])
+
+    assert migrating.value.args == (("migrate", "--noinput"), True)
+    assert capsys.readouterr().out == f'PostgreSQL has no database "{new_database_name}" yet; creating it\n'
+    serve.ensure_database(_server_url(new_database_name))  # the next start finds it: nothing to say
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.postgres
+def test_make_serve_says_what_to_do_when_the_role_may_not_create_the_database(new_database_name):
+    role = f"podium_serve_{uuid.uuid4().hex[:8]}"
+    with _maintenance() as connection:
+        connection.execute(sql.SQL("CREATE ROLE {} LOGIN NOCREATEDB").format(sql.Identifier(role)))
+    try:
+        with pytest.raises(serve.ServeError, match=f"the role {role} may not create databases") as refused:
+            serve.ensure_database(_server_url(new_database_name, user=role))
+        assert f'ALTER ROLE "{role}" CREATEDB' in str(refused.value)
+        assert not _database_exists(new_database_name)
+    finally:
+        with _maintenance() as connection:
+            connection.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_make_serve_says_so_when_postgresql_does_not_answer():
+    with pytest.raises(serve.ServeError, match="cannot connect to PostgreSQL .*Start it, or fix DATABASE_URL"):
+        serve.ensure_database(f"postgres://postgres@127.0.0.1:{free_port()}/podium")

@@ -71,7 +71,7 @@ def serve(kind: str, tmp_path: Path, **env: str) -> Iterator[int]:
             str(BIN / "uvicorn"),
             "leaderboard_project.asgi:application",
             "--ws",
-            "websockets",
+            "websockets-sansio",
             "--port",
             str(port),
             "--log-level",
