@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -23,6 +24,7 @@ ERROR_DESCRIPTIONS = {
     "429": "Throttled; see the Retry-After header.",
 }
 _WRITE_METHODS = {"POST", "PUT", "PATCH"}
+_VERSION = re.compile(r"v\d+")
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -48,6 +50,13 @@ class AutoSchema(SpectacularAutoSchema):
             if parameter["in"] == "query" and parameter["name"] in blank:
                 parameter["allowEmptyValue"] = True
         return operation
+
+    def get_tags(self) -> list[str]:
+        # drf-spectacular tags an operation that names no tags by the first segment of its path after the prefix
+        # common to all paths. That prefix is /api (the schema and the docs sit beside /api/v1), so the segment
+        # would be the version: tag by the resource after it instead. Setting SCHEMA_PATH_PREFIX would do the
+        # same but also rename every operationId, which clients generated from the schema use.
+        return [token for token in self._tokenize_path() if not _VERSION.fullmatch(token)][:1]
 
     def get_auth(self) -> list[dict[str, Any]]:
         # drf-spectacular marks credentials optional only for AllowAny and IsAuthenticatedOrReadOnly; the

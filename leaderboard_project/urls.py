@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import errors, health, metrics_view
+from .api import ApiRootApi
 
 handler500 = errors.server_error
 
@@ -16,6 +17,7 @@ def favicon(request):
 
 
 api_v1 = [
+    path("", ApiRootApi.as_view(), name="api-root"),
     path("", include("accounts.urls")),
     path("", include("games.urls")),
     path("", include("scores.urls")),

@@ -462,7 +462,12 @@ class Hub:
             elif old_rank is not None and new_rank is not None and new_rank > old_rank:
                 reason = "overtaken"
                 by = [
-                    {"user_id": m["user_id"], "username": m["username"], "rank": m["rank"]}
+                    {
+                        "user_id": m["user_id"],
+                        "username": m["username"],
+                        "display_name": m["display_name"],
+                        "rank": m["rank"],
+                    }
                     for m in movers.values()
                     if m["rank"] <= new_rank and m["user_id"] != user_id
                 ][:5]

@@ -30,7 +30,13 @@ class BoardUpdate:
 
 
 def _entry(entry: BoardEntry) -> dict[str, Any]:
-    return {"user_id": str(entry.user_id), "username": entry.username, "rank": entry.rank, "value": entry.value}
+    return {
+        "user_id": str(entry.user_id),
+        "username": entry.username,
+        "display_name": entry.display_name,
+        "rank": entry.rank,
+        "value": entry.value,
+    }
 
 
 def _friends(board: Any, user_ids: list[str]) -> dict[str, dict[str, Any]]:

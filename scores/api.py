@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
@@ -167,26 +168,67 @@ class ScoreListApi(GenericAPIView):
         return request.user, Source.CLIENT, None
 
 
+@dataclass(frozen=True)
+class _Invalid(services.BatchOutcome):
+    """An item refused for its shape before the service sees it; ``field`` is the field at fault."""
+
+    field: str | None = None
+
+
+# The item field each of the service's refusals is about, so every refused item names the field to fix.
+_FIELD_OF_CODE = {
+    "game_not_found": "game_id",
+    "game_not_allowed": "game_id",
+    "game_inactive": "game_id",
+    "user_not_found": "user_id",
+    "score_out_of_bounds": "score",
+    "board_value_overflow": "score",
+    "metadata_too_large": "metadata",
+    "idempotency_key_repeated": "idempotency_key",
+}
+_SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _game_id_problem(raw: dict) -> str:
+    if "game_id" not in raw:
+        return "This field is required: the game's id."
+    value = raw["game_id"]
+    if isinstance(value, str) and _SLUG_RE.match(value):
+        # The single submission takes a slug too; a batch names games by id, so that a thousand items cost no
+        # lookups by slug.
+        return "Must be the game's id (a UUID); a batch does not take a game's slug."
+    return "Must be a game id (a UUID string)."
+
+
 def _batch_item(index: int, raw: Any) -> services.BatchItem | services.BatchOutcome:
     """Check one item's shape by hand: a thousand serializers per request would dominate the cost."""
 
-    def invalid(field: str, message: str) -> services.BatchOutcome:
-        return services.BatchOutcome(index, "rejected", code="invalid", message=f"{field}: {message}")
+    def invalid(field: str | None, message: str) -> services.BatchOutcome:
+        text = f"{field}: {message}" if field else message
+        return _Invalid(index, "rejected", code="invalid", message=text, field=field)
 
     if not isinstance(raw, dict):
-        return invalid("item", "Must be an object.")
+        return invalid(None, "Each item must be an object.")
     unknown = set(raw) - _BATCH_FIELDS
     if unknown:
-        return invalid(sorted(unknown)[0], "Unknown field.")
-    try:
-        user_id = uuid.UUID(raw["user_id"]) if isinstance(raw.get("user_id"), str) else None
-        game_id = uuid.UUID(raw["game_id"]) if isinstance(raw.get("game_id"), str) else None
-    except ValueError:
-        user_id = game_id = None
+        return invalid(sorted(unknown)[0], f"Unknown field; an item has {', '.join(sorted(_BATCH_FIELDS))}.")
+    user_id = _uuid(raw.get("user_id"))
     if user_id is None:
-        return invalid("user_id", "Must be a user id.")
+        return invalid(
+            "user_id", "Must be a user id (a UUID string)." if "user_id" in raw else "This field is required."
+        )
+    game_id = _uuid(raw.get("game_id"))
     if game_id is None:
-        return invalid("game_id", "Must be a game id.")
+        return invalid("game_id", _game_id_problem(raw))
     value = raw.get("score")
     if not isinstance(value, int) or isinstance(value, bool) or not INT64_MIN <= value <= INT64_MAX:
         return invalid("score", "Must be a signed 64-bit integer.")
@@ -239,6 +281,9 @@ def _outcome_body(outcome: services.BatchOutcome) -> dict:
         body["score_id"] = outcome.score_id
     if outcome.code is not None:
         body["error"] = {"code": outcome.code, "message": outcome.message}
+        field = outcome.field if isinstance(outcome, _Invalid) else _FIELD_OF_CODE.get(outcome.code)
+        if field is not None:
+            body["error"]["fields"] = {field: [(outcome.message or "").removeprefix(f"{field}: ")]}
     return body
 
 

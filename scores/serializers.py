@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from games.models import INT64_MAX, INT64_MIN
+from leaderboard_project.schema import ErrorDetailSerializer
 from leaderboard_project.serializers import StrictSerializer, timestamp
 
 from .models import Score
@@ -77,7 +78,9 @@ class BatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
     score_id = serializers.IntegerField(required=False)
-    error = serializers.DictField(required=False)
+    error = ErrorDetailSerializer(
+        required=False, help_text="Why the item was rejected; `fields` names the item's field at fault, when one is."
+    )
 
 
 class BatchResponseSerializer(serializers.Serializer):

@@ -14,15 +14,33 @@ from croniter import CroniterError
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
+from accounts.models import User
 from leaderboard_project.errors import DomainError
 
 from . import services
 from .models import Participant, RecurringTournament, Status, Tournament, TournamentResult
 
 RULE_FIELDS = ["format", "max_attempts", "max_participants", "prize_pool", "prize_split"]
+# A tournament's page names its first few players and links to the list of them all: an inline of every
+# participant made the page of a 150-player tournament over 10,000 pixels tall.
+PARTICIPANTS_SHOWN = 10
+RESULTS_SHOWN = 10
+BY_TOURNAMENT = "tournament__id__exact"  # the participant list's filter, as the admin's own filters name it
+
+
+def _player(user: User) -> str:
+    """A player as the boards show them, with the username that identifies them."""
+    return f"{user.display_name} ({user.username})" if user.display_name else user.username
+
+
+def _participants_url(tournament: Tournament) -> str:
+    return f"{reverse('admin:tournaments_participant_changelist')}?{urlencode({BY_TOURNAMENT: tournament.pk})}"
 
 
 def _check_rules(form: forms.ModelForm, cleaned: dict[str, Any]) -> None:
@@ -62,24 +80,22 @@ class TournamentAdminForm(forms.ModelForm):
         return cleaned
 
 
-class ParticipantInline(admin.TabularInline):
-    model = Participant
-    fields = ["user", "joined_at", "attempts_used"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 class ResultInline(admin.TabularInline):
+    """The first places of a finished tournament; every place is on its page and in the standings API."""
+
     model = TournamentResult
-    fields = ["position", "rank", "user", "value", "reached_at", "attempts_used", "prize"]
+    verbose_name_plural = f"results: the first {RESULTS_SHOWN} places"
+    fields = ["position", "rank", "player", "value", "reached_at", "attempts_used", "prize"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TournamentResult]:
+        return super().get_queryset(request).filter(position__lte=RESULTS_SHOWN).select_related("user")
+
+    @admin.display(description="player")
+    def player(self, result: TournamentResult) -> str:
+        return _player(result.user)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -129,7 +145,7 @@ class TournamentAdmin(admin.ModelAdmin):
     date_hierarchy = "start_time"
     list_select_related = ["game", "organizer"]
     autocomplete_fields = ["organizer"]
-    inlines = [ParticipantInline, ResultInline]
+    inlines = [ResultInline]
     actions = [
         _each("Start now", services.tournament_start, now_=True),
         _each("Finish now", services.tournament_finish, now_=True),
@@ -140,6 +156,7 @@ class TournamentAdmin(admin.ModelAdmin):
     computed = [
         "status",
         "participant_count",
+        "participant_list",
         "time_left",
         "recurrence",
         "created_at",
@@ -152,6 +169,24 @@ class TournamentAdmin(admin.ModelAdmin):
     @admin.display(description="seats")
     def seats(self, tournament: Tournament) -> str:
         return f"{tournament.participant_count} / {tournament.max_participants}"
+
+    @admin.display(description="participants")
+    def participant_list(self, tournament: Tournament) -> str:
+        if tournament.pk is None:
+            return "-"
+        total = tournament.participants.count()
+        if not total:
+            return "nobody yet"
+        first = tournament.participants.select_related("user")[:PARTICIPANTS_SHOWN]
+        names = ", ".join(_player(participant.user) for participant in first)
+        more = f" and {total - PARTICIPANTS_SHOWN} more" if total > PARTICIPANTS_SHOWN else ""
+        return format_html(
+            '{}{}. <a href="{}">See all {} in the participant list</a>',
+            names,
+            more,
+            _participants_url(tournament),
+            total,
+        )
 
     @admin.display(description="time left")
     def time_left(self, tournament: Tournament) -> str:
@@ -180,6 +215,46 @@ class TournamentAdmin(admin.ModelAdmin):
         created = services.tournament_create(organizer=form.cleaned_data["organizer"], game=obj.game, **data)
         obj.pk = created.pk
         obj.refresh_from_db()
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    """Seats, read-only: players join and leave through the services, which keep the seat count, the
+    standings and the live events right. Reached from a tournament's page, filtered to that tournament."""
+
+    list_display = ["player", "tournament", "joined_at", "attempts_used"]
+    list_filter = ["tournament__status", "tournament__game"]
+    search_fields = ["user__username", "user__display_name", "tournament__name"]
+    list_select_related = ["user", "tournament"]
+    fields = ["tournament", "user", "joined_at", "attempts_used"]
+
+    @admin.display(description="player", ordering="user__username")
+    def player(self, participant: Participant) -> str:
+        return _player(participant.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Participant | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Participant | None = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        value = request.GET.get(BY_TOURNAMENT, "")
+        named = value.isascii() and value.isdigit() and len(value) <= 18  # fits the id column; else no title
+        tournament = Tournament.objects.filter(pk=int(value)).first() if named else None
+        if tournament is not None:
+            extra_context = {**(extra_context or {}), "title": f"Participants of {tournament.name}"}
+        return super().changelist_view(request, extra_context)
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict, *args: Any, obj: Participant | None = None, **kwargs: Any
+    ) -> HttpResponse:
+        if obj is not None:
+            context["subtitle"] = f"{_player(obj.user)} in {obj.tournament.name}"  # not the ids of __str__
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
 
 class RecurringAdminForm(forms.ModelForm):

@@ -162,4 +162,4 @@ class TournamentResult(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.tournament_id} #{self.rank} {self.user_id}"
+        return f"place {self.position} of tournament {self.tournament_id}"

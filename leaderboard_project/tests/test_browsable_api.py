@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db
 
 def endpoints(user, game):
     return [
+        reverse("api-root"),
         reverse("game-list"),
         reverse("game-list") + "?is_active=maybe",
         reverse("game-detail", args=[game.slug]),

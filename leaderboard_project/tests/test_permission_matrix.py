@@ -72,6 +72,8 @@ ROUTES: dict[str, dict[str, str]] = {
     "login":                       {"GET":    "200 200 200 200 200",
                                     "POST":   "302 302 302 302 302"},
     "logout":                      {"POST":   "302 302 302 302 302"},
+    # --- the API's index: public -------------------------------------------------------
+    "api-root":                    {"GET":    "200 200 200 200 200"},
     # --- accounts API: credentials travel in the body, so anyone may present them -----
     "user-register":               {"POST":   "201 201 201 201 201"},
     "user-login":                  {"POST":   "200 200 200 200 200"},
@@ -144,7 +146,8 @@ ROUTES: dict[str, dict[str, str]] = {
 
 # Each model's admin pages as staff sees them; everyone else is sent to the admin's sign-in (302). A GET, and a
 # POST of an empty form. 403 where the admin refuses even staff: scores and audits are never added by hand,
-# ledger entries and issued tokens are never edited nor deleted (their change page only shows them).
+# ledger entries and issued tokens are never edited nor deleted (their change page only shows them), and seats
+# in a tournament change only as players join and leave.
 ADMIN_MODELS: dict[str, dict[str, str]] = {
     # model                            statuses of: changelist, add, history, delete, change
     "auth/group":                      {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
@@ -157,6 +160,7 @@ ADMIN_MODELS: dict[str, dict[str, str]] = {
     "scores/score":                    {"GET": "200 403 200 200 200", "POST": "200 403 200 200 302"},
     "scores/scoreaudit":               {"GET": "200 403 200 200 200", "POST": "200 403 200 200 302"},
     "tournaments/tournament":          {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
+    "tournaments/participant":         {"GET": "200 403 200 403 200", "POST": "200 403 200 403 403"},
     "tournaments/recurringtournament": {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
 }
 # fmt: on
@@ -226,6 +230,7 @@ ADMIN_OBJECTS = {
     "scores/score": "score_a",
     "scores/scoreaudit": "audit",
     "tournaments/tournament": "cup_a",
+    "tournaments/participant": "seat_a",
     "tournaments/recurringtournament": "recurring",
 }
 PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
@@ -322,6 +327,7 @@ def world(ranking_index, django_capture_on_commit_callbacks, settings, monkeypat
         "score_a": score_a.pk,
         "cup_a": cup_a.pk,
         "cup_b": cup_b.pk,
+        "seat_a": Participant.objects.get(tournament=cup_a, user=a).pk,
         "recurring": recurring.pk,
         "simulation": simulation.pk,
         "stress_test": stress_test.pk,

@@ -103,7 +103,7 @@ def test_dashboard_renders_the_global_board_and_the_feed_without_javascript(clie
     rows = Rows(html)
 
     assert rows.tables[0] == [("1", "ada", "300", False), ("2", "bob", "200", False), ("3", "cy", "100", False)]
-    assert '<a href="/players/ada/">ada</a>' in html
+    assert '<a href="/players/ada/">Ada</a>' in html  # the factory's display name
     assert len(rows.feed_items) == 3  # newest first: cy scored last
     assert html.index('href="/players/cy/"', html.index("data-feed")) < html.index(
         'href="/players/ada/"', html.index("data-feed")
@@ -112,6 +112,53 @@ def test_dashboard_renders_the_global_board_and_the_feed_without_javascript(clie
     assert re.search(r'data-counter="players">3<', html)
     assert re.search(r'data-counter="scores_today">3<', html)
     assert 'id="dashboard-config"' in html and "<canvas" in html
+
+
+def _between(html: str, start: str, end: str) -> str:
+    """The part of a page from ``start`` to the next ``end``."""
+    first = html.index(start)
+    return html[first : html.index(end, first)]
+
+
+@pytest.fixture
+def named(arena):
+    """Two players on the arena board: ada with a display name (300), bob without one (200)."""
+    ada = UserFactory(username="ada", display_name="Ada Lovelace")
+    bob = UserFactory(username="bob", display_name="")
+    score_submit(user=ada, game=arena, value=300)
+    score_submit(user=bob, game=arena, value=200)
+    return ada, bob
+
+
+@pytest.mark.parametrize("path", ["/", "/?game=arena", "/games/arena/"])
+def test_board_rows_show_the_display_name_and_link_to_the_player_by_username(client, named, path):
+    board = _between(get(client, path), "data-board>", "</table>")
+
+    assert '<a href="/players/ada/">Ada Lovelace</a>' in board
+    assert 'data-username="ada" data-display-name="Ada Lovelace"' in board
+
+
+def test_board_rows_fall_back_to_the_username_without_a_display_name(client, named):
+    board = _between(get(client, "/games/arena/"), "data-board>", "</table>")
+
+    assert '<a href="/players/bob/">bob</a>' in board
+    assert 'data-username="bob" data-display-name=""' in board
+
+
+def test_the_rows_around_the_signed_in_player_show_display_names(client, named):
+    client.force_login(named[1])
+
+    around = _between(get(client, "/games/arena/"), "data-around>", "</table>")
+
+    assert '<a href="/players/ada/">Ada Lovelace</a>' in around
+    assert '<a href="/players/bob/">bob</a>' in around
+
+
+def test_the_feed_shows_the_display_name_and_links_to_the_player_by_username(client, named):
+    feed = _between(get(client, "/"), "data-feed", "</ul>")
+
+    assert '<a href="/players/ada/">Ada Lovelace</a>' in feed
+    assert '<a href="/players/bob/">bob</a>' in feed
 
 
 def test_dashboard_shows_the_top_20_only(client, arena):
@@ -338,6 +385,7 @@ def test_a_score_posted_over_the_api_appears_on_the_open_dashboard(podium, arena
 
     page.wait_for_selector('[data-feed] li:first-child a[href="/players/zed/"]', timeout=2000)
     page.wait_for_selector('[data-board] tbody tr:first-child[data-username="zed"]', timeout=2000)
+    assert page.inner_text("[data-board] tbody tr:first-child a") == "Zed"  # the display name, from the channel
     assert page.inner_text("[data-feed] li:first-child .badge") == "best"
     assert page.evaluate("window.__sameDocument") is True
     assert page.locator("[data-board] tbody tr[data-user-id]").count() == 4
@@ -379,8 +427,8 @@ def test_game_page_highlights_the_signed_in_players_row(podium, arena, page, sit
     page.goto(site("/games/arena/"))
     _subscribed(page, f"leaderboard.{arena.pk}")
 
-    assert page.inner_text("[data-board] tr.me a") == "bob"
-    assert page.inner_text("[data-around] tr.me a") == "bob"
+    assert page.inner_text("[data-board] tr.me a") == "Bob"
+    assert page.inner_text("[data-around] tr.me a") == "Bob"
 
     _post_score(page, site, podium[1], arena, 400)  # bob takes the lead
 

@@ -100,6 +100,33 @@ def test_a_burst_of_scores_sends_few_board_updates_showing_the_latest_state(game
     assert updates[-1]["data"]["size"] == 20
 
 
+def test_a_board_update_names_each_moved_player_by_display_name_and_username(game):
+    leader = UserFactory(display_name="Ada Lovelace")
+    score_submit(user=leader, game=game, value=100)
+    nameless = UserFactory(display_name="")
+
+    async def scenario():
+        client = await connect()
+        await subscribe(client, f"leaderboard.{game.pk}")
+        await frames(client)  # snapshot
+        await submit(user=nameless, game=game, value=50)
+        await submit(user=leader, game=game, value=200)
+        moved = {}
+        while len(moved) < 2:
+            update = await until(client, "leaderboard.updated")
+            moved |= {entry["user_id"]: entry for entry in update["data"]["moved"]}
+        await client.disconnect()
+        return update, moved
+
+    update, moved = run(scenario)
+
+    assert {(e["username"], e["display_name"]) for e in moved.values()} == {
+        (leader.username, "Ada Lovelace"),
+        (nameless.username, ""),
+    }
+    assert update["data"]["top"][0]["display_name"] == "Ada Lovelace"
+
+
 def test_the_score_feed_numbers_events_without_gaps(game):
     player = UserFactory()
 
@@ -165,6 +192,10 @@ def test_an_overtaken_player_hears_by_whom(game):
     assert changed["data"]["reason"] == "overtaken"
     assert (changed["data"]["previous_rank"], changed["data"]["rank"]) == (1, 2)
     assert changed["data"]["by"][0]["user_id"] == str(rival.pk)
+    assert (changed["data"]["by"][0]["username"], changed["data"]["by"][0]["display_name"]) == (
+        rival.username,
+        rival.display_name,
+    )
 
 
 def test_a_personal_best_is_announced_to_the_player(game):

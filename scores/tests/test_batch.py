@@ -2,6 +2,7 @@ import uuid
 
 import pytest
 
+from accounts.models import ApiKey
 from accounts.tests.factories import UserFactory
 from games.tests.factories import GameFactory
 from scores.models import Score
@@ -72,6 +73,87 @@ def test_invalid_items_are_reported_by_index_and_the_valid_ones_stored(server, g
         None,
     ]
     assert sorted(Score.objects.values_list("value", flat=True)) == [5, 9]
+
+
+def rejection(response) -> dict:
+    """The error of the batch's only item."""
+    assert response.status_code == 200
+    (result,) = response.json()["results"]
+    assert result["status"] == "rejected"
+    return result["error"]
+
+
+@pytest.mark.parametrize(
+    "game_id",
+    ["arena", "no-such-game", "", "{not a uuid}", 42, None, ["arena"], {"slug": "arena"}],
+    ids=["slug-of-its-game", "unknown-slug", "empty", "garbage", "number", "null", "list", "object"],
+)
+def test_an_item_whose_game_id_is_not_an_id_is_rejected_on_game_id(server, user, game, game_id):
+    body = {"scores": [{"user_id": str(user.pk), "game_id": game_id, "score": 1}]}
+
+    error = rejection(server.post(BATCH, body))
+
+    assert error["code"] == "invalid"
+    assert list(error["fields"]) == ["game_id"]
+    assert not Score.objects.exists()
+
+
+def test_an_item_without_a_game_id_is_rejected_on_game_id(server, user, game):
+    error = rejection(server.post(BATCH, {"scores": [{"user_id": str(user.pk), "score": 1}]}))
+
+    assert error["code"] == "invalid"
+    assert list(error["fields"]) == ["game_id"]
+
+
+@pytest.mark.parametrize("field", ["game", "game_slug", "slug"])
+def test_an_item_naming_its_game_in_another_field_is_rejected_on_that_field(server, user, game, field):
+    error = rejection(server.post(BATCH, {"scores": [{"user_id": str(user.pk), field: "arena", "score": 1}]}))
+
+    assert error["code"] == "invalid"
+    assert list(error["fields"]) == [field]
+
+
+def test_an_item_naming_an_unknown_game_id_is_rejected_as_game_not_found_on_game_id(server, user, game):
+    body = {"scores": [{"user_id": str(user.pk), "game_id": str(uuid.uuid4()), "score": 1}]}
+
+    error = rejection(server.post(BATCH, body))
+
+    assert error["code"] == "game_not_found"
+    assert list(error["fields"]) == ["game_id"]
+
+
+def test_an_item_naming_a_game_the_key_may_not_write_is_rejected_on_game_id(server, user, game):
+    error = rejection(server.post(BATCH, {"scores": [item(user, GameFactory(), 1)]}))
+
+    assert error["code"] == "game_not_allowed"
+    assert list(error["fields"]) == ["game_id"]
+
+
+@pytest.mark.parametrize("user_id", ["not-a-uuid", 7, None], ids=["garbage", "number", "null"])
+def test_an_item_whose_user_id_is_not_an_id_is_rejected_on_user_id(server, game, user_id):
+    error = rejection(server.post(BATCH, {"scores": [{"user_id": user_id, "game_id": str(game.pk), "score": 1}]}))
+
+    assert error["code"] == "invalid"
+    assert list(error["fields"]) == ["user_id"]
+
+
+def test_an_item_naming_an_unknown_player_is_rejected_as_user_not_found_on_user_id(server, game):
+    body = {"scores": [{"user_id": str(uuid.uuid4()), "game_id": str(game.pk), "score": 1}]}
+
+    error = rejection(server.post(BATCH, body))
+
+    assert error["code"] == "user_not_found"
+    assert list(error["fields"]) == ["user_id"]
+
+
+def test_a_score_outside_the_games_bounds_is_rejected_on_score(server, user):
+    bounded = GameFactory(min_score=0, max_score=10)
+    ApiKey.objects.get().games.add(bounded)
+
+    error = rejection(server.post(BATCH, {"scores": [item(user, bounded, 11)]}))
+
+    assert error["code"] == "score_out_of_bounds"
+    assert list(error["fields"]) == ["score"]
 
 
 def test_repeated_idempotency_keys_are_duplicates_not_new_scores(server, game, user):

@@ -3,9 +3,11 @@
  *   Podium.boards.render(tbody, entries, {me, urls});   // rows keyed by player, rank changes animated
  *   Podium.boards.rows(tbody);                          // the entries the table shows now
  *   const refresh = Podium.boards.throttle(fn);         // fn runs at most once a second, a little after the call
+ *   Podium.boards.playerName(entry);                    // the display name, or the username when there is none
  *
- * Rows are <tr data-user-id data-username data-rank data-value>, as the server renders them: a row that
- * stays in place keeps its element (and any animation still running on it).
+ * Rows are <tr data-user-id data-username data-display-name data-rank data-value>, as the server renders
+ * them: a row that stays in place keeps its element (and any animation still running on it). A row shows the
+ * player's display name, or the username when there is none, and links to the player by username.
  */
 (function () {
   "use strict";
@@ -15,6 +17,10 @@
 
   function url(template, value) {
     return template.replace("__value__", encodeURIComponent(value));
+  }
+
+  function playerName(entry) {
+    return entry.display_name || entry.username;
   }
 
   function cell(text, className) {
@@ -37,11 +43,12 @@
   function fill(tr, entry, urls) {
     tr.dataset.userId = entry.user_id;
     tr.dataset.username = entry.username;
+    tr.dataset.displayName = entry.display_name || "";
     tr.dataset.rank = entry.rank;
     tr.dataset.value = entry.value;
     tr.cells[0].textContent = Podium.format(entry.rank);
     const link = tr.cells[1].querySelector("a");
-    link.textContent = entry.username;
+    link.textContent = playerName(entry);
     link.href = url(urls.player, entry.username);
     tr.cells[2].textContent = Podium.format(entry.value);
   }
@@ -97,6 +104,7 @@
     return [...tbody.querySelectorAll("tr[data-user-id]")].map((tr) => ({
       user_id: tr.dataset.userId,
       username: tr.dataset.username,
+      display_name: tr.dataset.displayName || "",
       rank: Number(tr.dataset.rank),
       value: Number(tr.dataset.value),
     }));
@@ -116,5 +124,5 @@
     };
   }
 
-  window.Podium = Object.assign(window.Podium || {}, { boards: { render, rows, throttle, url } });
+  window.Podium = Object.assign(window.Podium || {}, { boards: { render, rows, throttle, url, playerName } });
 })();

@@ -188,7 +188,7 @@
     top.className = "line";
     const player = document.createElement("a");
     player.href = Podium.boards.url(config.urls.player, score.username);
-    player.textContent = score.username;
+    player.textContent = Podium.boards.playerName(score);
     const value = document.createElement("span");
     value.className = "score";
     value.textContent = Podium.format(score.score);

@@ -1,5 +1,7 @@
 """The Django admin: tournaments and recurring templates, every change through the services."""
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,7 +14,8 @@ from games.tests.factories import GameFactory
 from scores.models import Score
 from scores.services import score_submit
 from tournaments import services
-from tournaments.models import RecurringTournament, Status, Tournament, TournamentResult
+from tournaments.admin import PARTICIPANTS_SHOWN, RESULTS_SHOWN
+from tournaments.models import Participant, RecurringTournament, Status, Tournament, TournamentResult
 
 pytestmark = pytest.mark.django_db
 
@@ -20,10 +23,11 @@ CHANGELIST = "/admin/tournaments/tournament/"
 ADD = f"{CHANGELIST}add/"
 RECURRING = "/admin/tournaments/recurringtournament/"
 RECURRING_ADD = f"{RECURRING}add/"
+PARTICIPANTS = "/admin/tournaments/participant/"
 
 NO_INLINES = {
     f"{prefix}-{name}": value
-    for prefix in ("participants", "results")
+    for prefix in ("results",)
     for name, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"), ("MIN_NUM_FORMS", "0"), ("MAX_NUM_FORMS", "0"))
 }
 
@@ -127,10 +131,100 @@ def test_the_change_page_shows_participants_and_results(admin_client, make_tourn
 
     assert response.status_code == 200
     inlines = {formset.formset.prefix: formset for formset in response.context["inline_admin_formsets"]}
-    assert set(inlines) == {"participants", "results"}
-    assert [p.user for p in inlines["participants"].formset.queryset] == [ace, bob]
+    assert set(inlines) == {"results"}
     assert [(r.user, r.value, r.prize) for r in inlines["results"].formset.queryset] == [(ace, 70, 50), (bob, 40, 30)]
-    assert ace.username in response.content.decode()
+    assert f"{ace.display_name} ({ace.username}), {bob.display_name} ({bob.username})." in response.content.decode()
+
+
+@pytest.fixture
+def crowded(make_tournament):
+    """A running tournament with 150 participants, joined in order, and another tournament with one of them."""
+    tournament = make_tournament(name="Big Cup", running=True, max_participants=150)
+    players = UserFactory.create_batch(150)
+    for player in players:
+        services.tournament_join(tournament=tournament, user=player)
+    other = make_tournament(name="Small Cup", running=True)
+    services.tournament_join(tournament=other, user=players[0])
+    return tournament, players
+
+
+def test_the_change_page_of_a_150_player_tournament_has_no_participant_forms(admin_client, crowded):
+    tournament, players = crowded
+
+    response = admin_client.get(change_url(tournament))
+
+    assert response.status_code == 200
+    prefixes = {formset.formset.prefix for formset in response.context["inline_admin_formsets"]}
+    assert "participants" not in prefixes
+    assert 'name="participants-' not in response.content.decode()
+
+
+def test_the_change_page_names_the_first_participants_by_display_name_and_username(admin_client, crowded):
+    tournament, players = crowded
+
+    content = admin_client.get(change_url(tournament)).content.decode()
+
+    named = [player for player in players if f"{player.display_name} ({player.username})" in content]
+    assert named == players[:PARTICIPANTS_SHOWN]
+    assert f"and {150 - PARTICIPANTS_SHOWN} more" in content
+    assert not any(str(player.pk) in content for player in players)  # nobody is labelled by their id
+
+
+def test_the_change_page_links_to_the_participant_list_of_that_tournament(admin_client, crowded):
+    tournament, players = crowded
+    content = admin_client.get(change_url(tournament)).content.decode()
+    (link,) = re.findall(r'href="(/admin/tournaments/participant/\?[^"]+)"', content)
+
+    listing = admin_client.get(html.unescape(link))
+
+    assert listing.status_code == 200
+    assert listing.context["cl"].result_count == 150
+    assert {participant.tournament_id for participant in listing.context["cl"].result_list} == {tournament.pk}
+    assert f"Participants of {tournament.name}" in listing.content.decode()
+    assert f"{players[0].display_name} ({players[0].username})" in listing.content.decode()
+
+
+def test_a_tournament_without_players_says_so(admin_client, make_tournament):
+    response = admin_client.get(change_url(make_tournament()))
+
+    assert "nobody yet" in response.content.decode()
+
+
+def test_the_participant_list_searches_by_player_and_filters_by_game(admin_client, make_tournament, players):
+    ace, bob = players[:2]
+    cup = make_tournament(running=True)
+    away = make_tournament(name="Away Cup", running=True, game=GameFactory(name="Away Game"))
+    services.tournament_join(tournament=cup, user=ace)
+    services.tournament_join(tournament=away, user=bob)
+
+    by_name = admin_client.get(PARTICIPANTS, {"q": ace.display_name})
+    by_game = admin_client.get(PARTICIPANTS, {"tournament__game__id__exact": str(away.game_id)})
+
+    assert [p.user for p in by_name.context["cl"].result_list] == [ace]
+    assert [p.user for p in by_game.context["cl"].result_list] == [bob]
+
+
+@pytest.mark.parametrize("value", ["x", "²", "9" * 30, ""])
+def test_the_participant_list_survives_a_bad_tournament_filter(admin_client, value):
+    response = admin_client.get(PARTICIPANTS, {"tournament__id__exact": value})
+
+    assert response.status_code in (200, 302)
+
+
+def test_participants_are_read_only_in_the_admin(admin_client, make_tournament, players):
+    cup = make_tournament(running=True)
+    services.tournament_join(tournament=cup, user=players[0])
+    seat = Participant.objects.get(tournament=cup, user=players[0])
+
+    page = admin_client.get(f"{PARTICIPANTS}{seat.pk}/change/")
+    change = admin_client.post(f"{PARTICIPANTS}{seat.pk}/change/", {"attempts_used": "9"})
+    add = admin_client.get(f"{PARTICIPANTS}add/")
+    delete = admin_client.post(f"{PARTICIPANTS}{seat.pk}/delete/", {"post": "yes"})
+
+    assert page.status_code == 200
+    assert f"{players[0].display_name} ({players[0].username}) in {cup.name}" in page.content.decode()
+    assert (change.status_code, add.status_code, delete.status_code) == (403, 403, 403)
+    assert Participant.objects.get(pk=seat.pk).attempts_used == 0
 
 
 def test_the_change_page_of_a_scheduled_tournament_renders(admin_client, make_tournament):
@@ -382,3 +476,19 @@ def test_an_inactive_template_shows_no_next_start(admin_client, game, organizer)
     assert str(services.recurring_next_start(schedule="0 18 * * 5", after=timezone.now())) not in (
         response.content.decode()
     )
+
+
+def test_a_finished_150_player_tournament_shows_its_first_places_by_name_only(admin_client, crowded, game):
+    tournament, players = crowded
+    for value, player in enumerate(players, start=1):
+        score_submit(user=player, game=game, value=value)
+    tournament = services.tournament_finish(tournament=tournament, now_=True)
+
+    response = admin_client.get(change_url(tournament))
+
+    content = response.content.decode()
+    (results,) = [f for f in response.context["inline_admin_formsets"] if f.formset.model is TournamentResult]
+    assert len(results.formset.forms) == RESULTS_SHOWN
+    best = players[-1]
+    assert f"{best.display_name} ({best.username})" in content
+    assert not any(str(player.pk) in content for player in players)
