@@ -1,23 +1,21 @@
 """Load test of Podium: players using the REST API and spectators holding a WebSocket on /ws/main.
 
-From the command line (web UI, or headless)::
+Players are synthetic accounts, which play the synthetic games only: a load
+test never touches the real boards or tournaments, and ``manage.py
+clear_synthetic`` removes all it wrote. Their access tokens come in the JSON
+file named by ``PODIUM_STRESS_CREDENTIALS``: the stress-test service
+(``simulator/services/stress.py``) writes one for each run, and from the
+command line ``manage.py synthetic_players`` does::
 
-    locust -f locustfile.py --host http://127.0.0.1:8000
-    locust -f locustfile.py --host http://127.0.0.1:8000 --headless -u 10 -r 5 -t 10s
+    python manage.py synthetic_players 20 --output var/load-players.json
+    PODIUM_STRESS_CREDENTIALS=var/load-players.json \
+        locust -f locustfile.py --host http://127.0.0.1:8000 --headless -u 20 -r 5 -t 30s
 
-Players sign in once, then mix score submissions for existing games, reads of a
-board's top and of the page around themselves, and tournament listings and
-joins. Spectators subscribe to ``leaderboard``, ``score`` and ``tournament``
-and count each event they receive as a ``WS`` request (its response time is
-the time from the server's publish, ``ts``, to receipt).
-
-Accounts. Registration is throttled per client address (``THROTTLE_REGISTER_IP``,
-30/min by default), so a run from one machine cannot register hundreds of
-players at once. The stress-test service (``simulator/services/stress.py``)
-creates ``stress_NNNN`` players itself and hands their access tokens over in
-the JSON file named by ``PODIUM_STRESS_CREDENTIALS``. Without that file each
-player registers ``<run tag>_<n>`` (``PODIUM_STRESS_RUN_TAG``, random by
-default) and waits out a 429 before trying again.
+Players mix score submissions on the synthetic games, reads of a board's top
+and of the page around themselves, and listings and joins of those games'
+tournaments. Spectators subscribe to ``leaderboard``, ``score`` and
+``tournament`` and count each event they receive as a ``WS`` request (its
+response time is the time from the server's publish, ``ts``, to receipt).
 
 Other environment variables (all optional):
 
@@ -38,7 +36,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import secrets
 import time
 from collections import deque
 from typing import Any
@@ -46,7 +43,6 @@ from typing import Any
 import gevent
 from locust import HttpUser, User, between, events, task
 from locust.env import Environment
-from locust.exception import StopUser
 from websockets.sync.client import connect as ws_connect
 
 REPORT_PREFIX = "PODIUM_STRESS "
@@ -54,8 +50,6 @@ API = "/api/v1"
 
 THROUGHPUT = float(os.environ.get("PODIUM_STRESS_THROUGHPUT", "0") or 0)
 CREDENTIALS_FILE = os.environ.get("PODIUM_STRESS_CREDENTIALS", "")
-RUN_TAG = os.environ.get("PODIUM_STRESS_RUN_TAG", "") or f"lc{secrets.token_hex(3)}"
-PASSWORD = os.environ.get("PODIUM_STRESS_PASSWORD", "") or f"Lc-{secrets.token_urlsafe(12)}"
 SPECTATORS = os.environ.get("PODIUM_STRESS_SPECTATORS", "")
 _limit, _, _window = os.environ.get("PODIUM_STRESS_SCORE_LIMIT", "60/60").partition("/")
 # Stay a little under the server's limit: its window and ours do not start at the same moment.
@@ -65,10 +59,15 @@ WS_URL = os.environ.get("PODIUM_STRESS_WS_URL", "")
 REPORT = os.environ.get("PODIUM_STRESS_REPORT", "") == "1"
 PARENT_PID = int(os.environ.get("PODIUM_STRESS_PARENT_PID", "0") or 0)
 
-_credentials: list[dict[str, str]] = []
-if CREDENTIALS_FILE:
-    with open(CREDENTIALS_FILE) as file:
-        _credentials = json.load(file)
+if not CREDENTIALS_FILE:
+    raise SystemExit(
+        "locustfile.py plays synthetic players: set PODIUM_STRESS_CREDENTIALS to the file that "
+        "'python manage.py synthetic_players 20 --output var/load-players.json' writes."
+    )
+with open(CREDENTIALS_FILE) as file:
+    _credentials: list[dict[str, str]] = json.load(file)
+if not _credentials:
+    raise SystemExit(f"{CREDENTIALS_FILE} names no player.")
 _next_player = 0
 
 
@@ -102,31 +101,15 @@ class Player(HttpUser):
         return self.next_start - now
 
     def on_start(self) -> None:
-        number = _take_player_number()
-        if _credentials:
-            account = _credentials[(number - 1) % len(_credentials)]
-            self.user_id, access = account["id"], account["access"]
-        else:
-            self.user_id, access = self._register(f"{RUN_TAG}_{number}")
-        self.client.headers["Authorization"] = f"Bearer {access}"
-        response = self.client.get(f"{API}/games?is_active=true&limit=100", name=f"{API}/games")
+        account = _credentials[(_take_player_number() - 1) % len(_credentials)]
+        self.user_id = account["id"]
+        self.client.headers["Authorization"] = f"Bearer {account['access']}"
+        # Synthetic players may play synthetic games only (a file of real players' tokens, as the soak bench makes
+        # on a database of its own, plays the real games).
+        synthetic = "true" if account.get("synthetic", True) else "false"
+        response = self.client.get(f"{API}/games?is_active=true&synthetic={synthetic}&limit=100", name=f"{API}/games")
         self.games = response.json().get("results", []) if response.ok else []
         self.submitted: dict[str, deque[float]] = {game["id"]: deque() for game in self.games}
-
-    def _register(self, username: str) -> tuple[str, str]:
-        body = {"username": username, "email": f"{username}@stress.invalid", "password": PASSWORD}
-        while True:
-            with self.client.post(f"{API}/users/register", json=body, catch_response=True) as response:
-                if response.status_code == 201:
-                    data = response.json()
-                    return data["user"]["id"], data["access"]
-                if response.status_code != 429:
-                    response.failure(f"register: {response.status_code} {response.text[:200]}")
-                    raise StopUser()
-                # Throttled by design (one client address registers many players): wait and try again.
-                response.success()
-                retry = float(response.headers.get("Retry-After", "5"))
-            gevent.sleep(retry + random.random())
 
     def _game_with_room(self) -> dict[str, Any] | None:
         """A game this player may still submit to without passing the server's rate limit."""
@@ -173,8 +156,13 @@ class Player(HttpUser):
 
     @task(1)
     def browse_and_join_tournament(self) -> None:
+        if not self.games:
+            return
         status = random.choice(["running", "scheduled"])
-        response = self.client.get(f"{API}/tournaments?status={status}&limit=20", name=f"{API}/tournaments?status")
+        game = random.choice(self.games)  # a synthetic game: its tournaments are the ones these players may join
+        response = self.client.get(
+            f"{API}/tournaments?status={status}&game_id={game['id']}&limit=20", name=f"{API}/tournaments?status"
+        )
         if not response.ok:
             return
         tournaments = response.json().get("results", [])

@@ -16,15 +16,18 @@ from .models import ApiKey, CreditEntry, User
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "email", "display_name", "country", "is_staff", "is_active", "created_at"]
-    list_filter = ["is_staff", "is_superuser", "is_active", "country"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "is_synthetic", "country"]
     search_fields = ["username", "email", "display_name"]
     ordering = ["username"]
-    readonly_fields = ["created_at", "last_login", "credit_balance"]
+    readonly_fields = ["created_at", "last_login", "credit_balance", "is_synthetic"]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
         ("Profile", {"fields": ["email", "display_name", "country"]}),
         ("Credits", {"fields": ["credit_balance"]}),
-        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        (
+            "Permissions",
+            {"fields": ["is_active", "is_synthetic", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
         ("Dates", {"fields": ["last_login", "created_at"]}),
     ]
     add_fieldsets = [

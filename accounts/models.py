@@ -46,6 +46,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     country = CountryField(blank=True)
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    # A player made by a load tool (the simulator, a stress test, locust): it plays synthetic games only,
+    # so it never appears on a real board or in a real tournament (simulator.services.synthetic).
+    is_synthetic = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = UserManager()

@@ -135,15 +135,11 @@ PRODUCTION_SCORE_RATE = "60/60"  # the settings' default SCORE_RATE_PER_USER_GAM
 CREDENTIALS_CODE = """
 import json, random
 from datetime import timedelta
-from rest_framework_simplejwt.tokens import AccessToken
 from simulator.services.populate import demo_players
+from simulator.services.synthetic import load_credentials
 players = list(demo_players().order_by("username"))
 random.Random({seed}).shuffle(players)
-accounts = []
-for player in players[:{count}]:
-    token = AccessToken.for_user(player)
-    token.set_exp(lifetime=timedelta(seconds={lifetime}))
-    accounts.append({{"id": str(player.pk), "username": player.username, "access": str(token)}})
+accounts = load_credentials(players=players[:{count}], lifetime=timedelta(seconds={lifetime}))
 with open({path!r}, "w") as out:
     json.dump(accounts, out)
 print(len(accounts))

@@ -23,10 +23,10 @@ class GameAdminForm(forms.ModelForm):
 class GameAdmin(admin.ModelAdmin):
     form = GameAdminForm
     list_display = ["name", "slug", "sort_order", "score_operator", "counts_toward_global", "is_active", "created_at"]
-    list_filter = ["is_active", "sort_order", "score_operator", "counts_toward_global"]
+    list_filter = ["is_active", "is_synthetic", "sort_order", "score_operator", "counts_toward_global"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["id", "created_at", "updated_at"]
+    readonly_fields = ["id", "is_synthetic", "created_at", "updated_at"]
 
     def save_model(self, request: HttpRequest, obj: Game, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)

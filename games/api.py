@@ -31,7 +31,7 @@ class GameListApi(GenericAPIView):
     permission_classes = [IsStaffOrReadOnly]
     pagination_class = OffsetPagination
     serializer_class = GameSerializer
-    blank_query_parameters = ("is_active",)
+    blank_query_parameters = ("is_active", "synthetic")
 
     def get_queryset(self) -> QuerySet[Game]:
         # Also called by the browsable API's renderer.

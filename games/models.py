@@ -35,6 +35,8 @@ class Game(models.Model):
     max_score = models.BigIntegerField(null=True, blank=True)
     counts_toward_global = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
+    # A game for load tools: only synthetic players score on it, and it never counts toward the global board.
+    is_synthetic = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -48,6 +50,9 @@ class Game(models.Model):
             models.CheckConstraint(condition=Q(sort_order__in=SortOrder.values), name="games_game_sort_order_valid"),
             models.CheckConstraint(
                 condition=Q(score_operator__in=ScoreOperator.values), name="games_game_score_operator_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_synthetic=False) | Q(counts_toward_global=False), name="games_game_synthetic_not_global"
             ),
         ]
 

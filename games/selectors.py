@@ -9,10 +9,12 @@ from django.db.models import QuerySet
 from .models import Game
 
 
-def game_list(*, is_active: bool | None = None, search: str = "") -> QuerySet[Game]:
+def game_list(*, is_active: bool | None = None, synthetic: bool | None = None, search: str = "") -> QuerySet[Game]:
     games = Game.objects.all()
     if is_active is not None:
         games = games.filter(is_active=is_active)
+    if synthetic is not None:
+        games = games.filter(is_synthetic=synthetic)
     if search:
         games = games.filter(name__icontains=search)
     return games.order_by("name", "id")

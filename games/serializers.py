@@ -28,6 +28,7 @@ class GameSerializer(serializers.ModelSerializer):
             "max_score",
             "counts_toward_global",
             "is_active",
+            "is_synthetic",
             "created_at",
             "updated_at",
         ]
@@ -69,4 +70,10 @@ class GameWriteSerializer(StrictSerializer):
 
 class GameListQuerySerializer(serializers.Serializer):
     is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+    synthetic = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: only the synthetic games load tools play; false: only real games",
+    )
     search = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

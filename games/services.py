@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils.text import slugify
+from rest_framework import status
 
 from leaderboard_project.errors import Conflict, DomainError
 from realtime.bus import publish
@@ -37,6 +38,22 @@ class GameInUse(Conflict):
     message = "This game has records that depend on it; deactivate it instead."
 
 
+class SyntheticMismatch(DomainError):
+    code = "synthetic_mismatch"
+    status_code = status.HTTP_403_FORBIDDEN
+    message = (
+        "Synthetic players (made by load tools) play synthetic games only, and synthetic games are played by "
+        "synthetic players only."
+    )
+
+
+def synthetic_pairing_check(*, user_is_synthetic: bool, game: Game) -> None:
+    """Keep load tools off the real boards and tournaments: a player and a game pair only when both or neither
+    are synthetic (scores, seats and synthetic organizers alike)."""
+    if user_is_synthetic != game.is_synthetic:
+        raise SyntheticMismatch()
+
+
 def _slug_error(slug: str, *, exclude: Game | None = None) -> str | None:
     try:
         uuid.UUID(slug)
@@ -61,6 +78,11 @@ def _unique_slug_from(name: str) -> str:
 def _check_bounds(min_score: int | None, max_score: int | None) -> None:
     if min_score is not None and max_score is not None and min_score > max_score:
         raise GameInvalid(fields={"max_score": ["Must be greater than or equal to min_score."]})
+
+
+def _check_synthetic_global(is_synthetic: bool, counts_toward_global: bool) -> None:
+    if is_synthetic and counts_toward_global:
+        raise GameInvalid(fields={"counts_toward_global": ["A synthetic game never counts toward the global board."]})
 
 
 def game_announce(game: Game, event: str) -> None:
@@ -97,7 +119,8 @@ def game_create(
     else:
         slug = _unique_slug_from(name)
     if counts_toward_global is None:
-        counts_toward_global = sort_order == SortOrder.DESC
+        counts_toward_global = sort_order == SortOrder.DESC and not fields.get("is_synthetic")
+    _check_synthetic_global(bool(fields.get("is_synthetic")), counts_toward_global)
     _check_bounds(fields.get("min_score"), fields.get("max_score"))
     game = _save(Game(name=name, slug=slug, sort_order=sort_order, counts_toward_global=counts_toward_global, **fields))
     game_announce(game, "game.created")
@@ -118,6 +141,7 @@ def game_update(*, game: Game, **changes: Any) -> Game:
     for field, value in changes.items():
         setattr(game, field, value)
     _check_bounds(game.min_score, game.max_score)
+    _check_synthetic_global(game.is_synthetic, game.counts_toward_global)
     game = _save(game)
     game_announce(game, "game.updated")
     return game

@@ -25,6 +25,7 @@ RESOURCES = {
     "stats": "stats",
     "simulations": "simulation-list",
     "stress_tests": "stress-test-list",
+    "synthetic_data": "synthetic-data",
     "schema": "schema",
     "docs": "api-docs",
 }

@@ -25,6 +25,7 @@ from rest_framework import status
 
 from accounts.models import ApiKey, User
 from games.models import INT64_MAX, INT64_MIN, Game
+from games.services import SyntheticMismatch, synthetic_pairing_check
 from leaderboard_project import ratelimit
 from leaderboard_project.errors import Conflict, DomainError
 from leaderboard_project.metrics import SCORE_SUBMIT_SECONDS, SCORES_SUBMITTED, timed
@@ -186,6 +187,7 @@ def score_submit(
     """Store a score and update every board it counts on. A repeated idempotency key returns the original."""
     metadata = {} if metadata is None else metadata
     score_validate(game=game, value=value, metadata=metadata)
+    synthetic_pairing_check(user_is_synthetic=user.is_synthetic, game=game)
     _lock_players([user.pk])
     if idempotency_key:
         original = Score.objects.filter(user=user, idempotency_key=idempotency_key).first()
@@ -211,17 +213,18 @@ def score_submit(
         is_personal_best=_personal_best(game, value, effect, previous),
         created_at=now,
     )
-    publish_many(_submitted_events(score, user.username))
+    publish_many(_submitted_events(score, user.username, user.display_name))
     _count_after_commit({(game.slug, source): 1})
     return SubmitResult(score, replayed=False)
 
 
-def _submitted_events(score: Score, username: str) -> list[tuple[str, str, dict]]:
+def _submitted_events(score: Score, username: str, display_name: str) -> list[tuple[str, str, dict]]:
     """``score.submitted`` on the score feed and on the game's board channel."""
     data = {
         "score_id": score.pk,
         "user_id": str(score.user_id),
         "username": username,
+        "display_name": display_name,
         "game_id": str(score.game_id),
         "score": score.value,
         "personal_best": score.is_personal_best,
@@ -266,9 +269,14 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
     outcomes: dict[int, BatchOutcome] = {}
     games = {game.pk: game for game in Game.objects.filter(pk__in={item.game_id for item in items})}
     allowed = set(api_key.games.filter(pk__in=games).values_list("pk", flat=True))
-    users = dict(
-        User.objects.filter(pk__in={item.user_id for item in items}, is_active=True).values_list("pk", "username")
-    )
+    users: dict[uuid.UUID, tuple[str, str]] = {}  # id: (username, display name)
+    synthetic: set[uuid.UUID] = set()
+    for pk, username, display_name, is_synthetic in User.objects.filter(
+        pk__in={item.user_id for item in items}, is_active=True
+    ).values_list("pk", "username", "display_name", "is_synthetic"):
+        users[pk] = (username, display_name)
+        if is_synthetic:
+            synthetic.add(pk)
     accepted: list[tuple[int, BatchItem]] = []
     for index, item in enumerate(items):
         game = games.get(item.game_id)
@@ -283,7 +291,8 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
         else:
             try:
                 score_validate(game=game, value=item.value, metadata=item.metadata)
-            except ScoreRejected as error:
+                synthetic_pairing_check(user_is_synthetic=item.user_id in synthetic, game=game)
+            except (ScoreRejected, SyntheticMismatch) as error:
                 outcomes[index] = _reject(index, error)
             else:
                 accepted.append((index, item))
@@ -329,7 +338,7 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
     created = Score.objects.bulk_create([score for _, score in new_scores])
     for (index, _), score in zip(new_scores, created, strict=True):
         outcomes[index] = BatchOutcome(index, "created", score_id=score.pk)
-    publish_many([event for score in created for event in _submitted_events(score, users[score.user_id])])
+    publish_many([event for score in created for event in _submitted_events(score, *users[score.user_id])])
     _count_after_commit(Counter((games[score.game_id].slug, Source.SERVER) for score in created))
     return [outcomes[index] for index in range(len(items))]
 
@@ -436,9 +445,11 @@ def score_import(
 def _import_check(items: Sequence[ImportItem]) -> dict[uuid.UUID, Game]:
     games = {game.pk: game for game in Game.objects.filter(pk__in={item.game_id for item in items})}
     user_ids = list({item.user_id for item in items})
-    known: set[uuid.UUID] = set()
+    known: dict[uuid.UUID, bool] = {}
     for start in range(0, len(user_ids), IMPORT_CHUNK):
-        known.update(User.objects.filter(pk__in=user_ids[start : start + IMPORT_CHUNK]).values_list("pk", flat=True))
+        known.update(
+            User.objects.filter(pk__in=user_ids[start : start + IMPORT_CHUNK]).values_list("pk", "is_synthetic")
+        )
     now = timezone.now()
     firsts: dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, int]] = {}
     for index, item in enumerate(items):
@@ -451,7 +462,8 @@ def _import_check(items: Sequence[ImportItem]) -> dict[uuid.UUID, Game]:
             raise ScoreImportInvalid(f"Item {index}: created_at must be an aware moment, not in the future.")
         try:
             score_validate(game=game, value=item.value, metadata={})
-        except ScoreRejected as error:
+            synthetic_pairing_check(user_is_synthetic=known[item.user_id], game=game)
+        except (ScoreRejected, SyntheticMismatch) as error:
             raise ScoreImportInvalid(f"Item {index}: {error.message}") from None
         pair = (item.game_id, item.user_id)
         if pair not in firsts or item.created_at < firsts[pair][0]:

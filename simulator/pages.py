@@ -31,7 +31,8 @@ from leaderboard_project.errors import DomainError
 from . import selectors
 from .forms import SimulationStartForm, StressTestForm
 from .models import DemoPopulation, RunStatus
-from .services import populations, simulations, stress
+from .services import clear, populations, simulations, stress
+from .services.synthetic import synthetic_summary
 
 RUNS_PER_PAGE = 20
 View = Callable[..., HttpResponse]
@@ -120,6 +121,7 @@ def stress_page(request: HttpRequest) -> HttpResponse:
         "previous_page": number - 1 if number > 1 else None,
         "next_page": number + 1 if number * RUNS_PER_PAGE < total else None,
         "target": _target(request),
+        "synthetic": synthetic_summary(),
         "page_data": {
             "active": _stress_data(active) if active else None,
             "statuses": dict(RunStatus.choices),
@@ -284,8 +286,32 @@ def simulation_stop_page(request: HttpRequest, simulation_id: int) -> HttpRespon
     return _back(request)
 
 
+@require_POST
+@staff_only(login_next="stress-page")
+def synthetic_clear_page(request: HttpRequest) -> HttpResponse:
+    """Remove what load runs wrote (synthetic players and games), then back to the page the button was on."""
+    try:
+        removed = clear.synthetic_delete()
+    except DomainError as error:
+        messages.error(request, f"Nothing was removed. {_error_text(error)}")
+    else:
+        if removed.empty:
+            messages.info(request, "There was no load-test data to remove.")
+        else:
+            messages.success(
+                request,
+                f"Removed the load-test data: {removed.players:,} synthetic players, {removed.games} games, "
+                f"{removed.scores:,} scores and {removed.tournaments} tournaments. The real boards are as they were.",
+            )
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        target = reverse("stress-page")
+    return HttpResponseRedirect(target)
+
+
 urlpatterns = [
     path("stress/", stress_page, name="stress-page"),
+    path("load-data/clear", synthetic_clear_page, name="synthetic-clear"),
     path("stress/<int:stress_test_id>/", stress_run_page, name="stress-run-page"),
     path("stress/<int:stress_test_id>/stop", stress_stop_page, name="stress-page-stop"),
     path("demo/population/", population_page, name="demo-population"),

@@ -1,3 +1,3 @@
-from .api import simulations, stats, stress
+from .api import simulations, stats, stress, synthetic
 
-urlpatterns = [*simulations.urlpatterns, *stress.urlpatterns, *stats.urlpatterns]
+urlpatterns = [*simulations.urlpatterns, *stress.urlpatterns, *synthetic.urlpatterns, *stats.urlpatterns]

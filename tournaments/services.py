@@ -34,6 +34,7 @@ from rest_framework import status
 from accounts.models import User
 from accounts.services import CreditGrant, credits_grant
 from games.models import Game, ScoreOperator
+from games.services import synthetic_pairing_check
 from leaderboard_project.errors import Conflict, DomainError
 from leaderboard_project.metrics import PRIZE_CREDITS_PAID, PRIZES_PAID
 from leaderboard_project.serializers import timestamp
@@ -198,6 +199,8 @@ def tournament_create(
         raise _invalid("end_time", "Must be in the future.")
     if not game.is_active:
         raise _invalid("game_id", "This game does not accept scores.")
+    if organizer.is_synthetic:
+        synthetic_pairing_check(user_is_synthetic=True, game=game)
     tournament = Tournament.objects.create(
         organizer=organizer,
         game=game,
@@ -216,9 +219,17 @@ def tournament_create(
     return tournament
 
 
+def _player(user: User) -> dict[str, str]:
+    return {"user_id": str(user.pk), "username": user.username, "display_name": user.display_name}
+
+
 @transaction.atomic
 def tournament_join(*, tournament: Tournament, user: User) -> Participant:
-    """Take a seat: 409 when full, already in, or after the end (or once finished or cancelled)."""
+    """Take a seat: 409 when full, already in, or after the end (or once finished or cancelled).
+
+    403 ``synthetic_mismatch`` for a synthetic player in a real game's tournament, or the other way round.
+    """
+    synthetic_pairing_check(user_is_synthetic=user.is_synthetic, game=tournament.game)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -234,7 +245,7 @@ def tournament_join(*, tournament: Tournament, user: User) -> Participant:
             raise RegistrationClosed()
         raise TournamentFull()
     tournament.refresh_from_db()
-    _announce(tournament, "tournament.joined", {"user_id": str(user.pk), "username": user.username})
+    _announce(tournament, "tournament.joined", _player(user))
     return participant
 
 
@@ -249,7 +260,7 @@ def tournament_leave(*, tournament: Tournament, user: User) -> None:
         raise NotJoined()
     Tournament.objects.filter(pk=tournament.pk).update(participant_count=F("participant_count") - 1)
     tournament.refresh_from_db()
-    _announce(tournament, "tournament.left", {"user_id": str(user.pk), "username": user.username})
+    _announce(tournament, "tournament.left", _player(user))
 
 
 # --- scores -------------------------------------------------------------------------

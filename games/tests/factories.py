@@ -11,3 +11,7 @@ class GameFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"game-{n}")
     sort_order = "desc"
     score_operator = "best"
+
+    class Params:
+        # A game for load tools: synthetic players only, never on the global board.
+        synthetic = factory.Trait(is_synthetic=True, counts_toward_global=False)

@@ -141,6 +141,7 @@ def test_create_returns_the_game_with_every_field(staff_client):
         "max_score",
         "counts_toward_global",
         "is_active",
+        "is_synthetic",
         "created_at",
         "updated_at",
     }

@@ -69,6 +69,7 @@ ROUTES: dict[str, dict[str, str]] = {
                                     "POST":   "302 403 403 302 302"},
     "demo-simulation-start":       {"POST":   "302 403 403 302 302"},
     "demo-simulation-stop":        {"POST":   "302 403 403 302 302"},
+    "synthetic-clear":             {"POST":   "302 403 403 302 302"},
     "login":                       {"GET":    "200 200 200 200 200",
                                     "POST":   "302 302 302 302 302"},
     "logout":                      {"POST":   "302 302 302 302 302"},
@@ -118,6 +119,8 @@ ROUTES: dict[str, dict[str, str]] = {
     "stress-test-list":            {"GET":    "401 403 403 200 403",
                                     "POST":   "401 403 403 202 403"},
     "stress-test-detail":          {"GET":    "401 403 403 200 403",
+                                    "DELETE": "401 403 403 200 403"},
+    "synthetic-data":              {"GET":    "401 403 403 200 403",
                                     "DELETE": "401 403 403 200 403"},
     "stats":                       {"GET":    "200 200 200 200 200"},
     # --- schema, docs, the browsable API's sign-in, probes and metrics (from this host) ---

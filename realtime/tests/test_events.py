@@ -144,6 +144,7 @@ def test_the_score_feed_numbers_events_without_gaps(game):
     assert [(e["type"], e["channel"]) for e in received] == [("score.submitted", "score")] * 4
     assert [e["seq"] for e in received] == [1, 2, 3, 4]
     assert received[0]["data"]["username"] == player.username
+    assert received[0]["data"]["display_name"] == player.display_name
     assert received[0]["data"]["game_id"] == str(game.pk)
     assert received[0]["ts"].endswith("Z")
 

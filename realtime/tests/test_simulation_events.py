@@ -27,7 +27,7 @@ def _in_process(settings):
 
 
 def test_simulated_scores_are_published_as_score_submitted(staff):
-    game = GameFactory(slug="arena")
+    game = GameFactory(synthetic=True, slug="arena")
     start = database_sync_to_async(simulations.simulation_start)
 
     async def scenario():

@@ -93,7 +93,7 @@ def test_a_real_run_streams_its_figures_to_stress_subscribers(empty_api):
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_run_against_real_servers_reaches_their_websocket_clients_and_its_spectators(tmp_path):
-    GameFactory(), GameFactory()
+    GameFactory(synthetic=True), GameFactory(synthetic=True)
     # Locust signs in with tokens made here: the server must check them with the same key.
     signing = {"JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"]}
 

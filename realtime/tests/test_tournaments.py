@@ -79,6 +79,8 @@ def test_the_feed_carries_every_step_of_a_tournament(game):
     ]
     assert all(e["channel"] == "tournament" and e["data"]["tournament_id"] == cup.pk for e in seen)
     assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
+    joined = [e["data"] for e in seen if e["type"] == "tournament.joined"]
+    assert [(j["username"], j["display_name"]) for j in joined] == [(p.username, p.display_name) for p in players]
     finished = next(e for e in seen if e["type"] == "tournament.finished")
     assert [(r["rank"], r["value"], r["prize"]) for r in finished["data"]["results"]] == [(1, 2, 50), (2, 1, 30)]
     paid = seen[-1]["data"]["awards"]

@@ -28,29 +28,26 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.contrib.auth.hashers import make_password
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import CreditEntry, User
+from accounts.models import User
 from games.models import Game
 from games.services import game_create
-from rankings import index
-from rankings.boards import Board, board_from_key, game_scope
-from rankings.models import StaleBoard, Standing
-from rankings.services import board_rebuild, standings_recompute
 from realtime.bus import publish_resync
-from scores.models import Score, ScoreAudit, Source
+from scores.models import Score, Source
 from scores.services import ImportItem, score_import
-from tournaments.models import Format, Participant, RecurringTournament, Status, Tournament, TournamentResult
+from tournaments.models import Format, Participant, Status, Tournament
 from tournaments.services import (
-    prize_reference,
     tournament_create,
     tournament_finish,
     tournament_join,
     tournament_pay,
     tournament_validate_rules,
 )
+
+from .cleanup import Progress, data_delete, data_lock
 
 DEMO_MARK = "populate_demo"
 DEMO_USERNAME_PREFIX = "demo_"
@@ -61,14 +58,9 @@ DEFAULT_PLAYERS = 2_000
 DEFAULT_SCORES_PER_PLAYER = 20
 DEFAULT_DAYS = 30
 DEFAULT_SEED = 2026
-# The PostgreSQL advisory lock that serializes populates and resets (any number unique to them).
-POPULATE_LOCK = 7_265_020_001
 # Scores per import transaction: a larger chunk writes a player's all-time, monthly and weekly rows once
 # where a smaller one would write them again in every chunk.
 IMPORT_CHUNK = 20_000
-
-# progress(step, done, total): the command draws it as a bar.
-Progress = Callable[[str, int, int], None]
 
 
 # --- the catalogue ---------------------------------------------------------------------
@@ -360,7 +352,7 @@ def demo_populate(
     scores = DEFAULT_SCORES_PER_PLAYER * players if scores is None else scores
     started = time.monotonic()
     with transaction.atomic():
-        _take_populate_lock()
+        data_lock()
         if reset:
             demo_delete(progress=progress)
         else:
@@ -371,16 +363,6 @@ def demo_populate(
         summary = demo_summary()
         publish_resync()
     return PopulateResult(created=True, summary=summary, seconds=time.monotonic() - started)
-
-
-def _take_populate_lock() -> None:
-    """Serialize populates (and resets) on PostgreSQL until the transaction ends.
-
-    SQLite needs nothing: its transactions here begin IMMEDIATE, holding the one write lock.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [POPULATE_LOCK])
 
 
 def _populate(
@@ -612,105 +594,14 @@ def _open_registration(
 
 
 def demo_delete(*, progress: Progress | None = None) -> DemoSummary:
-    """Delete the demo data and everything that hangs on it; returns what was deleted.
+    """Delete the demo data and everything that hangs on it (see ``cleanup.data_delete``); returns what was deleted.
 
-    Removed: the demo games with every score, standing and tournament on them; the
-    demo players with everything they did anywhere (scores, seats, results, credit
-    entries, tournaments they organized); the prize entries of deleted
-    tournaments. Other players who played a demo game keep their other scores;
-    their global boards are recomputed without it. The ranking index of every
-    board touched is rebuilt after commit, and open pages are told to re-read their boards.
+    Other players who played a demo game keep their other scores; their global boards
+    are recomputed without it. Open pages are told to re-read their boards.
     """
     with transaction.atomic():
-        _take_populate_lock()
+        data_lock()
         deleted = demo_summary()
-        if deleted.empty:
-            return deleted
-        games = list(demo_games())
-        game_ids = [game.pk for game in games]
-        players = demo_players()
-        tournaments = _demo_tournaments()
-        tournament_ids = list(tournaments.values_list("pk", flat=True))
-        boards = _touched_boards(game_ids, tournament_ids, players)
-        if progress:
-            progress("reset", 0, 4)
-        _forget_demo_games_of_others(games, players)
-        CreditEntry.objects.filter(
-            Q(user__in=players)
-            | Q(
-                reference__in=[prize_reference(Tournament(pk=pk)) for pk in tournament_ids], kind=CreditEntry.Kind.PRIZE
-            )
-        ).delete()
-        tournaments.delete()
-        RecurringTournament.objects.filter(Q(game_id__in=game_ids) | Q(organizer__in=players)).delete()
-        seats_elsewhere = set(Participant.objects.filter(user__in=players).values_list("tournament_id", flat=True))
-        Participant.objects.filter(user__in=players).delete()
-        TournamentResult.objects.filter(user__in=players).delete()
-        for tournament_id in seats_elsewhere:
-            Tournament.objects.filter(pk=tournament_id).update(
-                participant_count=Participant.objects.filter(tournament_id=tournament_id).count()
-            )
-        if progress:
-            progress("reset", 1, 4)
-        _delete_scores(Score.objects.filter(Q(user__in=players) | Q(game_id__in=game_ids)))
-        if progress:
-            progress("reset", 2, 4)
-        for prefix in [f"{game_scope(pk)}." for pk in game_ids] + [f"tournament.{pk}." for pk in tournament_ids]:
-            Standing.objects.filter(board__startswith=prefix).delete()
-            StaleBoard.objects.filter(board__startswith=prefix).delete()
-        Standing.objects.filter(user__in=players).delete()
-        Game.objects.filter(pk__in=game_ids).delete()
-        players.delete()
-        if progress:
-            progress("reset", 3, 4)
-        if index.index_is_separate():
-            transaction.on_commit(partial(_rebuild, boards))
-        publish_resync()
-    if progress:
-        progress("reset", 4, 4)
+        if not deleted.empty:
+            data_delete(games=list(demo_games()), players=demo_players(), progress=progress)
     return deleted
-
-
-def _touched_boards(
-    game_ids: Sequence[uuid.UUID], tournament_ids: Sequence[int], players: QuerySet[User]
-) -> list[Board]:
-    """Every board whose index changes with the reset, as Board objects made while their games still exist."""
-    prefixes = Q(board__startswith="global.")
-    for pk in game_ids:
-        prefixes |= Q(board__startswith=f"{game_scope(pk)}.")
-    for pk in tournament_ids:
-        prefixes |= Q(board__startswith=f"tournament.{pk}.")
-    keys = set(Standing.objects.filter(prefixes).values_list("board", flat=True).distinct())
-    keys |= set(Standing.objects.filter(user__in=players).values_list("board", flat=True).distinct())
-    return [board_from_key(key) for key in sorted(keys)]
-
-
-def _forget_demo_games_of_others(games: Sequence[Game], players: QuerySet[User]) -> None:
-    """Players outside the demo who played a demo game: drop those scores and recompute their boards without them."""
-    for game in games:
-        others = (
-            Score.objects.filter(game=game).exclude(user__in=players).order_by().values_list("user_id", "created_at")
-        )
-        moments: dict[uuid.UUID, dict[str, datetime]] = {}
-        for user_id, created_at in others:
-            moments.setdefault(user_id, {}).setdefault(created_at.date().isoformat(), created_at)
-        if not moments:
-            continue
-        list(User.objects.select_for_update().filter(pk__in=sorted(moments)).order_by("pk").values_list("pk"))
-        _delete_scores(Score.objects.filter(game=game, user_id__in=list(moments)))
-        for user_id, by_day in moments.items():
-            for at in by_day.values():
-                standings_recompute(game=game, user_id=user_id, at=at, scores=[])
-
-
-def _delete_scores(scores: QuerySet[Score]) -> None:
-    """One statement: the ORM would load every score into memory to cascade to their audits, deleted first here."""
-    ScoreAudit.objects.filter(score__in=scores).delete()
-    sql, params = scores.values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {Score._meta.db_table} WHERE id IN ({sql})", params)
-
-
-def _rebuild(boards: Sequence[Board]) -> None:
-    for board in boards:
-        board_rebuild(board=board)

@@ -1,9 +1,11 @@
 """The simulation engine: simulated players submitting scores, joining tournaments and setting records.
 
-Players are accounts named ``sim_0001``, ``sim_0002``, ... with unusable
-passwords, created on first use and reused by later runs. Every score goes
-through ``scores.services.score_submit`` (source ``simulator``), exactly as a
-score from the API, so boards, tournaments and events all move.
+Players are synthetic accounts named ``sim_0001``, ``sim_0002``, ... with
+unusable passwords, created on first use and reused by later runs; they play
+the synthetic games (``synthetic``), so a simulation never touches the real
+boards. Every score goes through ``scores.services.score_submit`` (source
+``simulator``), exactly as a score from the API, so boards, tournaments and
+events all move.
 
 Pacing follows a schedule on the monotonic clock (the n-th score is due at
 ``start + n / rate``), so a slow submission does not slow the rate down. The
@@ -28,20 +30,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.db import DatabaseError
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from games.models import Game, ScoreOperator, SortOrder
-from games.services import game_create
 from leaderboard_project import ratelimit
 from leaderboard_project.errors import DomainError
 from scores.models import Source
 from scores.services import ScoreRateLimited, score_submit
 from tournaments.models import LIVE, Tournament
 from tournaments.services import AlreadyJoined, RegistrationClosed, TournamentFull, tournament_join
+
+from .synthetic import synthetic_games, synthetic_games_count, synthetic_players
 
 logger = logging.getLogger(__name__)
 
@@ -61,38 +63,6 @@ BREAKTHROUGH_CHANCE = 0.02  # per score: a performance well above the player's l
 LEARNING_ATTEMPTS = 25.0  # attempts after which a player has made about 63% of their progress
 LEARNING_GAIN = 0.6  # share of the gap to perfect play a player closes with practice
 
-# Created when there is no active game (``populate_demo`` makes a fuller catalogue).
-DEFAULT_GAMES: tuple[dict, ...] = (
-    {
-        "name": "Sim Arcade",
-        "slug": "sim-arcade",
-        "description": "Points: higher is better, the best score counts.",
-        "sort_order": SortOrder.DESC,
-        "score_operator": ScoreOperator.BEST,
-        "min_score": 0,
-        "max_score": 1_000_000,
-    },
-    {
-        "name": "Sim Time Trial",
-        "slug": "sim-time-trial",
-        "description": "Lap time in milliseconds: lower is better, the best lap counts.",
-        "sort_order": SortOrder.ASC,
-        "score_operator": ScoreOperator.BEST,
-        "min_score": 20_000,
-        "max_score": 300_000,
-        "rules": {"unit": "ms"},
-    },
-    {
-        "name": "Sim Coin Rush",
-        "slug": "sim-coin-rush",
-        "description": "Coins per round: every round adds to the total.",
-        "sort_order": SortOrder.DESC,
-        "score_operator": ScoreOperator.SUM,
-        "min_score": 0,
-        "max_score": 500,
-    },
-)
-
 
 class SimulationInvalid(DomainError):
     code = "invalid"
@@ -105,7 +75,7 @@ class RateTooHigh(SimulationInvalid):
 
 class NoGames(DomainError):
     code = "no_games"
-    message = "There is no active game to simulate; run manage.py populate_demo or activate a game."
+    message = "There is no active synthetic game to simulate."
 
 
 def player_name(number: int) -> str:
@@ -119,8 +89,8 @@ def max_rate(*, players: int, games: int) -> float:
 
 
 def simulation_games_count() -> int:
-    """How many games a run would play: the active ones, or the default set it would create."""
-    return Game.objects.filter(is_active=True).count() or len(DEFAULT_GAMES)
+    """How many games a run would play: the active synthetic ones, or the default set it would create."""
+    return synthetic_games_count()
 
 
 def simulation_validate(*, players: int, rate: float, duration: float | None, games: int) -> None:
@@ -146,48 +116,13 @@ def simulation_validate(*, players: int, rate: float, duration: float | None, ga
 
 
 def simulated_players(*, count: int) -> list[User]:
-    """The first ``count`` simulated players, created when missing (unusable passwords), reused otherwise.
-
-    A ``sim_`` name a real account holds (it has a password) is skipped: the simulator plays only its own.
-    """
-    existing = {user.username.lower(): user for user in User.objects.filter(username__istartswith=PLAYER_PREFIX)}
-    chosen: list[User] = []
-    missing: list[User] = []
-    number = 0
-    while len(chosen) + len(missing) < count:
-        number += 1
-        name = player_name(number)
-        user = existing.get(name)
-        if user is None:
-            missing.append(
-                User(
-                    username=name,
-                    email=f"{name}@simulator.invalid",
-                    display_name=f"Sim {number:04d}",
-                    password=make_password(None),
-                )
-            )
-        elif not user.has_usable_password() and user.is_active:
-            chosen.append(user)
-    if missing:
-        # ignore_conflicts: a concurrent run may create the same names; they are read back below.
-        User.objects.bulk_create(missing, batch_size=1000, ignore_conflicts=True)
-        names = [user.username for user in missing]
-        created = {user.username: user for user in User.objects.filter(username__istartswith=PLAYER_PREFIX)}
-        chosen.extend(created[name] for name in names if name in created)
-    return chosen
+    """The first ``count`` simulated players (synthetic: they play synthetic games only), created when missing."""
+    return synthetic_players(prefix=PLAYER_PREFIX, count=count, display="Sim")
 
 
 def simulated_games() -> list[Game]:
-    """The active games, or, when there is none, the default set (created once, reused after)."""
-    games = list(Game.objects.filter(is_active=True))
-    if games:
-        return games
-    taken = set(Game.objects.filter(slug__in=[spec["slug"] for spec in DEFAULT_GAMES]).values_list("slug", flat=True))
-    created = [game_create(**spec) for spec in DEFAULT_GAMES if spec["slug"] not in taken]
-    if not created:
-        raise NoGames()
-    return created
+    """The games a simulation plays: the active synthetic ones (the default set is created when none is)."""
+    return synthetic_games()
 
 
 @dataclass

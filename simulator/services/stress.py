@@ -12,10 +12,10 @@ any process, so it terminates locust) and publishes ``stress.progress`` on
 the ``stress`` channel; at the end it stores the report and publishes
 ``stress.finished``.
 
-Accounts: registration and sign-in are throttled per client address, and
-locust runs from this one address, so the runner creates ``stress_NNNN``
-players itself (unusable passwords) and hands locust their access tokens in a
-private temporary file.
+Accounts: the runner creates synthetic ``stress_NNNN`` players itself
+(unusable passwords) and hands locust their access tokens in a private
+temporary file. They play the synthetic games only (``synthetic``), so a
+stress test never touches the real boards or tournaments.
 
 Liveness: each write also stamps ``report["updated_at"]``. An active run with
 no stamp for ``STALE_SECONDS`` (its worker or server died) is ended by the
@@ -40,10 +40,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from leaderboard_project import ratelimit
@@ -52,6 +50,7 @@ from realtime.bus import publish
 
 from ..models import RunStatus, StressTest
 from .runs import DEAD_MESSAGE, reap_dead, run_in_background
+from .synthetic import load_credentials, synthetic_games, synthetic_players
 
 logger = logging.getLogger(__name__)
 
@@ -171,35 +170,8 @@ def stress_test_stop(*, stress_test: StressTest, wait: float = 5.0) -> StressTes
 
 
 def stress_players(*, count: int) -> list[User]:
-    """The first ``count`` ``stress_NNNN`` players, created when missing (unusable passwords), reused otherwise.
-
-    A ``stress_`` name held by a real account (it has a password) is skipped.
-    """
-    existing = {user.username.lower(): user for user in User.objects.filter(username__istartswith=PLAYER_PREFIX)}
-    chosen: list[User] = []
-    missing: list[User] = []
-    number = 0
-    while len(chosen) + len(missing) < count:
-        number += 1
-        name = f"{PLAYER_PREFIX}{number:04d}"
-        user = existing.get(name)
-        if user is None:
-            missing.append(User(username=name, email=f"{name}@stress.invalid", password=make_password(None)))
-        elif not user.has_usable_password() and user.is_active:
-            chosen.append(user)
-    if missing:
-        User.objects.bulk_create(missing, ignore_conflicts=True)
-        chosen.extend(User.objects.filter(username__in=[user.username for user in missing]))
-    return chosen
-
-
-def _credentials(players: list[User], lifetime: timedelta) -> list[dict[str, str]]:
-    accounts = []
-    for player in players:
-        token = AccessToken.for_user(player)
-        token.set_exp(lifetime=lifetime)  # outlives the run whatever JWT_ACCESS_MINUTES says
-        accounts.append({"id": str(player.pk), "username": player.username, "access": str(token)})
-    return accounts
+    """The first ``count`` ``stress_NNNN`` players (synthetic: they play synthetic games only), made when missing."""
+    return synthetic_players(prefix=PLAYER_PREFIX, count=count, display="Stress")
 
 
 def locust_plan(*, concurrent_users: int, actions_per_second: int) -> dict[str, Any]:
@@ -301,9 +273,11 @@ def _run(stress_test: StressTest, workdir: Path, spectators: int | None) -> None
         plan["players"] = stress_test.concurrent_users - plan["spectators"]
         plan["throughput"] = stress_test.actions_per_second / plan["players"]
     players = stress_players(count=plan["players"])
+    synthetic_games()  # what locust's players play: created when there is none
     credentials = workdir / "credentials.json"
     credentials.touch(mode=0o600)
-    credentials.write_text(json.dumps(_credentials(players, timedelta(seconds=stress_test.duration + 600))))
+    lifetime = timedelta(seconds=stress_test.duration + 600)  # outlives the run
+    credentials.write_text(json.dumps(load_credentials(players=players, lifetime=lifetime)))
     allowed, period = ratelimit.parse_rate(settings.SCORE_RATE_PER_USER_GAME)
     env = {
         **os.environ,

@@ -16,6 +16,7 @@ from ..forms import SimulationStartForm
 from ..models import RunStatus, Simulation
 from ..pages import population_data
 from ..services import populations
+from ..services.synthetic import synthetic_summary
 
 register = template.Library()
 
@@ -60,6 +61,7 @@ def demo_controls(context: template.Context) -> dict[str, Any]:
         "simulation_dead": bool(last and last.active and not state.simulation_alive),
         "population_dead": bool(state.population and state.population.active and not state.population_alive),
         "populate_players": populations.DEFAULT_PLAYERS,
+        "synthetic": synthetic_summary(),
         "next": request.get_full_path(),
         "panel_data": {
             "demo": {

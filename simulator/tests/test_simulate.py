@@ -6,6 +6,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -24,9 +25,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def games(db):
     return [
-        GameFactory(slug="points", sort_order="desc", score_operator="best", min_score=0, max_score=10_000),
-        GameFactory(slug="laps", sort_order="asc", score_operator="best", min_score=20_000, max_score=90_000),
-        GameFactory(slug="coins", sort_order="desc", score_operator="sum"),
+        GameFactory(
+            synthetic=True, slug="points", sort_order="desc", score_operator="best", min_score=0, max_score=10_000
+        ),
+        GameFactory(
+            synthetic=True, slug="laps", sort_order="asc", score_operator="best", min_score=20_000, max_score=90_000
+        ),
+        GameFactory(synthetic=True, slug="coins", sort_order="desc", score_operator="sum"),
     ]
 
 
@@ -69,6 +74,7 @@ def test_without_games_the_default_set_is_created_once():
     again = engine.simulated_games()
 
     assert {game.slug for game in created} == {"sim-arcade", "sim-time-trial", "sim-coin-rush"}
+    assert all(game.is_synthetic and not game.counts_toward_global for game in created)
     assert {(g.sort_order, g.score_operator) for g in created} == {("desc", "best"), ("asc", "best"), ("desc", "sum")}
     assert {game.pk for game in again} == {game.pk for game in created}
     assert Game.objects.count() == 3
@@ -190,3 +196,11 @@ def test_progress_is_reported_about_once_a_second_and_can_end_the_run(games):
 
     assert 1.8 < time.monotonic() - started < 2.8
     assert len(seen) == 2 and seen[1] >= seen[0] >= 4
+
+
+def test_the_command_says_when_open_pages_cannot_follow_it(games):
+    out = simulate(players=2, rate=1, duration=1)
+
+    in_memory = isinstance(get_channel_layer(), InMemoryChannelLayer)
+    assert ("Open pages do not follow this run" in out) == in_memory
+    assert "demo controls" in out or not in_memory

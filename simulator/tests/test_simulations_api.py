@@ -34,7 +34,10 @@ def _runs_in_process(settings):
 
 @pytest.fixture
 def games(db):
-    return [GameFactory(sort_order="desc"), GameFactory(sort_order="asc", min_score=1000, max_score=9000)]
+    return [
+        GameFactory(synthetic=True, sort_order="desc"),
+        GameFactory(synthetic=True, sort_order="asc", min_score=1000, max_score=9000),
+    ]
 
 
 @pytest.fixture

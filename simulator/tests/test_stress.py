@@ -9,18 +9,28 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.core.servers.basehttp import WSGIServer
 from django.db import connections
 from django.test.testcases import LiveServerThread, _StaticFilesHandler
 from django.utils import timezone
 
+from accounts.tests.factories import UserFactory
+from games.models import Game
 from games.tests.factories import GameFactory
+from rankings.models import Standing
+from scores.models import Score
+from scores.services import score_submit
 from simulator.models import RunStatus, StressTest
 from simulator.services import stress
+from tournaments.models import Participant, Tournament
+from tournaments.services import tournament_join
+from tournaments.tests.factories import TournamentFactory
 
 URL = "/api/v1/simulator/stress-tests"
 VALID = {"concurrent_users": 5, "actions_per_second": 10, "duration": 30}
@@ -336,8 +346,32 @@ def published(monkeypatch) -> list[tuple[str, str, dict]]:
     return events
 
 
-def test_a_real_run_stores_its_report_and_publishes_live_figures(serial_live_server, published):
-    GameFactory(), GameFactory()
+def real_boards() -> list[tuple]:
+    """Every standing of a real board (a real game's, the global one, a real tournament's), and every real seat."""
+    synthetic = [f"game.{pk}." for pk in Game.objects.filter(is_synthetic=True).values_list("pk", flat=True)]
+    synthetic += [
+        f"tournament.{pk}." for pk in Tournament.objects.filter(game__is_synthetic=True).values_list("pk", flat=True)
+    ]
+    rows = Standing.objects.order_by("board", "user_id").values_list("board", "user_id", "value", "reached_at")
+    seats = Participant.objects.filter(tournament__game__is_synthetic=False).values_list("tournament_id", "user_id")
+    return [row for row in rows if not row[0].startswith(tuple(synthetic))] + sorted(seats)
+
+
+@pytest.fixture
+def real_data(db):
+    """A real game with a scored board and an open tournament: what a load run must leave exactly as it was."""
+    game = GameFactory()
+    players = UserFactory.create_batch(3)
+    for value, player in enumerate(players, start=1):
+        score_submit(user=player, game=game, value=value * 100)
+    now = timezone.now()
+    tournament = TournamentFactory(game=game, start_time=now + timedelta(hours=1), end_time=now + timedelta(hours=2))
+    tournament_join(tournament=tournament, user=players[0])
+    return real_boards()
+
+
+def test_a_real_run_stores_its_report_and_publishes_live_figures(serial_live_server, published, real_data):
+    GameFactory(synthetic=True), GameFactory(synthetic=True)
     run = StressTest.objects.create(concurrent_users=3, actions_per_second=20, duration=4, target=serial_live_server)
 
     # The live server serves no WebSocket: players only.
@@ -348,17 +382,20 @@ def test_a_real_run_stores_its_report_and_publishes_live_figures(serial_live_ser
     assert report["requests"] > 0
     assert report["partial"] is False
     assert report["plan"] == {"players": 3, "spectators": 0, "throughput": pytest.approx(20 / 3)}
-    assert "POST /api/v1/scores" in {f"{entry['method']} {entry['name']}" for entry in report["endpoints"]}
+    scores = [entry for entry in report["endpoints"] if f"{entry['method']} {entry['name']}" == "POST /api/v1/scores"]
+    assert scores and scores[0]["requests"] > 0 and scores[0]["failures"] == 0
     types = [type for channel, type, _ in published if channel == "stress"]
     assert types[0] == "stress.started" and types[-1] == "stress.finished"
     progress = [data for _, type, data in published if type == "stress.progress"]
     assert progress and progress[-1]["id"] == run.pk
     assert {"users", "requests", "failures", "rps", "p50_ms", "p95_ms"} <= progress[-1].keys()
     assert published[-1][2]["report"]["requests"] == report["requests"]
+    assert Score.objects.filter(game__is_synthetic=True, user__username__startswith="stress_").exists()
+    assert real_boards() == real_data
 
 
 def test_stopping_a_real_run_terminates_locust_and_keeps_the_partial_report(serial_live_server, published):
-    GameFactory()
+    GameFactory(synthetic=True)
     run = StressTest.objects.create(concurrent_users=2, actions_per_second=10, duration=60, target=serial_live_server)
     stopped: list[StressTest] = []
 
@@ -384,11 +421,45 @@ def test_stopping_a_real_run_terminates_locust_and_keeps_the_partial_report(seri
     assert published[-1][1] == "stress.finished" and published[-1][2]["status"] == "stopped"
 
 
-def test_the_locustfile_runs_headless_from_the_command_line(serial_live_server, tmp_path):
-    """Without the server's credentials file, players register themselves (unique names for each run)."""
-    GameFactory()
-    env = {**os.environ, "PODIUM_STRESS_REPORT": "1", "PODIUM_STRESS_SPECTATORS": "0"}
-    command = [
+def test_the_locustfile_runs_headless_from_the_command_line_on_synthetic_players(
+    serial_live_server, tmp_path, real_data
+):
+    credentials = tmp_path / "players.json"
+    call_command("synthetic_players", "2", "--output", str(credentials), stdout=StringIO())
+    env = {
+        **os.environ,
+        "PODIUM_STRESS_REPORT": "1",
+        "PODIUM_STRESS_SPECTATORS": "0",
+        "PODIUM_STRESS_CREDENTIALS": str(credentials),
+    }
+    output = subprocess.run(
+        locust_command(serial_live_server), cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert output.returncode == 0, output.stderr[-2000:]
+    lines = [
+        json.loads(line[len(stress.REPORT_PREFIX) :])
+        for line in output.stdout.splitlines()
+        if line.startswith(stress.REPORT_PREFIX)
+    ]
+    report = lines[-1]
+    assert report["kind"] == "report" and report["requests"] > 0
+    scores = [entry for entry in report["endpoints"] if entry["name"] == "/api/v1/scores"]
+    assert scores and scores[0]["requests"] > 0 and scores[0]["failures"] == 0
+    assert Score.objects.filter(user__username__startswith="load_", game__is_synthetic=True).exists()
+    assert real_boards() == real_data
+
+
+def test_the_locustfile_refuses_to_start_without_synthetic_players():
+    env = {key: value for key, value in os.environ.items() if key != "PODIUM_STRESS_CREDENTIALS"}
+    output = subprocess.run(
+        locust_command("http://127.0.0.1:9"), cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert output.returncode != 0
+    assert "synthetic_players" in output.stderr
+
+
+def locust_command(host: str) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "locust",
@@ -402,20 +473,9 @@ def test_the_locustfile_runs_headless_from_the_command_line(serial_live_server, 
         "-t",
         "3s",
         "--host",
-        serial_live_server,
+        host,
         "--exit-code-on-error",
         "0",
         "--only-summary",
         "Player",
     ]
-    output = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
-    assert output.returncode == 0, output.stderr[-2000:]
-    lines = [
-        json.loads(line[len(stress.REPORT_PREFIX) :])
-        for line in output.stdout.splitlines()
-        if line.startswith(stress.REPORT_PREFIX)
-    ]
-    report = lines[-1]
-    assert report["kind"] == "report" and report["requests"] > 0
-    registered = [entry for entry in report["endpoints"] if entry["name"] == "/api/v1/users/register"]
-    assert registered and registered[0]["requests"] == 2 and registered[0]["failures"] == 0

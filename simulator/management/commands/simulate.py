@@ -1,8 +1,14 @@
 """``manage.py simulate --players N --rate R --duration S``: animate the service from the terminal.
 
-Simulated players (``sim_0001``...) submit scores through the same service as
-the API, join open tournaments and set personal bests, with a live progress
-line. Ctrl-C stops after the score in flight; a second Ctrl-C aborts.
+Simulated players (``sim_0001``..., synthetic: they play the synthetic games
+only, never the real boards) submit scores through the same service as the
+API, join open tournaments and set personal bests, with a live progress line.
+Ctrl-C stops after the score in flight; a second Ctrl-C aborts.
+
+Live pages follow it only when the channel layer is shared (``REDIS_URL``): the
+embedded in-memory layer lives inside the server's process, so this command
+says so and points at the dashboard's demo controls, which run the same
+simulation inside the server.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from games.models import Game
@@ -43,7 +50,7 @@ class Command(BaseCommand):
             engine.simulation_validate(
                 players=players, rate=rate, duration=duration or None, games=engine.simulation_games_count()
             )
-            had_games = Game.objects.filter(is_active=True).exists()
+            had_games = Game.objects.filter(is_active=True, is_synthetic=True).exists()
             games = engine.simulated_games()
             sim_players = engine.simulated_players(count=players)
             simulator = engine.Simulator(
@@ -53,8 +60,11 @@ class Command(BaseCommand):
             details = [f"--{name}: {' '.join(messages)}" for name, messages in (exc.fields or {}).items()]
             raise CommandError(" ".join(details) if details and exc.code == "invalid" else exc.message) from None
         if not had_games:
+            self.stdout.write(f"Created the synthetic games {', '.join(g.name for g in games)}.")
+        if isinstance(get_channel_layer(), InMemoryChannelLayer):
             self.stdout.write(
-                f"No active game: created {', '.join(g.name for g in games)} (manage.py populate_demo adds more)."
+                "Open pages do not follow this run: without REDIS_URL the channel layer lives inside the server's "
+                "process. Start the simulation from the dashboard's demo controls to watch it live."
             )
         until = f"for {duration} s" if duration else "until Ctrl-C"
         self.stdout.write(
