@@ -1,1 +1,1 @@
-"""Benchmarks (DESIGN.md section 10). Each is run as ``python -m bench.<name>``; none is a timed test."""
+"""Benchmarks (the performance goals). Each is run as ``python -m bench.<name>``; none is a timed test."""

@@ -27,8 +27,8 @@ For each: requests (batches)/s, scores/s, p50 and p99 per request, every
 response that is not a 200 (and socket errors), the ratio to the ``parse``
 floor, the CPU used by gunicorn, PostgreSQL, Redis and wrk (the load
 generator) meanwhile, and what the phase left in the server log. The scores
-stored during the batch phase are counted in the database. Goal (DESIGN.md
-section 10): 50,000 scores/s.
+stored during the batch phase are counted in the database. Goal (the
+performance goals): 50,000 scores/s.
 
 Run (from the project root)::
 

@@ -21,7 +21,7 @@ For each: requests/s, p50 and p99 latency, every response that is not the
 expected status (and socket errors), requests/s as a ratio to the floor, the
 CPU used by gunicorn, PostgreSQL, Redis and wrk meanwhile, and what the phase
 left in the server log. The figures are compared with a Go game server's on the
-same load shape (DESIGN.md section 10). The per-player score rate
+same load shape (the performance goals). The per-player score rate
 (``SCORE_RATE_PER_USER_GAME``) is raised to 1,000,000/min, out of the way.
 
 Run (from the project root)::
@@ -54,7 +54,7 @@ DEFAULT_SEED = 20260301
 TOP_LIMIT = 100
 AROUND_LIMIT = 20
 
-# A Go game server with leaderboards on the same machine and load shape (DESIGN.md section 10):
+# A Go game server with leaderboards on the same machine and load shape (the performance goals):
 # requests/s as (low, high) of its runs, p99 in ms. The goals compare with the high end.
 GO = {
     "write": {"requests_per_s": (2100, 2200), "p99_ms": 55.0},

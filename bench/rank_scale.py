@@ -63,7 +63,7 @@ TEN_MILLION = 10_000_000
 
 AROUND_BEFORE, AROUND_AFTER = 10, 9
 TOP_LIMIT = 100
-GOAL_P99_MS = 2.0  # DESIGN.md section 10: rank / around p99 in the engine, Redis backend
+GOAL_P99_MS = 2.0  # the performance goals: rank / around p99 in the engine, Redis backend
 
 # Player i: a random UUID, a value uniform in [0, VALUE_RANGE) (a few ties at
 # 1M, more at 10M) and a reached_at within 30 days of T0, all derived from

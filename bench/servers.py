@@ -1,6 +1,6 @@
 """Which servers should serve Podium: WSGI and ASGI servers side by side on the same endpoints, in one run.
 
-The production profile (DESIGN.md section 8) serves the HTTP API from a WSGI
+The production profile (docs/operations.md) serves the HTTP API from a WSGI
 server and ``/ws/`` from ASGI processes. This bench measures, in one run and
 under the same load, the candidates for both roles serving Podium's own
 applications, ``leaderboard_project.wsgi:application`` and

@@ -1,6 +1,6 @@
 """WebSocket fan-out of the production profile: scores over HTTP reaching 1,000 (or 5,000) clients of one board.
 
-Podium runs as in production (DESIGN.md section 8): the HTTP API from
+Podium runs as in production (docs/operations.md): the HTTP API from
 ``gunicorn leaderboard_project.wsgi:application`` with 2 sync workers, the
 WebSockets from ``uvicorn leaderboard_project.asgi:application`` (1 or 2
 processes, ``--ws websockets-sansio``), DEBUG off, PostgreSQL, and Redis for the
@@ -27,7 +27,7 @@ per client and forwards each ``group_send`` with ``send_json``, over the
 default layer (``channels_redis.core.RedisChannelLayer``), with a publisher
 doing ``group_send`` at 10 messages/s. Podium's figures are given as ratios to it.
 
-Goal (DESIGN.md section 10): p99 from commit to client under 250 ms at 1,000
+Goal (the performance goals): p99 from commit to client under 250 ms at 1,000
 clients, under 1 s at 5,000.
 
 Run (from the project root)::
@@ -73,8 +73,8 @@ BASELINE_APP = "bench.ws_baseline:application"
 BASELINE_SETTINGS = "bench.ws_baseline_settings"
 BASELINE_PATH = "/ws/bench/baseline"
 PODIUM_PATH = "/ws/main"
-GOAL_P99_MS = {1000: 250.0, 5000: 1000.0}  # DESIGN.md section 10 and the benchmark's requirement
-# The floor measured before (DESIGN.md section 10): a plain Channels consumer with group_send, 10 messages/s
+GOAL_P99_MS = {1000: 250.0, 5000: 1000.0}  # the performance goal and the benchmark's requirement
+# The floor measured before (the performance goals): a plain Channels consumer with group_send, 10 messages/s
 # to 1,000 clients, fell behind by 3 to 20 s (p50).
 BASELINE_BEFORE = "plain Channels consumer, group_send at 10 msg/s to 1,000 clients: p50 3 to 20 s late"
 QUANTILES = (0.5, 0.9, 0.99, 0.999)

@@ -1,4 +1,4 @@
-"""A plain-Python model of the ranking semantics of DESIGN.md section 3, for the property tests.
+"""A plain-Python model of the ranking semantics of docs/rankings.md, for the property tests.
 
 Written from the spec alone: it imports nothing from the rankings app, so a
 mistake in ``rankings.services`` or ``rankings.periods`` cannot hide by being

@@ -1,5 +1,5 @@
 """Property tests: scores written by ``standings_record_scores`` read back the same through every backend
-as from a plain-Python model of DESIGN.md section 3 (``reference.py``).
+as from a plain-Python model of the ranking semantics (docs/rankings.md) (``reference.py``).
 
 Each example builds a small world (games with random direction, operator and
 global flag; a few players; a run of scores over ~70 days), writes it through
