@@ -285,3 +285,23 @@ def test_the_games_list_filters_synthetic_games(real_game, load_game, api_client
 
     assert [g["slug"] for g in synthetic] == ["sim-arena"] and synthetic[0]["is_synthetic"] is True
     assert [g["slug"] for g in real] == ["arena"]
+
+
+def test_the_stress_page_counts_the_load_data_and_its_button_removes_it(client, staff, load_game, bot):
+    score_submit(user=bot, game=load_game, value=3)
+    client.force_login(staff)
+
+    page = client.get("/stress/").content.decode()
+    removed = client.post("/load-data/clear", {"next": "/stress/"}, follow=True)
+
+    assert "<strong>1</strong> synthetic players" in page
+    assert removed.redirect_chain == [("/stress/", 302)]
+    assert "Removed the load-test data: 1 synthetic players" in removed.content.decode()
+    assert synthetic_summary().empty
+
+
+def test_only_staff_may_press_the_remove_button(client, user, load_game, bot):
+    client.force_login(user)
+
+    assert client.post("/load-data/clear").status_code == 403
+    assert User.objects.filter(pk=bot.pk).exists()
