@@ -305,3 +305,25 @@ def test_only_staff_may_press_the_remove_button(client, user, load_game, bot):
 
     assert client.post("/load-data/clear").status_code == 403
     assert User.objects.filter(pk=bot.pk).exists()
+
+
+def test_the_migration_flags_the_load_players_made_before_and_nobody_else():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("accounts.migrations.0003_synthetic")
+    legacy = [
+        User.objects.create_user("sim_0001", "sim_0001@simulator.invalid"),
+        User.objects.create_user("stress_0001", "stress_0001@stress.invalid"),
+        User.objects.create_user("lc0a1b2c_3", "lc0a1b2c_3@stress.invalid", "a-password-of-its-own"),
+    ]
+    real = [
+        User.objects.create_user("sim_0002", "someone@example.com", "a-real-password"),
+        User.objects.create_user("stressed", "stressed@stress.invalid", "a-real-password"),
+    ]
+
+    migration.flag_legacy_load_players(apps, None)
+
+    assert set(User.objects.filter(is_synthetic=True).values_list("pk", flat=True)) == {u.pk for u in legacy}
+    assert not User.objects.filter(pk__in=[u.pk for u in real], is_synthetic=True).exists()
