@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django_countries import countries
 
-from .models import username_validator
+from .models import display_name_validator, username_validator
 
 
 class RegisterForm(forms.Form):
@@ -33,6 +33,7 @@ class RegisterForm(forms.Form):
     display_name = forms.CharField(
         max_length=64,
         required=False,
+        validators=[display_name_validator],
         help_text="Shown on the boards instead of your username.",
         widget=forms.TextInput(attrs={"autocomplete": "nickname"}),
     )

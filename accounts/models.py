@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -17,6 +19,21 @@ username_validator = RegexValidator(
     "3 to 32 characters: letters, digits, '_', '-' and '.'.",
     code="invalid_username",
 )
+
+
+# Unicode categories a name shown to others may not hold: controls, format characters (bidi overrides and
+# isolates, zero-width spaces and joiners, the BOM), private-use, surrogates, unassigned code points, and line
+# or paragraph separators. They would reorder, hide or break what the boards show around the name.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+
+def display_name_validator(value: str) -> None:
+    hidden = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in HIDDEN_CATEGORIES})
+    if hidden:
+        raise ValidationError(
+            f"Letters, digits, spaces and punctuation only: no control or invisible characters ({', '.join(hidden)}).",
+            code="invalid_display_name",
+        )
 
 
 class UserManager(BaseUserManager["User"]):
@@ -42,7 +59,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     username = models.CharField(max_length=32, unique=True, validators=[username_validator])
     email = models.EmailField(max_length=254)
-    display_name = models.CharField(max_length=64, blank=True)
+    display_name = models.CharField(max_length=64, blank=True, validators=[display_name_validator])
     country = CountryField(blank=True)
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_safe
 
 from rankings.boards import global_board_at
 from rankings.periods import Period
@@ -26,6 +27,7 @@ RECENT_ROWS = 20
 PRIZES_LIMIT = 50
 
 
+@require_safe
 def player_page(request: HttpRequest, username: str) -> HttpResponse:
     player = selectors.user_get_by_username(username=username)
     if player is None:
@@ -91,6 +93,7 @@ def _register_wait(request: HttpRequest) -> float | None:
     return None
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("player-page", username=request.user.username)

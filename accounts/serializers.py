@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from leaderboard_project.serializers import StrictSerializer
 
-from .models import CreditEntry, User, username_validator
+from .models import CreditEntry, User, display_name_validator, username_validator
 
 
 class CountryCodeField(serializers.CharField):
@@ -97,7 +97,7 @@ class RegisterSerializer(StrictSerializer):
     username = serializers.CharField(max_length=32, validators=[username_validator])
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    display_name = serializers.CharField(max_length=64, required=False, default="")
+    display_name = serializers.CharField(max_length=64, required=False, default="", validators=[display_name_validator])
     country = CountryCodeField(required=False, default="")
 
 
@@ -123,7 +123,9 @@ class AccessTokenSerializer(serializers.Serializer):
 
 class MeUpdateSerializer(StrictSerializer):
     email = serializers.EmailField(max_length=254, required=False)
-    display_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    display_name = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, validators=[display_name_validator]
+    )
     country = CountryCodeField(required=False)
     # Shown so that a client trying to change them is told they cannot.
     username = serializers.CharField(read_only=True)

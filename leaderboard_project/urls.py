@@ -32,8 +32,10 @@ urlpatterns = [
     path("", include("accounts.pages")),
     path("", include("tournaments.pages")),
     path("", include("simulator.pages")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Pages answer only the methods they serve (OPTIONS, PUT, ... are 405), as the function views say with
+    # require_safe / require_http_methods.
+    path("accounts/login/", auth_views.LoginView.as_view(http_method_names=["get", "head", "post"]), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(http_method_names=["post"]), name="logout"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

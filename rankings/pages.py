@@ -11,9 +11,11 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.views.decorators.http import require_safe
 
 from games.models import Game
 from games.selectors import game_list
+from leaderboard_project.pages import page_number
 from scores import selectors as score_selectors
 from simulator.selectors import service_stats
 
@@ -38,13 +40,6 @@ class Tab:
 def _period(request: HttpRequest) -> str:
     period = request.GET.get("period", Period.ALL)
     return period if period in Period.values else Period.ALL
-
-
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 def _query(**params: str | int | None) -> str:
@@ -109,6 +104,7 @@ def _board_info(board: Board, game: Game | None, api: str) -> dict[str, object]:
     }
 
 
+@require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     period = _period(request)
@@ -158,12 +154,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "rankings/dashboard.html", context)
 
 
+@require_safe
 def game_page(request: HttpRequest, slug: str) -> HttpResponse:
     game = get_object_or_404(Game, slug=slug)
     now = timezone.now()
     period = _period(request)
     board = game_board_at(game, period, now)
-    number = _page_number(request)
+    number = page_number(request)
     page = selectors.board_top(board=board, offset=(number - 1) * GAME_PAGE_ROWS, limit=GAME_PAGE_ROWS)
     pages = max(1, -(-page.size // GAME_PAGE_ROWS))
     if number > pages:

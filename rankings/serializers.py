@@ -18,6 +18,9 @@ from .periods import Period
 from .selectors import BoardPage
 
 DEFAULT_LIMIT = 10
+# The moments a board may be asked about.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -35,7 +38,15 @@ class MomentField(serializers.Field):
                 moment = None
         if moment is None:
             raise serializers.ValidationError("Must be an ISO 8601 date or date-time.")
-        return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+        moment = moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+        try:
+            in_range = EARLIEST <= moment.astimezone(UTC) < LATEST
+        except OverflowError:  # a moment a few hours from the calendar's edge, in UTC
+            in_range = False
+        if not in_range:
+            # Every period window around the moment (and the one before it) stays inside the calendar.
+            raise serializers.ValidationError(f"Must be from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} (UTC).")
+        return moment
 
     def to_representation(self, value: datetime) -> str:
         return value.isoformat()

@@ -129,7 +129,7 @@ class MainConsumer(AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth ("[[[[...")
             self._error("invalid_json", "The frame is not JSON.")
             return
         if not isinstance(message, dict):

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import BasePermission, IsAdminUser, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -76,6 +77,18 @@ def _standings(boards: list[Board], user_id: uuid.UUID) -> list[dict | None]:
     ]
 
 
+INVALID = object()  # a cursor DRF could not read
+
+
+def _moment(text: str) -> bool:
+    """Whether a cursor's position is a moment the history can be ordered from."""
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        return False
+    return moment is not None and timezone.is_aware(moment)
+
+
 class ScoreListApi(GenericAPIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
     serializer_class = ScoreSerializer
@@ -91,6 +104,17 @@ class ScoreListApi(GenericAPIView):
             return parse_bounded_int(
                 request, self.page_size_query_param, default=self.page_size, minimum=1, maximum=self.max_page_size
             )
+
+        def decode_cursor(self, request: Request) -> Cursor | None:
+            # DRF answers a cursor it cannot read with 404 and passes its position to the query unread: a forged
+            # one (base64 of "p=x") reached the database as a moment. Both are the client's error: 400.
+            try:
+                cursor = super().decode_cursor(request)
+            except NotFound:
+                cursor = INVALID
+            if cursor is INVALID or (cursor and cursor.position is not None and not _moment(cursor.position)):
+                raise ValidationError({self.cursor_query_param: ["Invalid cursor: use the one a page's next names."]})
+            return cursor
 
         def get_schema_operation_parameters(self, view: APIView) -> list[dict]:
             parameters = super().get_schema_operation_parameters(view)

@@ -112,8 +112,28 @@ def score_validate(*, game: Game, value: int, metadata: object) -> None:
             f"The score must be an integer from {low} to {high} for this game.",
             fields={"score": [f"Must be an integer from {low} to {high}."]},
         )
-    if not isinstance(metadata, dict) or len(json.dumps(metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
+    encoded = json.dumps(metadata, separators=(",", ":")) if isinstance(metadata, dict) else None
+    if encoded is None or len(encoded) > MAX_METADATA_BYTES:
         raise MetadataTooLarge(fields={"metadata": [MetadataTooLarge.message]})
+    if _holds_nul(metadata):
+        # PostgreSQL's jsonb cannot hold a NUL character, in a key or a value, at any depth.
+        message = "metadata must not contain a NUL character (\\u0000)."
+        raise ScoreRejected(message, fields={"metadata": [message]})
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether a NUL character stands in a string of ``value`` (parsed JSON), keys included, at any depth."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            pending += item
+    return False
 
 
 def _lock_players(user_ids: Sequence[uuid.UUID]) -> None:
@@ -346,20 +366,26 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
 def _drop_repeated_keys(
     accepted: list[tuple[int, BatchItem]], outcomes: dict[int, BatchOutcome]
 ) -> list[tuple[int, BatchItem]]:
-    """Items whose idempotency key was used before (earlier or in this batch) become duplicates."""
+    """Items whose idempotency key was used before: the same score (game and value) is a duplicate, as a single
+    submit replays it; another score under a used key is rejected (``idempotency_key_reused``, a single submit's
+    409); a key repeated within the batch is rejected after its first use."""
     keyed = {(item.user_id, item.idempotency_key) for _, item in accepted if item.idempotency_key}
-    known = {}
+    known: dict[tuple[uuid.UUID, str], tuple[int, uuid.UUID, int]] = {}
     if keyed:
         rows = Score.objects.filter(
             user_id__in={user_id for user_id, _ in keyed}, idempotency_key__in={key for _, key in keyed}
-        ).values_list("user_id", "idempotency_key", "pk")
-        known = {(user_id, key): pk for user_id, key, pk in rows}
+        ).values_list("user_id", "idempotency_key", "pk", "game_id", "value")
+        known = {(user_id, key): (pk, game_id, value) for user_id, key, pk, game_id, value in rows}
     kept: list[tuple[int, BatchItem]] = []
     seen: set[tuple[uuid.UUID, str]] = set()
     for index, item in accepted:
         pair = (item.user_id, item.idempotency_key)
         if item.idempotency_key and pair in known:
-            outcomes[index] = BatchOutcome(index, "duplicate", score_id=known[pair])
+            score_id, game_id, value = known[pair]
+            if (game_id, value) == (item.game_id, item.value):
+                outcomes[index] = BatchOutcome(index, "duplicate", score_id=score_id)
+            else:
+                outcomes[index] = _reject(index, IdempotencyKeyReused())
         elif item.idempotency_key and pair in seen:
             outcomes[index] = BatchOutcome(
                 index, "rejected", code="idempotency_key_repeated", message="This key appears earlier in the batch."

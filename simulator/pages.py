@@ -27,6 +27,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leaderboard_project.errors import DomainError
+from leaderboard_project.pages import page_number
 
 from . import selectors
 from .forms import SimulationStartForm, StressTestForm
@@ -79,13 +80,6 @@ def _target(request: HttpRequest) -> str:
     return stress.stress_target(own_url=request.build_absolute_uri("/"))
 
 
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        return 1
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
 @staff_only()
 def stress_page(request: HttpRequest) -> HttpResponse:
@@ -109,7 +103,7 @@ def stress_page(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("stress-page")
     stress.stress_tests_reap()  # a run whose server or worker died shows as over, as the API's reads do
-    number = _page_number(request)
+    number = page_number(request)
     runs, total = selectors.stress_runs(offset=(number - 1) * RUNS_PER_PAGE, limit=RUNS_PER_PAGE)
     active = selectors.stress_run_active()
     context = {

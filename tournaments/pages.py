@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.models import User
 from leaderboard_project.errors import DomainError
@@ -165,6 +165,7 @@ def tournament_list_page(request: HttpRequest) -> HttpResponse:
 # --- one tournament ---------------------------------------------------------------------
 
 
+@require_safe
 def tournament_page(request: HttpRequest, tournament_id: int) -> HttpResponse:
     tournament = selectors.tournament_get(tournament_id=tournament_id)
     if tournament is None:

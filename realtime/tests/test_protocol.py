@@ -29,6 +29,7 @@ def test_subscribing_to_public_channels_confirms_them():
         ('{"type": "subscribe", "channels": ["leaderboard.not-a-game"]}', "unknown_channel"),
         ('{"type": "subscribe", "channels": ["leaderboard.6f1c1f0e-8d3a-4f55-9d1e-3f8f7c2b9a10"]}', "unknown_channel"),
         ("{not json", "invalid_json"),
+        ("[" * 4000, "invalid_json"),  # nested past the JSON parser's depth: refused, not a RecursionError
         ("[1, 2]", "invalid_message"),
         ('{"type": "subscribe", "channels": "score"}', "invalid_message"),
         ('{"type": "dance"}', "unknown_type"),

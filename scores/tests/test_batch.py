@@ -249,3 +249,27 @@ def test_a_batch_is_accepted_while_the_rate_counters_are_unreachable(server, gam
     response = server.post(BATCH, {"scores": [item(user, game, value) for value in range(3)]})
 
     assert response.json()["created"] == 3
+
+
+def test_a_key_already_used_for_another_score_is_refused_for_that_item_as_a_single_submit_is(server, game, user):
+    other_game = GameFactory()
+    ApiKey.objects.get().games.add(other_game)
+    first = server.post(BATCH, {"scores": [item(user, game, 5, idempotency_key="m-1")]}).json()
+
+    again = server.post(
+        BATCH,
+        {
+            "scores": [
+                item(user, game, 5, idempotency_key="m-1"),  # the same score: replayed
+                item(user, game, 6, idempotency_key="m-1"),  # another value
+                item(user, other_game, 5, idempotency_key="m-1"),  # another game
+            ]
+        },
+    ).json()
+    single = server.post("/api/v1/scores", item(user, game, 6, idempotency_key="m-1"))
+
+    assert again["results"][0] == {"index": 0, "status": "duplicate", "score_id": first["results"][0]["score_id"]}
+    assert [r["status"] for r in again["results"][1:]] == ["rejected", "rejected"]
+    assert {r["error"]["code"] for r in again["results"][1:]} == {"idempotency_key_reused"}
+    assert single.status_code == 409 and single.json()["error"]["code"] == "idempotency_key_reused"
+    assert Score.objects.count() == 1
