@@ -35,7 +35,7 @@ from .serializers import (
     TokenPairSerializer,
     UserSerializer,
 )
-from .throttles import ClientAddressThrottle, UsernameThrottle
+from .throttles import THROTTLES, ProfileChangeThrottle
 
 
 def _token_pair_body(user: User) -> dict:
@@ -50,7 +50,7 @@ class _AnonymousEndpoint(APIView):
 
 class RegisterApi(_AnonymousEndpoint):
     throttle_scope = "register"
-    throttle_classes = [ClientAddressThrottle, UsernameThrottle]
+    throttle_classes = list(THROTTLES)
 
     @extend_schema(request=RegisterSerializer, responses={201: TokenPairSerializer}, tags=["users"])
     def post(self, request: Request) -> Response:
@@ -62,7 +62,7 @@ class RegisterApi(_AnonymousEndpoint):
 
 class LoginApi(_AnonymousEndpoint):
     throttle_scope = "login"
-    throttle_classes = [ClientAddressThrottle, UsernameThrottle]
+    throttle_classes = list(THROTTLES)
 
     @extend_schema(request=LoginSerializer, responses={200: TokenPairSerializer}, tags=["users"])
     def post(self, request: Request) -> Response:
@@ -99,6 +99,7 @@ def _me_body(user: User) -> dict:
 
 class MeApi(APIView):
     permission_classes = [IsPlayer]
+    throttle_classes = [ProfileChangeThrottle]
 
     @extend_schema(responses={200: MeSerializer}, tags=["users"])
     def get(self, request: Request) -> Response:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -19,7 +21,7 @@ from scores.selectors import score_history
 
 from . import selectors, services
 from .forms import RegisterForm
-from .throttles import ClientAddressThrottle, UsernameThrottle
+from .throttles import throttle_wait
 
 # The chart draws at most this many of the player's latest scores; the table lists the first few.
 HISTORY_LIMIT = 500
@@ -78,19 +80,21 @@ def player_page(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "accounts/player.html", context)
 
 
-class _RegisterScope:
-    throttle_scope = "register"
+def sign_in_throttled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A sign-in form's posts count against the API's sign-in limits; over them, a 429 page with Retry-After."""
 
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST":
+            wait = throttle_wait(request, "login")
+            if wait is not None:
+                seconds = int(wait) + 1
+                response = render(request, "registration/throttled.html", {"seconds": seconds}, status=429)
+                response["Retry-After"] = str(seconds)
+                return response
+        return view(request, *args, **kwargs)
 
-def _register_wait(request: HttpRequest) -> float | None:
-    """Count a registration attempt against the API's own limits; seconds to wait when over them, else None."""
-    # The throttles read the client address from the headers and the username from the posted data, as they
-    # would from DRF's request.
-    attempt = SimpleNamespace(META=request.META, headers=request.headers, data=request.POST)
-    for throttle in (ClientAddressThrottle(), UsernameThrottle()):
-        if not throttle.allow_request(attempt, _RegisterScope()):
-            return throttle.wait() or 1.0
-    return None
+    return wrapped
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -100,7 +104,7 @@ def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        wait = _register_wait(request)
+        wait = throttle_wait(request, "register")
         if wait is not None:
             form.is_valid()
             form.add_error(None, f"Too many registrations from here. Try again in {int(wait) + 1} seconds.")

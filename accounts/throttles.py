@@ -1,17 +1,30 @@
-"""Throttles for sign-in and registration: per client address and per username.
+"""Throttles for sign-in and registration: per client address, per username from one address, per account.
 
 A view names its scope with ``throttle_scope``; the rate of each key comes from
-``DEFAULT_THROTTLE_RATES["<scope>.ip"]`` and ``["<scope>.username"]``, read at
-request time so a changed setting applies at once.
+``DEFAULT_THROTTLE_RATES["<scope>.ip"]``, ``["<scope>.username"]`` and
+``["<scope>.account"]`` (a key without a rate is not limited), read at request
+time so a changed setting applies at once.
+
+The username key counts one account's attempts from one address: wrong
+passwords sent from one place cannot lock the player out everywhere else. The
+account key, with a looser rate, counts them from every address, against a
+guess spread over many.
+
+``throttle_wait`` counts a form's attempt (the sign-in and registration pages,
+the admin's and the browsable API's sign-in) against the same counters as the
+API's, so every door to an account shares one limit.
 """
 
 from __future__ import annotations
 
 import hashlib
+from types import SimpleNamespace
 
+from django.http import HttpRequest
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 
@@ -48,14 +61,64 @@ class ClientAddressThrottle(_ScopedKeyThrottle):
         return self.get_ident(request)
 
 
+def _username(request: Request) -> str | None:
+    data = request.data
+    username = data.get("username") if hasattr(data, "get") else None
+    if not isinstance(username, str) or not username:
+        return None
+    return username.strip().lower()
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 class UsernameThrottle(_ScopedKeyThrottle):
-    """Keyed by the username in the body, so one account cannot be hammered from many addresses."""
+    """Keyed by the username in the body and the client address: one account from one place."""
 
     key_kind = "username"
 
     def ident(self, request: Request) -> str | None:
-        data = request.data
-        username = data.get("username") if hasattr(data, "get") else None
-        if not isinstance(username, str) or not username:
-            return None
-        return hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+        username = _username(request)
+        return None if username is None else _digest(f"{username}\n{self.get_ident(request)}")
+
+
+class AccountThrottle(_ScopedKeyThrottle):
+    """Keyed by the username in the body alone: one account from every address together."""
+
+    key_kind = "account"
+
+    def ident(self, request: Request) -> str | None:
+        username = _username(request)
+        return None if username is None else _digest(username)
+
+
+THROTTLES = (ClientAddressThrottle, UsernameThrottle, AccountThrottle)
+
+
+def throttle_wait(request: HttpRequest, scope: str) -> float | None:
+    """Count a form's attempt in ``scope`` (``login``, ``register``) against the API's own counters; seconds to
+    wait when over a limit, else None."""
+    # The throttles read the client address from the headers and the username from the posted data, as they
+    # would from DRF's request.
+    attempt = SimpleNamespace(META=request.META, headers=request.headers, data=request.POST)
+    view = SimpleNamespace(throttle_scope=scope)
+    for throttle in THROTTLES:
+        instance = throttle()
+        if not instance.allow_request(attempt, view):
+            return instance.wait() or 1.0
+    return None
+
+
+class ProfileChangeThrottle(UserRateThrottle):
+    """Changes of one's own profile, per account (``DEFAULT_THROTTLE_RATES["profile"]``): a taken email is
+    refused by name, so without a limit the form would list which addresses are registered. Reads are free."""
+
+    scope = "profile"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)  # read now: a changed setting applies
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)

@@ -52,7 +52,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "leaderboard_project.admin.PodiumAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -323,6 +323,10 @@ REST_FRAMEWORK = {
         "login.username": env.str("THROTTLE_LOGIN_USERNAME", default="10/min"),
         "register.ip": env.str("THROTTLE_REGISTER_IP", default="30/min"),
         "register.username": env.str("THROTTLE_REGISTER_USERNAME", default="10/min"),
+        # One account's sign-in attempts from every address together (the username key counts one address).
+        "login.account": env.str("THROTTLE_LOGIN_ACCOUNT", default="100/hour"),
+        # Changes of one's own profile (PATCH /users/me): a taken email is named, so they are limited.
+        "profile": env.str("THROTTLE_PROFILE", default="20/hour"),
         # Tournaments one player may create (staff are not limited).
         "tournament_create": env.str("THROTTLE_TOURNAMENT_CREATE", default="20/hour"),
     },
