@@ -35,7 +35,7 @@ from .serializers import (
     TokenPairSerializer,
     UserSerializer,
 )
-from .throttles import THROTTLES, ProfileChangeThrottle
+from .throttles import THROTTLES, ProfileChangeThrottle, first_refusal
 
 
 def _token_pair_body(user: User) -> dict:
@@ -46,11 +46,16 @@ class _AnonymousEndpoint(APIView):
     # Credentials are the body; a stale bearer token or a session must not get in the way.
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = list(THROTTLES)
+
+    def check_throttles(self, request: Request) -> None:
+        wait = first_refusal(request, self)
+        if wait is not None:
+            self.throttled(request, wait)
 
 
 class RegisterApi(_AnonymousEndpoint):
     throttle_scope = "register"
-    throttle_classes = list(THROTTLES)
 
     @extend_schema(request=RegisterSerializer, responses={201: TokenPairSerializer}, tags=["users"])
     def post(self, request: Request) -> Response:
@@ -62,7 +67,6 @@ class RegisterApi(_AnonymousEndpoint):
 
 class LoginApi(_AnonymousEndpoint):
     throttle_scope = "login"
-    throttle_classes = list(THROTTLES)
 
     @extend_schema(request=LoginSerializer, responses={200: TokenPairSerializer}, tags=["users"])
     def post(self, request: Request) -> Response:

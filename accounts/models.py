@@ -130,6 +130,10 @@ class CreditEntry(models.Model):
     class Kind(models.TextChoices):
         PRIZE = "prize", "Prize"
         ADJUSTMENT = "adjustment", "Adjustment"
+        # A player's own credits set aside for the prize pool of a tournament they organize, and what comes
+        # back of it (a cancelled tournament, places nobody took).
+        PRIZE_POOL = "prize_pool", "Prize pool"
+        REFUND = "refund", "Refund"
 
     # The (user, created_at) index and the (user, reference) constraint both start with user,
     # so a separate index on the foreign key would only slow writes down.

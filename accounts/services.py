@@ -13,6 +13,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import status
@@ -20,7 +21,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from games.models import INT64_MAX, INT64_MIN
-from leaderboard_project.errors import DomainError
+from leaderboard_project.errors import Conflict, DomainError
 
 from .models import ApiKey, CreditEntry, User, api_key_hash
 
@@ -50,6 +51,11 @@ class TokenInvalid(DomainError):
 class CreditInvalid(DomainError):
     code = "invalid"
     message = "The credit entry is invalid."
+
+
+class CreditsInsufficient(Conflict):
+    code = "insufficient_credits"
+    message = "Your credit balance cannot fund this."
 
 
 class CreditAdjustForbidden(DomainError):
@@ -272,6 +278,29 @@ def credits_grant(*, grants: Sequence[CreditGrant]) -> list[CreditGrant]:
             ignore_conflicts=True,
         )
     return new
+
+
+@transaction.atomic
+def credits_spend(*, user: User, amount: int, reference: str, description: str) -> CreditEntry:
+    """Take ``amount`` credits from a player's balance (an entry of kind ``prize_pool``), never below zero.
+
+    409 ``insufficient_credits`` when the balance is smaller. The player's row lock makes two spends of one
+    balance take turns, so both cannot pass the check; a used reference is refused by the ledger's constraint.
+    """
+    kind = CreditEntry.Kind.PRIZE_POOL
+    _credit_check(amount=amount, reference=reference, description=description, kind=kind)
+    if amount < 0:
+        raise CreditInvalid(fields={"amount": ["Must be positive: the credits to take."]})
+    User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk").get()
+    balance = CreditEntry.objects.filter(user=user).aggregate(total=Sum("amount"))["total"] or 0
+    if balance < amount:
+        raise CreditsInsufficient(
+            f"This needs {amount:,} credits and your balance is {balance:,}.",
+            fields={"prize_pool": [f"At most your balance, {balance:,} credits."]},
+        )
+    return CreditEntry.objects.create(
+        user=user, amount=-amount, kind=kind, reference=reference, description=description
+    )
 
 
 @transaction.atomic

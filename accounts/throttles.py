@@ -74,13 +74,16 @@ def _digest(text: str) -> str:
 
 
 class UsernameThrottle(_ScopedKeyThrottle):
-    """Keyed by the username in the body and the client address: one account from one place."""
+    """Keyed by the username in the body; for sign-in, also by the client address (one account from one place),
+    so that one address cannot lock the player out everywhere. A registration claims a name from anywhere."""
 
     key_kind = "username"
 
     def ident(self, request: Request) -> str | None:
         username = _username(request)
-        return None if username is None else _digest(f"{username}\n{self.get_ident(request)}")
+        if username is None:
+            return None
+        return _digest(f"{username}\n{self.get_ident(request)}" if self.scope == "login.username" else username)
 
 
 class AccountThrottle(_ScopedKeyThrottle):
@@ -93,7 +96,18 @@ class AccountThrottle(_ScopedKeyThrottle):
         return None if username is None else _digest(username)
 
 
+# In this order, and a request refused by one is not counted by the next (``first_refusal``): attempts an
+# address makes past its own limit do not use up the account's.
 THROTTLES = (ClientAddressThrottle, UsernameThrottle, AccountThrottle)
+
+
+def first_refusal(request: Request, view: APIView) -> float | None:
+    """The wait of the first of the view's throttles that refuses the request, the later ones left uncounted
+    (DRF's own check asks every throttle, and each one asked counts the request); None when all allow it."""
+    for throttle in view.get_throttles():
+        if not throttle.allow_request(request, view):
+            return throttle.wait() or 1.0
+    return None
 
 
 def throttle_wait(request: HttpRequest, scope: str) -> float | None:
@@ -102,12 +116,8 @@ def throttle_wait(request: HttpRequest, scope: str) -> float | None:
     # The throttles read the client address from the headers and the username from the posted data, as they
     # would from DRF's request.
     attempt = SimpleNamespace(META=request.META, headers=request.headers, data=request.POST)
-    view = SimpleNamespace(throttle_scope=scope)
-    for throttle in THROTTLES:
-        instance = throttle()
-        if not instance.allow_request(attempt, view):
-            return instance.wait() or 1.0
-    return None
+    view = SimpleNamespace(throttle_scope=scope, get_throttles=lambda: [throttle() for throttle in THROTTLES])
+    return first_refusal(attempt, view)
 
 
 class ProfileChangeThrottle(UserRateThrottle):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest, HttpResponse
 
 from accounts.pages import sign_in_throttled
@@ -12,7 +11,3 @@ from accounts.pages import sign_in_throttled
 class PodiumAdminSite(admin.AdminSite):
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         return sign_in_throttled(super().login)(request, extra_context)
-
-
-class PodiumAdminConfig(AdminConfig):
-    default_site = "leaderboard_project.admin.PodiumAdminSite"

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
 
 
 class PodiumConfig(AppConfig):
@@ -19,3 +20,9 @@ class PodiumConfig(AppConfig):
         from .jobs import start_in_process_beat
 
         request_started.connect(start_in_process_beat, dispatch_uid="podium-in-process-beat")
+
+
+class PodiumAdminConfig(AdminConfig):
+    """Django's admin, on the site whose sign-in is throttled (``leaderboard_project.admin``)."""
+
+    default_site = "leaderboard_project.admin.PodiumAdminSite"

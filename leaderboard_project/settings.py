@@ -52,7 +52,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 INSTALLED_APPS = [
     "daphne",
-    "leaderboard_project.admin.PodiumAdminConfig",
+    "leaderboard_project.apps.PodiumAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from accounts.models import User
+from accounts.models import CreditEntry, User
+from accounts.selectors import credit_balance
 from leaderboard_project.errors import DomainError
 
 from . import services
@@ -77,6 +78,12 @@ class TournamentAdminForm(forms.ModelForm):
         seats = cleaned.get("max_participants")
         if self.instance.pk and seats is not None and seats < self.instance.participant_count:
             self.add_error("max_participants", f"{self.instance.participant_count} players have joined already.")
+        organizer, pool = cleaned.get("organizer"), cleaned.get("prize_pool")
+        if self.instance.pk is None and organizer and pool and not organizer.is_staff:
+            # A player organizer pays the pool from their balance, as through the API (staff pools: the house).
+            have = credit_balance(user_id=organizer.pk)
+            if have < pool:
+                self.add_error("prize_pool", f"{organizer} has {have:,} credits: a player pays their own pool.")
         return cleaned
 
 
@@ -204,6 +211,9 @@ class TournamentAdmin(admin.ModelAdmin):
         if obj.status != Status.SCHEDULED:
             # Once it runs, its game, rules and window are what the standings were computed with.
             return [*self.computed, "game", "start_time", "end_time", *RULE_FIELDS]
+        if CreditEntry.objects.filter(user_id=obj.organizer_id, reference=services.pool_reference(obj)).exists():
+            # The organizer paid this pool from their balance: it stays what they paid.
+            return [*self.computed, "game", "organizer", "prize_pool"]
         return [*self.computed, "game"]
 
     def save_model(self, request: HttpRequest, obj: Tournament, form: forms.ModelForm, change: bool) -> None:

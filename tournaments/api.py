@@ -104,8 +104,19 @@ class TournamentListApi(GenericAPIView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(TournamentSerializer(page, many=True).data)
 
-    @extend_schema(request=TournamentCreateSerializer, responses={201: TournamentDetailSerializer})
+    @extend_schema(
+        request=TournamentCreateSerializer,
+        responses={
+            201: TournamentDetailSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="A player pays the prize pool from their credit balance, which is smaller "
+                "(`insufficient_credits`); staff pools are funded by the house.",
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
+        """Create a tournament; the caller organizes it. A player's prize pool comes out of their credits."""
         serializer = TournamentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

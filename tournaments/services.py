@@ -31,8 +31,8 @@ from django.utils import timezone
 from opentelemetry import trace
 from rest_framework import status
 
-from accounts.models import User
-from accounts.services import CreditGrant, credits_grant
+from accounts.models import CreditEntry, User
+from accounts.services import CreditGrant, credits_grant, credits_spend
 from games.models import Game, ScoreOperator
 from games.services import synthetic_pairing_check
 from leaderboard_project.errors import Conflict, DomainError
@@ -215,8 +215,48 @@ def tournament_create(
         end_time=end_time,
         recurrence=recurrence,
     )
+    _fund(tournament, organizer)
     _announce(tournament, "tournament.created")
     return tournament
+
+
+# --- prize pools ---------------------------------------------------------------------
+#
+# Credits come into the ledger only from the house: prizes of pools staff fund, and staff adjustments. A player
+# who organizes a tournament with a prize pool pays the pool from their own balance when creating it (409
+# insufficient_credits otherwise); a cancel gives it back, and so does a payout for the places nobody took. So a
+# player-funded tournament adds nothing to the ledger's sum, and no balance goes below zero.
+
+
+def pool_reference(tournament: Tournament) -> str:
+    return f"tournament:{tournament.pk}:pool"
+
+
+def _fund(tournament: Tournament, organizer: User) -> None:
+    if tournament.prize_pool and not organizer.is_staff:
+        credits_spend(
+            user=organizer,
+            amount=tournament.prize_pool,
+            reference=pool_reference(tournament),
+            description=f"Prize pool of {tournament.name}"[:200],
+        )
+
+
+def _refund(tournament: Tournament, amount: int, why: str) -> None:
+    """Give the organizer back ``amount`` of a pool they funded (once per tournament); nothing for a house pool."""
+    funded = CreditEntry.objects.filter(user_id=tournament.organizer_id, reference=pool_reference(tournament))
+    if amount > 0 and funded.exists():
+        credits_grant(
+            grants=[
+                CreditGrant(
+                    user_id=tournament.organizer_id,
+                    amount=amount,
+                    reference=f"tournament:{tournament.pk}:refund",
+                    description=f"{why} of {tournament.name}"[:200],
+                    kind=CreditEntry.Kind.REFUND,
+                )
+            ]
+        )
 
 
 def _player(user: User) -> dict[str, str]:
@@ -548,6 +588,7 @@ def tournament_pay(*, tournament: Tournament) -> list[CreditGrant]:
     ]
     paid = credits_grant(grants=grants)
     credits = sum(grant.amount for grant in paid)
+    _refund(tournament, tournament.prize_pool - sum(grant.amount for grant in grants), "Prizes nobody won")
     span.set_attributes({"podium.prizes": len(paid), "podium.credits": credits})
     if paid:
         transaction.on_commit(partial(_count_payout, len(paid), credits))
@@ -588,6 +629,7 @@ def tournament_cancel(*, tournament: Tournament, actor: User) -> Tournament:
     tournament.status = Status.CANCELLED
     tournament.cancelled_at = timezone.now()
     tournament.save(update_fields=["status", "cancelled_at"])
+    _refund(tournament, tournament.prize_pool, "Prize pool back from the cancelled")
     _announce(tournament, "tournament.cancelled")
     return tournament
 

@@ -427,6 +427,8 @@ def _create_players(
         email=f"{ORGANIZER_USERNAME}@{DEMO_EMAIL_DOMAIN}",
         display_name="Podium Events",
         password=unusable,
+        # Staff: the house funds the demo's prize pools (a player's pools come from their own balance).
+        is_staff=True,
         created_at=history_start - timedelta(days=90),
     )
     countries = list(NAMES)

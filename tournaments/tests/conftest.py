@@ -33,7 +33,9 @@ def game(db):
 
 @pytest.fixture
 def organizer(db):
-    return UserFactory(username="organizer")
+    # Staff: the house funds their prize pools, so the ledger holds prizes only (players fund their own:
+    # test_prize_pools.py).
+    return UserFactory(username="organizer", is_staff=True)
 
 
 @pytest.fixture

@@ -43,3 +43,11 @@ def running_cup_with_two_scores(*, name: str, game=None, prize_pool: int = 100) 
         services.tournament_join(tournament=cup, user=player)
         score_submit(user=player, game=game, value=value)
     return cup
+
+
+def fund(user, credits: int = 1_000_000):
+    """Credits a player can spend on prize pools, granted as a staff adjustment would."""
+    from accounts.models import CreditEntry
+    from accounts.tests.factories import CreditEntryFactory
+
+    return CreditEntryFactory(user=user, amount=credits, kind=CreditEntry.Kind.ADJUSTMENT)

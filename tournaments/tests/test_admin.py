@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib import messages
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import CreditEntry
@@ -16,6 +17,7 @@ from scores.services import score_submit
 from tournaments import services
 from tournaments.admin import PARTICIPANTS_SHOWN, RESULTS_SHOWN
 from tournaments.models import Participant, RecurringTournament, Status, Tournament, TournamentResult
+from tournaments.tests.factories import fund
 
 pytestmark = pytest.mark.django_db
 
@@ -492,3 +494,17 @@ def test_a_finished_150_player_tournament_shows_its_first_places_by_name_only(ad
     best = players[-1]
     assert f"{best.display_name} ({best.username})" in content
     assert not any(str(player.pk) in content for player in players)
+
+
+def test_a_player_organizer_pays_the_pool_and_it_stays_fixed_once_paid(admin_client, game):
+    player = UserFactory()
+
+    refused = admin_client.post(ADD, add_form(game, player, prize_pool="500"))
+    fund(player, 500)
+    created = admin_client.post(ADD, add_form(game, player, prize_pool="500"))
+
+    assert refused.status_code == 200 and "a player pays their own pool" in refused.content.decode()
+    assert created.status_code == 302, form_errors(created)
+    assert CreditEntry.objects.filter(user=player).aggregate(total=Sum("amount"))["total"] == 0
+    cup = Tournament.objects.get()
+    assert 'name="prize_pool"' not in admin_client.get(change_url(cup)).content.decode()

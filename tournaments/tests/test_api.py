@@ -10,6 +10,7 @@ from accounts.tests.factories import UserFactory
 from games.tests.factories import GameFactory
 from tournaments import services
 from tournaments.models import Participant, Status, Tournament
+from tournaments.tests.factories import fund
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +75,7 @@ def test_a_signed_in_player_creates_a_tournament_and_organizes_it(player_client,
     assert (data["joined"], data["can_join"]) == (False, True)
 
 
-def test_the_seeds_example_body_works_as_written(player_client, game):
+def test_the_seeds_example_body_works_as_written(player_client, player, game):
     start = timezone.now() + timedelta(days=3)
     seed_body = {
         "name": "Weekend Championship",
@@ -84,6 +85,8 @@ def test_the_seeds_example_body_works_as_written(player_client, game):
         "start_time": iso(start),
         "end_time": iso(start + timedelta(hours=4)),
     }
+
+    fund(player, 5000)
 
     response = player_client.post(TOURNAMENTS, seed_body, format="json")
 

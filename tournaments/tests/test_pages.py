@@ -21,6 +21,7 @@ from leaderboard_project.tests.browser import sign_in
 from scores.services import score_submit
 from tournaments import selectors, services
 from tournaments.models import Participant, Status, Tournament
+from tournaments.tests.factories import fund
 
 LIST = "/tournaments/"
 
@@ -201,6 +202,7 @@ def test_the_create_form_lists_active_games_only(make_tournament, user, game):
 
 @pytest.mark.django_db
 def test_creating_through_the_form_makes_the_player_organizer_and_opens_its_page(user, game):
+    fund(user)
     data = form_data(game, format="limited_attempts", max_attempts="5", prize_split="60, 40")
 
     response = signed_in(user).post(LIST, data)
@@ -217,6 +219,7 @@ def test_creating_through_the_form_makes_the_player_organizer_and_opens_its_page
 
 @pytest.mark.django_db
 def test_a_leftover_attempts_value_is_ignored_for_other_formats(user, game):
+    fund(user)
     signed_in(user).post(LIST, form_data(game, format="cumulative", max_attempts="3"))
 
     assert Tournament.objects.get().max_attempts is None
@@ -261,6 +264,7 @@ def test_an_inactive_game_is_refused_on_the_form(user, game):
 
 @pytest.mark.django_db
 def test_the_form_shares_the_api_create_throttle(user, game, client_for, settings):
+    fund(user)
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "tournament_create": "2/hour"},
@@ -530,6 +534,7 @@ def play(*, cup: Tournament, scores: dict) -> None:
 def test_a_player_creates_a_tournament_and_others_join_it(page, site):
     game = GameFactory(name="Galaxy Blaster", slug="galaxy-blaster")
     player, friend = UserFactory(username="ada"), UserFactory(username="grace")
+    fund(player)
     sign_in(page, site, player)
     start = (timezone.now() + timedelta(hours=1)).astimezone(UTC)
 
@@ -594,7 +599,7 @@ def test_a_score_over_the_api_appears_in_the_live_standings(page, site):
 @pytest.mark.django_db(transaction=True)
 def test_the_list_follows_the_feed_on_a_phone(phone, site):
     game = GameFactory(name="Coin Collector")
-    organizer, player = UserFactory(), UserFactory()
+    organizer, player = UserFactory(is_staff=True), UserFactory()  # staff: a pool the house funds
     off_loop(running_cup, organizer=organizer, game=game, name="Morning Run", prize_pool=2500)
     sign_in(phone, site, player)
     phone.goto(site(LIST))
@@ -622,6 +627,7 @@ def test_the_list_follows_the_feed_on_a_phone(phone, site):
 @pytest.mark.django_db(transaction=True)
 def test_a_paid_tournament_on_a_phone(phone, site):
     players = UserFactory.create_batch(4)
+    fund(players[0], 10_000)
     cup = off_loop(running_cup, organizer=players[0], game=GameFactory(), name="Finals", prize_pool=10_000)
     off_loop(play, cup=cup, scores={player: value * 100 for value, player in enumerate(players, start=1)})
     off_loop(services.tournament_finish, tournament=cup, now_=True)  # the payout follows at once (eager tasks)
