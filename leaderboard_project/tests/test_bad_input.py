@@ -121,9 +121,7 @@ def test_a_display_name_in_any_script_is_kept(client_for, name):
 
 
 def test_a_body_nested_past_the_parsers_depth_is_a_400(client_for):
-    response = client_for(UserFactory()).generic(
-        "POST", "/api/v1/scores", "[" * 4000, content_type="application/json"
-    )
+    response = client_for(UserFactory()).generic("POST", "/api/v1/scores", "[" * 4000, content_type="application/json")
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"

@@ -35,7 +35,7 @@ def game(db):
 def running_cup(game, **fields):
     now = timezone.now()
     cup = services.tournament_create(
-        organizer=UserFactory(),
+        organizer=UserFactory(is_staff=True),  # staff: the house funds the pool
         game=game,
         name="Live Cup",
         start_time=now - timedelta(seconds=1),
@@ -169,7 +169,7 @@ def test_events_from_a_background_thread_reach_clients_on_the_in_memory_layer(ga
     from django.db import connection
 
     cup = services.tournament_create(
-        organizer=UserFactory(),
+        organizer=UserFactory(is_staff=True),  # staff: the house funds the pool
         game=game,
         name="Clock Cup",
         start_time=timezone.now() - timedelta(seconds=1),
