@@ -21,6 +21,14 @@ class ScoreOperator(models.TextChoices):
     SUM = "sum", "Add every score"
 
 
+class ScoreAuthority(models.TextChoices):
+    """Whose word a game's scores are. Game servers (API keys) may always write for their games."""
+
+    CLIENT = "client", "Players and game servers"
+    SESSION = "session", "Players within a match session, and game servers"
+    SERVER = "server", "Game servers only (server-authoritative)"
+
+
 class Game(models.Model):
     """A game of the catalogue: how its scores are ordered, combined and bounded."""
 
@@ -34,6 +42,12 @@ class Game(models.Model):
     min_score = models.BigIntegerField(null=True, blank=True)
     max_score = models.BigIntegerField(null=True, blank=True)
     counts_toward_global = models.BooleanField(default=True)
+    score_authority = models.CharField(max_length=8, choices=ScoreAuthority.choices, default=ScoreAuthority.CLIENT)
+    # A match session (score_authority "session"): a player's score must come between these many seconds after
+    # the session opened, and (when set) be at most this many points per second of it.
+    session_min_seconds = models.PositiveIntegerField(default=0)
+    session_max_seconds = models.PositiveIntegerField(default=3600)
+    session_max_score_per_second = models.BigIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     # A game for load tools: only synthetic players score on it, and it never counts toward the global board.
     is_synthetic = models.BooleanField(default=False, editable=False)
@@ -53,6 +67,16 @@ class Game(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(is_synthetic=False) | Q(counts_toward_global=False), name="games_game_synthetic_not_global"
+            ),
+            models.CheckConstraint(
+                condition=Q(score_authority__in=ScoreAuthority.values), name="games_game_score_authority_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(session_min_seconds__lt=F("session_max_seconds")), name="games_game_session_window"
+            ),
+            models.CheckConstraint(
+                condition=Q(session_max_score_per_second__isnull=True) | Q(session_max_score_per_second__gt=0),
+                name="games_game_session_rate_positive",
             ),
         ]
 

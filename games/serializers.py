@@ -8,9 +8,10 @@ from rest_framework.utils import html
 
 from leaderboard_project.serializers import StrictSerializer
 
-from .models import INT64_MAX, INT64_MIN, Game, ScoreOperator, SortOrder
+from .models import INT64_MAX, INT64_MIN, Game, ScoreAuthority, ScoreOperator, SortOrder
 
 MAX_RULES_BYTES = 8 * 1024
+MAX_SESSION_SECONDS = 7 * 24 * 3600  # a match session lasts at most a week
 
 
 class GameSerializer(serializers.ModelSerializer):
@@ -27,6 +28,10 @@ class GameSerializer(serializers.ModelSerializer):
             "min_score",
             "max_score",
             "counts_toward_global",
+            "score_authority",
+            "session_min_seconds",
+            "session_max_seconds",
+            "session_max_score_per_second",
             "is_active",
             "is_synthetic",
             "created_at",
@@ -65,6 +70,16 @@ class GameWriteSerializer(StrictSerializer):
     min_score = serializers.IntegerField(min_value=INT64_MIN, max_value=INT64_MAX, required=False, allow_null=True)
     max_score = serializers.IntegerField(min_value=INT64_MIN, max_value=INT64_MAX, required=False, allow_null=True)
     counts_toward_global = StrictBooleanField(required=False)
+    score_authority = serializers.ChoiceField(
+        choices=ScoreAuthority.choices,
+        required=False,
+        help_text="client: players and game servers; session: players within a match session; server: servers only",
+    )
+    session_min_seconds = serializers.IntegerField(min_value=0, max_value=MAX_SESSION_SECONDS - 1, required=False)
+    session_max_seconds = serializers.IntegerField(min_value=1, max_value=MAX_SESSION_SECONDS, required=False)
+    session_max_score_per_second = serializers.IntegerField(
+        min_value=1, max_value=INT64_MAX, required=False, allow_null=True
+    )
     is_active = StrictBooleanField(required=False)
 
 

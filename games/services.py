@@ -80,6 +80,11 @@ def _check_bounds(min_score: int | None, max_score: int | None) -> None:
         raise GameInvalid(fields={"max_score": ["Must be greater than or equal to min_score."]})
 
 
+def _check_session_window(game: Game) -> None:
+    if game.session_min_seconds >= game.session_max_seconds:
+        raise GameInvalid(fields={"session_max_seconds": ["Must be greater than session_min_seconds."]})
+
+
 def _check_synthetic_global(is_synthetic: bool, counts_toward_global: bool) -> None:
     if is_synthetic and counts_toward_global:
         raise GameInvalid(fields={"counts_toward_global": ["A synthetic game never counts toward the global board."]})
@@ -122,7 +127,9 @@ def game_create(
         counts_toward_global = sort_order == SortOrder.DESC and not fields.get("is_synthetic")
     _check_synthetic_global(bool(fields.get("is_synthetic")), counts_toward_global)
     _check_bounds(fields.get("min_score"), fields.get("max_score"))
-    game = _save(Game(name=name, slug=slug, sort_order=sort_order, counts_toward_global=counts_toward_global, **fields))
+    game = Game(name=name, slug=slug, sort_order=sort_order, counts_toward_global=counts_toward_global, **fields)
+    _check_session_window(game)
+    game = _save(game)
     game_announce(game, "game.created")
     return game
 
@@ -142,6 +149,7 @@ def game_update(*, game: Game, **changes: Any) -> Game:
         setattr(game, field, value)
     _check_bounds(game.min_score, game.max_score)
     _check_synthetic_global(game.is_synthetic, game.counts_toward_global)
+    _check_session_window(game)
     game = _save(game)
     game_announce(game, "game.updated")
     return game

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.auth import GameServer
 from accounts.models import User
-from accounts.permissions import is_player
+from accounts.permissions import IsPlayer, is_player
 from games.models import INT64_MAX, INT64_MIN, Game
 from games.selectors import game_get
 from leaderboard_project.pagination import parse_bounded_int
@@ -31,13 +31,14 @@ from rankings.boards import Board, game_board_at, global_board_at
 from rankings.engine.base import percentile
 from rankings.periods import Period
 
-from . import selectors, services
+from . import selectors, services, sessions
 from .models import Score, Source
 from .serializers import (
     IDEMPOTENCY_KEY_PATTERN,
     BatchRequestSerializer,
     BatchResponseSerializer,
     HistoryQuerySerializer,
+    MatchSessionSerializer,
     ScoreSerializer,
     ScoreSubmitSerializer,
     SubmitResponseSerializer,
@@ -141,11 +142,23 @@ class ScoreListApi(GenericAPIView):
 
     @extend_schema(
         request=ScoreSubmitSerializer,
-        responses={201: SubmitResponseSerializer, 200: SubmitResponseSerializer, 409: SUBMIT_CONFLICT},
+        responses={
+            201: SubmitResponseSerializer,
+            200: SubmitResponseSerializer,
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="Not yours to submit: another player's score, a game of another API key, a game that "
+                "takes scores from its servers only (`server_authoritative`), or `synthetic_mismatch`.",
+            ),
+            409: SUBMIT_CONFLICT,
+        },
         tags=["scores"],
     )
     def post(self, request: Request) -> Response:
-        """Submit a score: a player for themselves, or a game server (API key) for any player of its games."""
+        """Submit a score: a player for themselves, or a game server (API key) for any player of its games.
+
+        A game may take scores from its servers only, or from players within a match session
+        (`POST /games/{game}/sessions`, then `session_id` here)."""
         if isinstance(request.user, GameServer):
             services.api_key_rate_check(api_key=request.user.api_key, scores=1)
         serializer = ScoreSubmitSerializer(data=request.data)
@@ -163,6 +176,7 @@ class ScoreListApi(GenericAPIView):
             idempotency_key=data.get("idempotency_key"),
             source=source,
             api_key=api_key,
+            session_id=data.get("session_id"),
         )
         now = timezone.now()
         boards = [game_board_at(game, Period.ALL, now)]
@@ -326,3 +340,25 @@ class ScoreVoidApi(APIView):
             raise NotFound("No such score.")
         score = services.score_void(score=score, actor=request.user, reason=serializer.validated_data["reason"])
         return Response(ScoreSerializer(score).data)
+
+
+class MatchSessionApi(APIView):
+    """Open a match session on a game whose scores need one: its id goes with the score that ends the match."""
+
+    permission_classes = [IsPlayer]
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: MatchSessionSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such game."),
+            429: OpenApiResponse(ErrorSerializer, description="Too many sessions on this game (`throttled`)."),
+        },
+        tags=["scores"],
+    )
+    def post(self, request: Request, id_or_slug: str) -> Response:
+        game = game_get(id_or_slug=id_or_slug)
+        if game is None or not game.is_active:
+            raise NotFound("No such game.")
+        session = sessions.session_open(user=request.user, game=game)
+        return Response(MatchSessionSerializer(session).data, status=status.HTTP_201_CREATED)

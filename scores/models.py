@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -73,3 +75,22 @@ class ScoreAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} score {self.score_id}"
+
+
+class MatchSession(models.Model):
+    """A match a player opened on a game whose scores need one: the score that ends it must come within its
+    window, once. The id is the proof: random, known only to the player who opened it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="match_sessions")
+    game = models.ForeignKey("games.Game", on_delete=models.CASCADE, related_name="match_sessions")
+    started_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["user", "game", "started_at"], name="scores_session_user_game")]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.user_id} on {self.game_id}"

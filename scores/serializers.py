@@ -8,7 +8,7 @@ from games.models import INT64_MAX, INT64_MIN
 from leaderboard_project.schema import ErrorDetailSerializer
 from leaderboard_project.serializers import StrictSerializer, timestamp
 
-from .models import Score
+from .models import MatchSession, Score
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 
@@ -28,6 +28,19 @@ class ScoreSubmitSerializer(StrictSerializer):
     user_id = serializers.UUIDField(required=False, help_text="Whose score; a player may only name themselves.")
     metadata = serializers.JSONField(required=False, help_text="A JSON object of at most 2 KB.")
     idempotency_key = serializers.RegexField(IDEMPOTENCY_KEY_PATTERN, required=False, max_length=64)
+    session_id = serializers.UUIDField(
+        required=False, help_text="The match session this score ends, for a game whose scores need one."
+    )
+
+
+class MatchSessionSerializer(serializers.ModelSerializer):
+    game_id = serializers.UUIDField()
+    min_seconds = serializers.IntegerField(source="game.session_min_seconds")
+
+    class Meta:
+        model = MatchSession
+        fields = ["id", "game_id", "started_at", "expires_at", "min_seconds"]
+        read_only_fields = fields
 
 
 class ScoreSerializer(serializers.ModelSerializer):

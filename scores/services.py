@@ -37,6 +37,7 @@ from realtime.names import board_channel
 from tournaments.services import tournament_record_scores, tournaments_score_voided
 
 from .models import Score, ScoreAudit, Source
+from .sessions import score_authority_check
 
 MAX_METADATA_BYTES = 2048
 MAX_BATCH = 1000
@@ -203,8 +204,12 @@ def score_submit(
     idempotency_key: str | None = None,
     source: str = Source.CLIENT,
     api_key: ApiKey | None = None,
+    session_id: uuid.UUID | None = None,
 ) -> SubmitResult:
-    """Store a score and update every board it counts on. A repeated idempotency key returns the original."""
+    """Store a score and update every board it counts on. A repeated idempotency key returns the original.
+
+    A player's score on a game that takes none from players, or needs a match session, is refused or uses up
+    the session it names (``sessions.score_authority_check``)."""
     metadata = {} if metadata is None else metadata
     score_validate(game=game, value=value, metadata=metadata)
     synthetic_pairing_check(user_is_synthetic=user.is_synthetic, game=game)
@@ -216,6 +221,7 @@ def score_submit(
                 raise IdempotencyKeyReused()
             return SubmitResult(original, replayed=True)
     _check_rate(user.pk, game.pk)
+    score_authority_check(user=user, game=game, value=value, source=source, session_id=session_id)
     now = timezone.now()
     previous = None if game.score_operator == "best" else _previous_bests(game, [user.pk]).get(user.pk)
     (effect,) = standings_record_scores(game=game, scores=[ScoreInput(user.pk, value, now)])

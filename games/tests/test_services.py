@@ -246,6 +246,8 @@ def test_a_game_saved_in_the_admin_is_announced(client, django_capture_on_commit
     form = {"name": "Kart", "slug": "kart", "description": "", "rules": "{}", "sort_order": "desc"}
     form.update({"score_operator": "best", "counts_toward_global": "on", "is_active": "on"})
     form.update({"min_score": "", "max_score": ""})
+    form.update({"score_authority": "client", "session_min_seconds": "0", "session_max_seconds": "3600"})
+    form.update({"session_max_score_per_second": ""})
 
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post("/admin/games/game/add/", form)

@@ -96,6 +96,7 @@ ROUTES: dict[str, dict[str, str]] = {
                                     "POST":   "401 201 403 403 201"},
     "score-batch":                 {"POST":   "401 403 403 403 200"},
     "score-void":                  {"POST":   "401 403 403 200 403"},
+    "match-session-list":          {"POST":   "401 201 201 201 403"},
     # --- boards: public ------------------------------------------------------------------
     "leaderboard-global":          {"GET":    "200 200 200 200 200"},
     "leaderboard-global-player":   {"GET":    "200 200 200 200 200"},
