@@ -35,6 +35,7 @@ from psycopg import sql
 from websockets.sync.client import ClientConnection, connect
 
 from accounts.models import CreditEntry
+from accounts.services import CreditGrant, credits_grant
 from games.tests.factories import GameFactory
 from leaderboard_project import serve
 from leaderboard_project.tests.browser import _page_fixture
@@ -189,6 +190,17 @@ def test_make_serve_runs_the_whole_production_profile_until_ctrl_c(served, tab):
         tab.wait_for_selector(f'[data-feed] [data-score-id="{submitted["score"]["id"]}"]', timeout=5_000)
 
         # A short tournament: beat's clock and the worker start it, finish it and pay it; nothing here drives it.
+        # Its organizer, a player, pays the pool from credits a staff member granted.
+        credits_grant(
+            grants=[
+                CreditGrant(
+                    user_id=uuid.UUID(registered["user"]["id"]),
+                    amount=100,
+                    reference="smoke:welcome",
+                    kind=CreditEntry.Kind.ADJUSTMENT,
+                )
+            ]
+        )
         start = timezone.now() + timedelta(seconds=3)
         status, cup = call(
             served.web,
