@@ -242,7 +242,7 @@ def _fund(tournament: Tournament, organizer: User) -> None:
         )
 
 
-def _refund(tournament: Tournament, amount: int, why: str) -> None:
+def _refund(tournament: Tournament, amount: int, description: str) -> None:
     """Give the organizer back ``amount`` of a pool they funded (once per tournament); nothing for a house pool."""
     funded = CreditEntry.objects.filter(user_id=tournament.organizer_id, reference=pool_reference(tournament))
     if amount > 0 and funded.exists():
@@ -252,7 +252,7 @@ def _refund(tournament: Tournament, amount: int, why: str) -> None:
                     user_id=tournament.organizer_id,
                     amount=amount,
                     reference=f"tournament:{tournament.pk}:refund",
-                    description=f"{why} of {tournament.name}"[:200],
+                    description=description[:200],
                     kind=CreditEntry.Kind.REFUND,
                 )
             ]
@@ -588,7 +588,8 @@ def tournament_pay(*, tournament: Tournament) -> list[CreditGrant]:
     ]
     paid = credits_grant(grants=grants)
     credits = sum(grant.amount for grant in paid)
-    _refund(tournament, tournament.prize_pool - sum(grant.amount for grant in grants), "Prizes nobody won")
+    unclaimed = tournament.prize_pool - sum(grant.amount for grant in grants)
+    _refund(tournament, unclaimed, f"Prize pool of {tournament.name}: the places nobody took")
     span.set_attributes({"podium.prizes": len(paid), "podium.credits": credits})
     if paid:
         transaction.on_commit(partial(_count_payout, len(paid), credits))
@@ -629,7 +630,7 @@ def tournament_cancel(*, tournament: Tournament, actor: User) -> Tournament:
     tournament.status = Status.CANCELLED
     tournament.cancelled_at = timezone.now()
     tournament.save(update_fields=["status", "cancelled_at"])
-    _refund(tournament, tournament.prize_pool, "Prize pool back from the cancelled")
+    _refund(tournament, tournament.prize_pool, f"Prize pool of {tournament.name}, cancelled")
     _announce(tournament, "tournament.cancelled")
     return tournament
 
