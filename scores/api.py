@@ -78,9 +78,6 @@ def _standings(boards: list[Board], user_id: uuid.UUID) -> list[dict | None]:
     ]
 
 
-INVALID = object()  # a cursor DRF could not read
-
-
 def _moment(text: str) -> bool:
     """Whether a cursor's position is a moment the history can be ordered from."""
     try:
@@ -109,12 +106,13 @@ class ScoreListApi(GenericAPIView):
         def decode_cursor(self, request: Request) -> Cursor | None:
             # DRF answers a cursor it cannot read with 404 and passes its position to the query unread: a forged
             # one (base64 of "p=x") reached the database as a moment. Both are the client's error: 400.
+            invalid = ValidationError({self.cursor_query_param: ["Invalid cursor: use the one a page's next names."]})
             try:
                 cursor = super().decode_cursor(request)
             except NotFound:
-                cursor = INVALID
-            if cursor is INVALID or (cursor and cursor.position is not None and not _moment(cursor.position)):
-                raise ValidationError({self.cursor_query_param: ["Invalid cursor: use the one a page's next names."]})
+                raise invalid from None
+            if cursor and cursor.position is not None and not _moment(cursor.position):
+                raise invalid
             return cursor
 
         def get_schema_operation_parameters(self, view: APIView) -> list[dict]:
