@@ -30,6 +30,8 @@ node_modules/.installed: package.json package-lock.json
 venv: $(VENV)/.runtime-installed node_modules/.installed
 venv-dev: $(VENV)/.dev-installed node_modules/.installed
 
+# The one place with development defaults (debug pages, plain static files): the embedded demo on 127.0.0.1.
+demo: export DEBUG ?= true
 demo: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0

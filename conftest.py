@@ -75,6 +75,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _static_files_without_collectstatic():
+    """Tests run the production settings (DEBUG off), whose static files are the hashed copies collectstatic
+    writes and lists in a manifest; the suite does not run collectstatic, so pages link the source files."""
+    from django.test import override_settings
+
+    storages = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _patient_ranking_index():
     """Tests flush Redis between cases; a flush of a large database may take longer than the production
     time-out after which reads fall back to the database, so tests wait longer."""

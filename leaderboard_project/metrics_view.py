@@ -2,9 +2,13 @@
 
 Who may read it (``METRICS_ALLOWED_IPS``, ``METRICS_TOKEN``):
 
-* a request whose ``REMOTE_ADDR`` is in one of the allowed networks, or that carries
-  ``Authorization: Bearer <METRICS_TOKEN>``;
-* with neither setting, anyone while ``DEBUG`` is on, and only the machine itself (127.0.0.1, ::1) when it is off.
+* a signed-in staff member (their browser session);
+* a request that carries ``Authorization: Bearer <METRICS_TOKEN>``;
+* a request whose ``REMOTE_ADDR`` is in one of the allowed networks; with neither setting, the machine itself
+  (127.0.0.1, ::1), unless Podium is ``BEHIND_TLS_PROXY``: there every request comes from the proxy's address,
+  often this very machine, so nobody is let in by address alone.
+
+``DEBUG`` opens nothing.
 
 ``X-Forwarded-For`` is never consulted, since any client can write it: a scraper that reaches Podium through the
 reverse proxy uses the token (allowing the proxy's own address would open the page to everyone behind it).
@@ -18,8 +22,10 @@ import ipaddress
 import os
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from importlib import import_module
 
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
@@ -64,17 +70,29 @@ def _bearer_token(request: HttpRequest) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def _signed_in_staff(request: HttpRequest) -> bool:
+    """Whether the request's session is a staff member's. ``/metrics`` is answered before the session and
+    authentication middleware (leaderboard_project.health), so the session is looked up here."""
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if not key:
+        return False
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    user = get_user(request)
+    return user.is_active and user.is_staff
+
+
 def metrics_allowed(request: HttpRequest) -> bool:
     """Whether this request may read the metrics (rules in the module's docstring)."""
+    if _signed_in_staff(request):
+        return True
     token = settings.METRICS_TOKEN
     networks = allowed_networks(tuple(settings.METRICS_ALLOWED_IPS))
-    address = request.META.get("REMOTE_ADDR", "")
-    if token or networks:
-        given = _bearer_token(request)
-        if token and given is not None and hmac.compare_digest(given.encode(), token.encode()):
-            return True
-        return bool(networks) and _address_in(address, networks)
-    return settings.DEBUG or _address_in(address, LOCALHOST)
+    given = _bearer_token(request)
+    if token and given is not None and hmac.compare_digest(given.encode(), token.encode()):
+        return True
+    if not (token or networks) and settings.SECURE_PROXY_SSL_HEADER is None:
+        networks = LOCALHOST
+    return _address_in(request.META.get("REMOTE_ADDR", ""), networks)
 
 
 class _Collectors(Collector):

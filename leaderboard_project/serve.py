@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shlex
 import shutil
 import subprocess
@@ -37,6 +36,8 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 import environ
+
+from leaderboard_project.secret_key import install_secret_key
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "var"
@@ -61,21 +62,12 @@ def check_required(env: Mapping[str, str]) -> None:
         raise ServeError("make serve needs PostgreSQL: DATABASE_URL must be a postgres:// URL.")
 
 
-def _secret_key() -> str:
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        DATA_DIR.mkdir(exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(50))
-    return path.read_text().strip()
-
-
 def fill_defaults(env: MutableMapping[str, str]) -> None:
     """What one machine needs and the operator did not set (see the module's docstring)."""
     port = int(env.get("PORT") or 8000)
     env.setdefault("DEBUG", "false")
     if not env.get("SECRET_KEY"):
-        env["SECRET_KEY"] = _secret_key()
+        env["SECRET_KEY"] = install_secret_key(DATA_DIR)
     env.setdefault("WEB_HOST", "127.0.0.1")
     env.setdefault("WEB_PORT", str(port))
     ws_port = env.setdefault("WS_PORT", str(port + 1))

@@ -14,24 +14,28 @@ from csp.constants import NONCE  # the marker django-csp replaces with the reque
 from django.core.exceptions import ImproperlyConfigured
 from whitenoise.compress import Compressor
 
+from leaderboard_project.secret_key import install_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: `make demo` asks (DEBUG=true), nothing else does.
+DEBUG = env.bool("DEBUG", default=False)
 
-_DEV_SECRET_KEY = "django-insecure-podium-development-key-never-use-in-production"
+# Given, or this install's own (leaderboard_project.secret_key): never a key anyone else knows.
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
+    try:
+        SECRET_KEY = install_secret_key(DATA_DIR)
+    except OSError as error:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. With DEBUG off Podium refuses to start without a secret key: "
-            "set SECRET_KEY to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
-        )
-    SECRET_KEY = _DEV_SECRET_KEY
-elif not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY is the development default. Set a secret of your own when DEBUG is off.")
+            f"SECRET_KEY is not set and this install's own key could not be kept in {DATA_DIR} ({error}). "
+            "Set SECRET_KEY to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        ) from None
+elif SECRET_KEY.startswith("django-insecure") and not DEBUG:
+    raise ImproperlyConfigured("SECRET_KEY is a published development key. Set a secret of your own.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -56,7 +56,11 @@ def _claims_without(user, claim: str) -> dict:
     return claims
 
 
+# The key earlier releases fell back to without SECRET_KEY: it is in the source, so anyone can sign with it.
+PUBLISHED_DEVELOPMENT_KEY = "django-insecure-podium-development-key-never-use-in-production"
+
 FORGERIES: dict[str, Callable[[object], str]] = {
+    "signed-with-the-published-development-key": lambda user: sign(genuine_claims(user), key=PUBLISHED_DEVELOPMENT_KEY),
     "signed-with-another-key": lambda user: sign(genuine_claims(user), key="another-key-" + "x" * 40),
     "payload-changed-after-signing": _payload_changed_after_signing,
     "expired": lambda user: sign({**genuine_claims(user), "exp": int(time.time()) - 60}),

@@ -308,10 +308,34 @@ def test_a_running_simulation_shows_as_active(api_client):
 
 
 @pytest.mark.django_db
-def test_with_debug_on_and_no_access_settings_metrics_are_open(api_client, settings):
+def test_debug_on_opens_the_metrics_to_nobody_else(api_client, settings):
     settings.DEBUG, settings.METRICS_ALLOWED_IPS, settings.METRICS_TOKEN = True, [], ""
 
-    assert api_client.get(METRICS, REMOTE_ADDR="203.0.113.9").status_code == 200
+    assert api_client.get(METRICS, REMOTE_ADDR="203.0.113.9").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_signed_in_staff_member_reads_the_metrics_from_anywhere(client, production):
+    client.force_login(UserFactory(is_staff=True))
+
+    assert client.get(METRICS, REMOTE_ADDR="203.0.113.9").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_signed_in_player_is_refused(client, production):
+    client.force_login(UserFactory())
+
+    assert client.get(METRICS, REMOTE_ADDR="203.0.113.9").status_code == 403
+
+
+@pytest.mark.django_db
+def test_behind_a_proxy_localhost_alone_is_not_let_in(api_client, production):
+    # Every request reaches Podium from the proxy, often on this machine: its address says nothing.
+    production.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+    assert api_client.get(METRICS, REMOTE_ADDR="127.0.0.1").status_code == 403
+    production.METRICS_TOKEN = "s3cret-token"
+    assert api_client.get(METRICS, REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
 
 
 @pytest.mark.django_db

@@ -2,9 +2,8 @@
 the deployment checks Django runs; the policy in a real browser on the pages Podium does not write itself (API
 docs, browsable API, admin); and no secret committed to the repository.
 
-Already covered elsewhere: DEBUG off refusing a missing or development SECRET_KEY
-(test_settings.py::test_debug_off_without_secret_key_refuses_to_start and
-::test_debug_off_with_the_development_secret_key_refuses_to_start), CSRF on the session forms and session API
+Already covered elsewhere: DEBUG off by default, a secret key of the install's own and a published one refused
+(test_settings.py), CSRF on the session forms and session API
 writes (accounts/tests/test_session.py, accounts/tests/test_pages.py::test_registering_needs_the_csrf_token,
 test_errors.py::test_a_csrf_failure_under_api_is_403_json), and the policy on Podium's own pages (every page
 test fails on a console error, which a CSP violation is).

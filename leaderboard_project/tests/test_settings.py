@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings as django_settings
 
 PROBE = """
@@ -97,18 +98,51 @@ def test_broker_defaults_to_redis_url():
     assert loaded["eager"] is False
 
 
-def test_debug_off_without_secret_key_refuses_to_start():
-    result = load_settings({"DEBUG": "false"})
+def test_no_environment_runs_with_debug_off():
+    result = load_settings({})
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["debug"] is False
+
+
+def test_without_secret_key_the_install_makes_its_own_once(tmp_path):
+    from leaderboard_project.secret_key import install_secret_key
+
+    key = install_secret_key(tmp_path / "var")
+
+    assert len(key) >= 50 and not key.startswith("django-insecure")
+    assert install_secret_key(tmp_path / "var") == key
+    assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert install_secret_key(tmp_path / "other") != key
+
+
+def test_without_secret_key_the_settings_use_the_installs_own(tmp_path):
+    probe = "import django; from django.conf import settings; django.setup(); print(settings.SECRET_KEY)"
+    clean_env = {"PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "leaderboard_project.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=django_settings.BASE_DIR, env=clean_env, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (django_settings.DATA_DIR / "secret_key").read_text().strip()
+
+
+def test_an_unwritable_data_directory_without_secret_key_refuses_to_start(tmp_path):
+    from leaderboard_project.secret_key import install_secret_key
+
+    (tmp_path / "var").write_text("a file where the directory should be")
+
+    with pytest.raises(OSError):
+        install_secret_key(tmp_path / "var")
+
+
+def test_debug_off_with_a_published_development_key_refuses_to_start():
+    published = "django-insecure-podium-development-key-never-use-in-production"
+
+    result = load_settings({"DEBUG": "false", "SECRET_KEY": published})
 
     assert result.returncode != 0
-    assert "SECRET_KEY is not set" in result.stderr
-
-
-def test_debug_off_with_the_development_secret_key_refuses_to_start():
-    result = load_settings({"DEBUG": "false", "SECRET_KEY": django_settings.SECRET_KEY})
-
-    assert result.returncode != 0
-    assert "development default" in result.stderr
+    assert "published development key" in result.stderr
 
 
 def test_env_example_documents_every_variable_settings_read():
