@@ -66,6 +66,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # A player made by a load tool (the simulator, a stress test, locust): it plays synthetic games only,
     # so it never appears on a real board or in a real tournament (simulator.services.synthetic).
     is_synthetic = models.BooleanField(default=False, editable=False)
+    # Shadow-banned (scores.moderation): the player's scores are kept, and shown to them only.
+    shadow_banned_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = UserManager()
@@ -87,6 +89,27 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def public_name(self) -> str:
         return self.display_name or self.username
+
+
+class ModerationAudit(models.Model):
+    """One moderation action on a player, who took it and why: the trail an operator answers for."""
+
+    class Action(models.TextChoices):
+        SHADOW_BAN = "shadow_ban", "shadow-ban"
+        LIFT = "lift", "lift the shadow-ban"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="moderation")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    reason = models.CharField(max_length=500)
+    standings = models.IntegerField(help_text="How many standings moved between the public and hidden boards.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of {self.user} by {self.actor}"
 
 
 def api_key_hash(secret: str) -> str:

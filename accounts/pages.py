@@ -38,7 +38,7 @@ def player_page(request: HttpRequest, username: str) -> HttpResponse:
         return redirect("player-page", username=player.username, permanent=True)
     now = timezone.now()
     standings = player_game_standings(user_id=player.pk, at=now)
-    history = list(score_history(user_id=player.pk).select_related("game")[:HISTORY_LIMIT])
+    history = list(score_history(user_id=player.pk, viewer=request.user).select_related("game")[:HISTORY_LIMIT])
     games = {game.pk: game for game, _ in standings} | {score.game.pk: score.game for score in history}
     chart = {
         "player": {"id": str(player.pk), "username": player.username},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -11,6 +13,11 @@ from .models import User
 
 def is_player(request: Request) -> bool:
     return isinstance(request.user, User) and request.user.is_active
+
+
+def hidden_viewer(user: object) -> uuid.UUID | None:
+    """The user's id when they are a shadow-banned player: their own reads show them their hidden standings."""
+    return user.pk if isinstance(user, User) and user.shadow_banned_at is not None else None
 
 
 class IsPlayer(BasePermission):

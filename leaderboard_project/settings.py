@@ -253,6 +253,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "rankings-heal": {"task": "rankings.tasks.rankings_heal", "schedule": 15.0},
     "tournaments-tick": {"task": "tournaments.tasks.tournaments_tick", "schedule": TOURNAMENT_TICK_SECONDS},
+    "sessions-prune": {"task": "scores.tasks.sessions_prune", "schedule": 3600.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import is_player
+from accounts.permissions import hidden_viewer, is_player
 from games.models import Game
 from games.selectors import game_get
 
@@ -45,24 +45,25 @@ def _query(serializer_class: type, request: Request) -> dict:
 def _leaderboard(request: Request, board_for: Callable[[str, datetime], Board]) -> Response:
     query = _query(LeaderboardQuerySerializer, request)
     board: Board = board_for(query["period"], query.get("at") or timezone.now())
+    viewer = hidden_viewer(request.user)
     if "user_ids" in query:
-        page = selectors.board_friends(board=board, user_ids=query["user_ids"])
+        page = selectors.board_friends(board=board, user_ids=query["user_ids"], hidden_viewer=viewer)
     elif "around" in query:
         around = query["around"]
         if around == "me":
             if not is_player(request):
                 raise NotAuthenticated("around=me needs a signed-in player.")
             around = request.user.pk
-        page = selectors.board_around(board=board, user_id=around, limit=query["limit"])
+        page = selectors.board_around(board=board, user_id=around, limit=query["limit"], hidden_viewer=viewer)
     else:
-        page = selectors.board_top(board=board, offset=query["offset"], limit=query["limit"])
+        page = selectors.board_top(board=board, offset=query["offset"], limit=query["limit"], hidden_viewer=viewer)
     return Response(leaderboard_body(page))
 
 
 def _player(request: Request, board_for: Callable[[str, datetime], Board], user_id: uuid.UUID) -> Response:
     query = _query(PlayerQuerySerializer, request)
     board = board_for(query["period"], query.get("at") or timezone.now())
-    standing = selectors.board_player(board=board, user_id=user_id)
+    standing = selectors.board_player(board=board, user_id=user_id, hidden_viewer=hidden_viewer(request.user))
     if standing is None:
         raise NotFound("This player has no value on this board.")
     return Response(PlayerStandingSerializer(standing).data)

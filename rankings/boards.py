@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from games.models import Game
 
 GLOBAL_SCOPE = "global"
+# A shadow-banned player's standings: kept, under the public board's key with this prefix, where no public read
+# looks (every engine reads one key); only the player's own reads add them back (rankings.selectors).
+HIDDEN_PREFIX = "hidden."
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,15 @@ class Board:
 
 def board_key(scope: str, window: PeriodWindow) -> str:
     return f"{scope}.{window.period}" if window.period == Period.ALL else f"{scope}.{window.period}.{window.key}"
+
+
+def hidden_board(board: Board) -> Board:
+    """Where a shadow-banned player's standing on ``board`` is kept."""
+    return Board(HIDDEN_PREFIX + board.key, board.descending, board.window)
+
+
+def is_hidden(key: str) -> bool:
+    return key.startswith(HIDDEN_PREFIX)
 
 
 def game_scope(game_id: object) -> str:
@@ -89,6 +101,9 @@ def window_from_key(period: str, key: str) -> PeriodWindow:
 def board_from_key(key: str) -> Board:
     """Rebuild a Board (with its direction) from its key, e.g. for ``rebuild_rankings``."""
     from games.models import Game
+
+    if is_hidden(key):
+        return hidden_board(board_from_key(key.removeprefix(HIDDEN_PREFIX)))
 
     parts = key.split(".")
     if parts[0] == GLOBAL_SCOPE:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
+from accounts.permissions import hidden_viewer
 from games.models import Game
 from games.selectors import game_list
 from leaderboard_project.pages import page_number
@@ -161,13 +162,19 @@ def game_page(request: HttpRequest, slug: str) -> HttpResponse:
     period = _period(request)
     board = game_board_at(game, period, now)
     number = page_number(request)
-    page = selectors.board_top(board=board, offset=(number - 1) * GAME_PAGE_ROWS, limit=GAME_PAGE_ROWS)
+    viewer = hidden_viewer(request.user)
+
+    def top(number: int) -> selectors.BoardPage:
+        offset = (number - 1) * GAME_PAGE_ROWS
+        return selectors.board_top(board=board, offset=offset, limit=GAME_PAGE_ROWS, hidden_viewer=viewer)
+
+    page = top(number)
     pages = max(1, -(-page.size // GAME_PAGE_ROWS))
     if number > pages:
         number = pages
-        page = selectors.board_top(board=board, offset=(number - 1) * GAME_PAGE_ROWS, limit=GAME_PAGE_ROWS)
+        page = top(number)
     me = request.user if request.user.is_authenticated else None
-    around = selectors.board_around(board=board, user_id=me.pk, limit=AROUND_ROWS) if me else None
+    around = selectors.board_around(board=board, user_id=me.pk, limit=AROUND_ROWS, hidden_viewer=viewer) if me else None
     mine = next((e for e in around.entries if e.user_id == me.pk), None) if around else None
     # The page holding the player's rank; with ties across a page break they may be listed on the next one.
     my_page = (mine.rank - 1) // GAME_PAGE_ROWS + 1 if mine else None

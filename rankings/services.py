@@ -30,7 +30,18 @@ from realtime.bus import publish_many
 from realtime.names import BOARDS, board_key_channel
 
 from . import index
-from .boards import Board, board_from_key, board_key, boards_for_score, game_board, game_scope, global_board
+from .boards import (
+    HIDDEN_PREFIX,
+    Board,
+    board_from_key,
+    board_key,
+    boards_for_score,
+    game_board,
+    game_scope,
+    global_board,
+    hidden_board,
+    is_hidden,
+)
 from .engine import StandingChange, StandingRow, get_engine
 from .models import StaleBoard, Standing
 from .periods import windows_containing
@@ -181,11 +192,13 @@ class _Pending:
     def send_after_commit(self) -> None:
         """Index the changes after commit, then announce the all-time boards that moved (in that order,
         so a server reading a board on the announcement finds the change in the index)."""
-        if not self.changes:
+        # A hidden standing (a shadow-banned player's) is in no index and moves no public board.
+        changes = [change for change in self.changes if not is_hidden(change.board.key)]
+        if not changes:
             return
-        transaction.on_commit(partial(index.index_apply, self.changes))
+        transaction.on_commit(partial(index.index_apply, changes))
         moved: dict[str, set[str]] = {}
-        for change in self.changes:
+        for change in changes:
             channel = board_key_channel(change.board.key)
             if channel is not None:
                 moved.setdefault(channel, set()).add(str(change.user_id))
@@ -211,6 +224,11 @@ class ScoreInput:
     user_id: uuid.UUID
     value: int
     at: datetime
+    hidden: bool = False  # a shadow-banned player's: it counts on their hidden boards only
+
+
+def _hidden_pairs(pairs: list[tuple[Board, Board | None]]) -> list[tuple[Board, Board | None]]:
+    return [(hidden_board(board), hidden_board(total) if total else None) for board, total in pairs]
 
 
 @timed(RANKING_SECONDS, "record")
@@ -228,6 +246,10 @@ def standings_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> list
         if day not in pairs_by_day:
             pairs_by_day[day] = boards_for_score(game, at)
     pairs_by_score = [pairs_by_day[score.at.astimezone(UTC).date()] for score in scores]
+    if any(score.hidden for score in scores):
+        pairs_by_score = [
+            _hidden_pairs(pairs) if score.hidden else pairs for score, pairs in zip(scores, pairs_by_score, strict=True)
+        ]
     keys = {board.key for pairs in pairs_by_score for pair in pairs for board in pair if board is not None}
     span = trace.get_current_span()
     if span.is_recording():
@@ -268,23 +290,26 @@ def standings_record_board(*, board: Board, operator: str, scores: Sequence[Scor
     span = trace.get_current_span()
     if span.is_recording():
         span.set_attributes({"podium.boards": [board.key], "podium.scores": len(scores)})
+    hidden = hidden_board(board)
     current = {
-        user_id: _Row(value, reached_at, version)
-        for user_id, value, reached_at, version in Standing.objects.filter(
-            board=board.key, user_id__in={score.user_id for score in scores}
-        ).values_list("user_id", "value", "reached_at", "version")
+        (key, user_id): _Row(value, reached_at, version)
+        for key, user_id, value, reached_at, version in Standing.objects.filter(
+            board__in=[board.key, hidden.key], user_id__in={score.user_id for score in scores}
+        ).values_list("board", "user_id", "value", "reached_at", "version")
     }
     pending = _Pending(timezone.now())
     changed: list[bool] = []
-    states = {user_id: _state(row) for user_id, row in current.items()}
+    targets = {board.key: board, hidden.key: hidden}
+    states = {key: _state(row) for key, row in current.items()}
     for score in scores:
-        old = states.get(score.user_id)
+        key = (hidden.key if score.hidden else board.key, score.user_id)
+        old = states.get(key)
         new = combine(operator, board.descending, old, score.value, score.at)
         changed.append(new is not old)
-        states[score.user_id] = new
-    for user_id, state in states.items():
-        if state is not None and state != _state(current.get(user_id)):
-            pending.put(board, user_id, state, current.get(user_id))
+        states[key] = new
+    for (board_key_, user_id), state in states.items():
+        if state is not None and state != _state(current.get((board_key_, user_id))):
+            pending.put(targets[board_key_], user_id, state, current.get((board_key_, user_id)))
     pending.save()
     pending.send_after_commit()
     return changed
@@ -304,6 +329,33 @@ def standings_replace_board(*, board: Board, states: dict[uuid.UUID, State | Non
     pending.save()
     pending.send_after_commit()
     return pending.changes
+
+
+@timed(RANKING_SECONDS, "move")
+def standings_move_player(*, user_id: uuid.UUID, hide: bool, keep: Callable[[str], bool] = lambda key: True) -> int:
+    """Move all of a player's standings off the public boards onto their hidden ones (``hide``), or back.
+
+    A standing whose public board key ``keep`` refuses is dropped instead of moved back (a tournament that
+    ended meanwhile). The caller holds the player's row lock. Returns how many standings moved.
+    """
+    rows = Standing.objects.filter(user_id=user_id)
+    rows = rows.exclude(board__startswith=HIDDEN_PREFIX) if hide else rows.filter(board__startswith=HIDDEN_PREFIX)
+    pending = _Pending(timezone.now())
+    moved = 0
+    for row in list(rows):
+        try:
+            source = board_from_key(row.board)
+        except ObjectDoesNotExist:
+            row.delete()
+            continue
+        target = hidden_board(source) if hide else board_from_key(row.board.removeprefix(HIDDEN_PREFIX))
+        pending.remove(source, row)
+        if hide or keep(target.key):
+            pending.put(target, user_id, State(row.value, row.reached_at), None)
+            moved += 1
+    pending.save()
+    pending.send_after_commit()
+    return moved
 
 
 def _score_puts(
@@ -335,13 +387,20 @@ def _score_puts(
 
 @timed(RANKING_SECONDS, "recompute")
 def standings_recompute(
-    *, game: Game, user_id: uuid.UUID, at: datetime, scores: Sequence[tuple[int, datetime]]
+    *,
+    game: Game,
+    user_id: uuid.UUID,
+    at: datetime,
+    scores: Sequence[tuple[int, datetime]],
+    hidden: bool = False,
 ) -> list[StandingChange]:
     """Recompute a player's standings on every board the moment ``at`` falls in, from their remaining scores.
 
     ``scores`` are the player's counted (value, created_at) for the game, oldest
-    first. Used when a score is voided. The caller holds the player's row lock.
+    first. Used when a score is voided; ``hidden`` recomputes a shadow-banned
+    player's hidden boards. The caller holds the player's row lock.
     """
+    where = hidden_board if hidden else (lambda board: board)
     pending = _Pending(timezone.now())
     counting_game_ids = (
         list(Game.objects.filter(counts_toward_global=True).values_list("pk", flat=True))
@@ -349,7 +408,7 @@ def standings_recompute(
         else []
     )
     for window in windows_containing(at):
-        board = game_board(game, window)
+        board = where(game_board(game, window))
         state: State | None = None
         for value, created_at in scores:
             if window.contains(created_at):
@@ -361,14 +420,15 @@ def standings_recompute(
             pending.put(board, user_id, state, old)
         pending.save()
         if counting_game_ids:
-            _recompute_global(global_board(window), user_id, counting_game_ids, pending)
+            _recompute_global(where(global_board(window)), user_id, counting_game_ids, pending)
     pending.save()
     pending.send_after_commit()
     return pending.changes
 
 
 def _recompute_global(board: Board, user_id: uuid.UUID, counting_game_ids: list[uuid.UUID], pending: _Pending) -> None:
-    keys = [board_key(game_scope(pk), board.window) for pk in counting_game_ids]
+    prefix = HIDDEN_PREFIX if is_hidden(board.key) else ""
+    keys = [prefix + board_key(game_scope(pk), board.window) for pk in counting_game_ids]
     totals = Standing.objects.filter(user_id=user_id, board__in=keys).aggregate(
         total=Sum("value"), reached=Max("reached_at"), n=Count("pk")
     )
@@ -427,9 +487,10 @@ def boards_rebuild(
 
 
 def all_boards() -> list[Board]:
-    """Every board with standings; one whose game or tournament no longer exists is left out (and logged)."""
+    """Every public board with standings; one whose game or tournament no longer exists is left out (and logged)."""
     boards = []
-    for key in Standing.objects.values_list("board", flat=True).distinct().order_by("board"):
+    keys = Standing.objects.exclude(board__startswith=HIDDEN_PREFIX).values_list("board", flat=True)
+    for key in keys.distinct().order_by("board"):
         try:
             boards.append(board_from_key(key))
         except ObjectDoesNotExist:

@@ -11,7 +11,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from games.models import Game
-from rankings.boards import board_from_key, game_board_at, global_board_at, tournament_board
+from rankings.boards import HIDDEN_PREFIX, board_from_key, game_board_at, global_board_at, tournament_board
 from rankings.engine.base import MAX_FRIENDS
 from rankings.models import Standing
 from rankings.periods import Period
@@ -80,7 +80,11 @@ def board_update(*, channel: str, moved: set[str], watched: list[str]) -> BoardU
 def user_board_ranks(*, user_id: uuid.UUID, limit: int = 50) -> dict[str, tuple[int, int]]:
     """Where a player stands now on each all-time board they are on: board channel -> (rank, value)."""
     close_old_connections()
-    keys = Standing.objects.filter(user_id=user_id, board__endswith=".all").values_list("board", flat=True)
+    keys = (
+        Standing.objects.filter(user_id=user_id, board__endswith=".all")
+        .exclude(board__startswith=HIDDEN_PREFIX)
+        .values_list("board", flat=True)
+    )
     found: dict[str, tuple[int, int]] = {}
     for key in sorted(keys)[:limit]:
         entry, _ = board_rank(board=board_from_key(key), user_id=user_id)

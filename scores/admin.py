@@ -6,12 +6,15 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from . import services
+from accounts.models import ModerationAudit
+from leaderboard_project.errors import DomainError
+
+from . import moderation, services
 from .models import Score, ScoreAudit
 
 
 class VoidActionForm(ActionForm):
-    reason = forms.CharField(max_length=500, required=False, help_text="Why (required to void).")
+    reason = forms.CharField(max_length=500, required=False, help_text="Why (required to void or to shadow-ban).")
 
 
 @admin.register(Score)
@@ -24,7 +27,7 @@ class ScoreAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in Score._meta.fields]
     date_hierarchy = "created_at"
     action_form = VoidActionForm
-    actions = ["void"]
+    actions = ["void", "shadow_ban"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # scores come in through the API, which applies the game's rules
@@ -40,6 +43,82 @@ class ScoreAdmin(admin.ModelAdmin):
             services.score_void(score=score, actor=request.user, reason=reason)
             voided += 1
         self.message_user(request, f"Voided {voided} score(s); their boards were recomputed.")
+
+    @admin.action(description="Shadow-ban the players of the selected scores")
+    def shadow_ban(self, request: HttpRequest, queryset: QuerySet[Score]) -> None:
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            self.message_user(request, "Give a reason to shadow-ban players.", level=messages.ERROR)
+            return
+        banned = 0
+        for player in {score.user for score in queryset.select_related("user")}:
+            if player.shadow_banned_at is None:
+                moderation.player_shadow_ban(user=player, actor=request.user, reason=reason)
+                banned += 1
+        self.message_user(request, f"Shadow-banned {banned} player(s): their scores are shown to them only.")
+
+
+class ModerationForm(forms.ModelForm):
+    """A new moderation action, carried out when saved (``scores.moderation``)."""
+
+    class Meta:
+        model = ModerationAudit
+        fields = ["user", "action", "reason"]
+
+    def __init__(self, *args: object, actor: object = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        user, action = cleaned.get("user"), cleaned.get("action")
+        if user is None or not action or not cleaned.get("reason"):
+            return cleaned
+        act = (
+            moderation.player_shadow_ban
+            if action == ModerationAudit.Action.SHADOW_BAN
+            else moderation.player_shadow_ban_lift
+        )
+        try:
+            self.instance = act(user=user, actor=self.actor, reason=cleaned["reason"])
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None
+        return cleaned
+
+
+@admin.register(ModerationAudit)
+class ModerationAuditAdmin(admin.ModelAdmin):
+    """Every shadow-ban and lift, who took it and why; adding one shadow-bans a player or lifts their ban."""
+
+    list_display = ["user", "action", "actor", "reason", "standings", "created_at"]
+    list_filter = ["action"]
+    search_fields = ["user__username", "reason"]
+    list_select_related = ["user", "actor"]
+    raw_id_fields = ["user"]
+    form = ModerationForm
+
+    def get_form(self, request: HttpRequest, obj: object = None, **kwargs: object) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"__init__": _with_actor(form, request.user)})
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ModerationAudit | None = None) -> list[str]:
+        return ["user", "action", "actor", "reason", "standings", "created_at"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: ModerationAudit, form: forms.ModelForm, change: bool) -> None:
+        """The form's clean() carried the action out and recorded it: nothing more to save."""
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def _with_actor(form: type[forms.ModelForm], actor: object):  # noqa: ANN202  a bound __init__
+    def __init__(self: forms.ModelForm, *args: object, **kwargs: object) -> None:  # noqa: N807
+        form.__init__(self, *args, actor=actor, **kwargs)
+
+    return __init__
 
 
 @admin.register(ScoreAudit)

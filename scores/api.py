@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import Cursor, CursorPagination
@@ -31,7 +31,7 @@ from rankings.boards import Board, game_board_at, global_board_at
 from rankings.engine.base import percentile
 from rankings.periods import Period
 
-from . import selectors, services, sessions
+from . import moderation, selectors, services, sessions
 from .models import Score, Source
 from .serializers import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -39,8 +39,10 @@ from .serializers import (
     BatchResponseSerializer,
     HistoryQuerySerializer,
     MatchSessionSerializer,
+    ModerationReasonSerializer,
     ScoreSerializer,
     ScoreSubmitSerializer,
+    ShadowBanSerializer,
     SubmitResponseSerializer,
     VoidSerializer,
     submit_response_body,
@@ -63,7 +65,8 @@ class IsGameServer(BasePermission):
         return isinstance(request.user, GameServer)
 
 
-def _standings(boards: list[Board], user_id: uuid.UUID) -> list[dict | None]:
+def _standings(boards: list[Board], user_id: uuid.UUID, *, hidden: bool) -> list[dict | None]:
+    standings = rankings.board_standings(boards=boards, user_id=user_id, hidden=hidden)
     return [
         None
         if entry is None
@@ -74,7 +77,7 @@ def _standings(boards: list[Board], user_id: uuid.UUID) -> list[dict | None]:
             "size": size,
             "percentile": percentile(entry.rank, size),
         }
-        for board, (entry, size) in zip(boards, rankings.board_standings(boards=boards, user_id=user_id), strict=True)
+        for board, (entry, size) in zip(boards, standings, strict=True)
     ]
 
 
@@ -131,7 +134,7 @@ class ScoreListApi(GenericAPIView):
             game = game_get(id_or_slug=query.validated_data["game_id"])
             if game is None:
                 raise NotFound("No such game.")
-        return selectors.score_history(user_id=query.validated_data.get("user_id"), game=game)
+        return selectors.score_history(user_id=query.validated_data.get("user_id"), game=game, viewer=self.request.user)
 
     @extend_schema(parameters=[HistoryQuerySerializer], responses={200: ScoreSerializer(many=True)}, tags=["scores"])
     def get(self, request: Request) -> Response:
@@ -180,7 +183,8 @@ class ScoreListApi(GenericAPIView):
         boards = [game_board_at(game, Period.ALL, now)]
         if game.counts_toward_global:
             boards.append(global_board_at(Period.ALL, now))
-        game_standing, global_standing = [*_standings(boards, user.pk), None][:2]
+        hidden = user.shadow_banned_at is not None  # shown where they would stand, as if they were not banned
+        game_standing, global_standing = [*_standings(boards, user.pk, hidden=hidden), None][:2]
         body = submit_response_body(
             score=result.score, replayed=result.replayed, game_board=game_standing, global_board=global_standing
         )
@@ -323,21 +327,68 @@ def _outcome_body(outcome: services.BatchOutcome) -> dict:
     return body
 
 
+def _staff_reason(request: Request, serializer_class: type[serializers.Serializer]) -> str:
+    """The reason a staff member (signed in as a player, not a game server) gives for a moderation action."""
+    if not is_player(request):
+        raise PermissionDenied()
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["reason"]
+
+
 class ScoreVoidApi(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(request=VoidSerializer, responses={200: ScoreSerializer, 409: ALREADY_VOID}, tags=["scores"])
     def post(self, request: Request, score_id: int) -> Response:
         """Staff: void a cheated score; every board it counted on is recomputed, and the void is audited."""
-        if not is_player(request):
-            raise PermissionDenied()
-        serializer = VoidSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        reason = _staff_reason(request, VoidSerializer)
         score = Score.objects.filter(pk=score_id).first()
         if score is None:
             raise NotFound("No such score.")
-        score = services.score_void(score=score, actor=request.user, reason=serializer.validated_data["reason"])
+        score = services.score_void(score=score, actor=request.user, reason=reason)
         return Response(ScoreSerializer(score).data)
+
+
+NO_PLAYER = OpenApiResponse(ErrorSerializer, description="No such player.")
+SHADOW_BAN_CONFLICT = OpenApiResponse(
+    ErrorSerializer, description="Banned already (`already_shadow_banned`), or not banned (`not_shadow_banned`)."
+)
+
+
+class ShadowBanApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    def _player(self, request: Request, user_id: uuid.UUID) -> tuple[User, str]:
+        reason = _staff_reason(request, ModerationReasonSerializer)
+        user = User.objects.filter(pk=user_id).first()
+        if user is None:
+            raise NotFound("No such player.")
+        return user, reason
+
+    @extend_schema(
+        request=ModerationReasonSerializer,
+        responses={200: ShadowBanSerializer, 404: NO_PLAYER, 409: SHADOW_BAN_CONFLICT},
+        tags=["moderation"],
+    )
+    def post(self, request: Request, user_id: uuid.UUID) -> Response:
+        """Staff: shadow-ban a player. Their scores are kept and shown to them only: off every public board,
+        feed, history and tournament place, while their own reads show them where they would stand."""
+        user, reason = self._player(request, user_id)
+        audit = moderation.player_shadow_ban(user=user, actor=request.user, reason=reason)
+        return Response(ShadowBanSerializer(audit).data)
+
+    @extend_schema(
+        request=ModerationReasonSerializer,
+        responses={200: ShadowBanSerializer, 404: NO_PLAYER, 409: SHADOW_BAN_CONFLICT},
+        tags=["moderation"],
+    )
+    def delete(self, request: Request, user_id: uuid.UUID) -> Response:
+        """Staff: lift a shadow-ban. The player's standings return to the public boards, those of the ban's
+        time included; a tournament that ended meanwhile keeps its places."""
+        user, reason = self._player(request, user_id)
+        audit = moderation.player_shadow_ban_lift(user=user, actor=request.user, reason=reason)
+        return Response(ShadowBanSerializer(audit).data)
 
 
 class MatchSessionApi(APIView):

@@ -5,17 +5,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, time, timedelta
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMinute
 
+from accounts.models import User
 from games.models import Game
 
 from .models import Score
 
 
-def score_history(*, user_id: uuid.UUID | None = None, game: Game | None = None) -> QuerySet[Score]:
-    """Scores, newest first, optionally of one player and/or one game (void ones included, flagged)."""
+def score_history(
+    *, user_id: uuid.UUID | None = None, game: Game | None = None, viewer: object = None
+) -> QuerySet[Score]:
+    """Scores ``viewer`` (a request's user, or None) may see, newest first, optionally of one player and/or one
+    game (void ones included, flagged). A shadow-banned player's scores are seen by themselves and staff only."""
     scores = Score.objects.all()
+    player = viewer if isinstance(viewer, User) else None
+    if player is None or not player.is_staff:
+        own = Q(user_id=player.pk) if player is not None else Q(pk__in=[])
+        scores = scores.filter(Q(user__shadow_banned_at__isnull=True) | own)
     if user_id is not None:
         scores = scores.filter(user_id=user_id)
     if game is not None:
@@ -24,7 +32,8 @@ def score_history(*, user_id: uuid.UUID | None = None, game: Game | None = None)
 
 
 def score_feed(*, limit: int = 20) -> list[Score]:
-    """The latest scores that count (void ones left out), newest first, with their player and game."""
+    """The latest scores that count (void ones and shadow-banned players' left out), newest first, with their
+    player and game."""
     return list(score_history().filter(voided_at__isnull=True).select_related("user", "game")[:limit])
 
 

@@ -107,6 +107,19 @@ class VoidSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500)
 
 
+class ModerationReasonSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=500, help_text="Why: kept in the moderation audit.")
+
+
+class ShadowBanSerializer(serializers.Serializer):
+    user_id = serializers.UUIDField(source="user.pk")
+    shadow_banned_at = serializers.DateTimeField(source="user.shadow_banned_at", allow_null=True)
+    action = serializers.CharField()
+    reason = serializers.CharField()
+    standings = serializers.IntegerField(help_text="How many standings moved between public and hidden boards.")
+    created_at = serializers.DateTimeField()
+
+
 class HistoryQuerySerializer(serializers.Serializer):
     user_id = serializers.UUIDField(required=False)
     game_id = serializers.CharField(required=False, max_length=64)

@@ -137,8 +137,9 @@ def _holds_nul(value: object) -> bool:
     return False
 
 
-def _lock_players(user_ids: Sequence[uuid.UUID]) -> None:
+def lock_players(user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Take the players' row locks, always in id order, so two batches naming the same players cannot deadlock.
+    Returns those of them who are shadow-banned, as the lock finds them (``moderation`` bans under the same lock).
 
     Plain SQL: every submission runs it, and the ORM took more CPU building the
     statement than the database took running it. SQLite has no row locks (its
@@ -146,17 +147,18 @@ def _lock_players(user_ids: Sequence[uuid.UUID]) -> None:
     """
     ids = sorted(set(user_ids))
     if not ids:
-        return
+        return set()
     id_field = User._meta.pk
     column = connection.ops.quote_name(id_field.column)
+    banned = connection.ops.quote_name(User._meta.get_field("shadow_banned_at").column)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {column} FROM {User._meta.db_table} WHERE {column} IN ({', '.join(['%s'] * len(ids))})"
-            f" ORDER BY {column}{lock}",
+            f"SELECT {column}, {banned} IS NOT NULL FROM {User._meta.db_table}"
+            f" WHERE {column} IN ({', '.join(['%s'] * len(ids))}) ORDER BY {column}{lock}",
             [id_field.get_db_prep_value(user_id, connection) for user_id in ids],
         )
-        cursor.fetchall()
+        return {id_field.to_python(pk) for pk, hidden in cursor.fetchall() if hidden}
 
 
 def _count_after_commit(counts: Mapping[tuple[str, str], int]) -> None:
@@ -213,7 +215,7 @@ def score_submit(
     metadata = {} if metadata is None else metadata
     score_validate(game=game, value=value, metadata=metadata)
     synthetic_pairing_check(user_is_synthetic=user.is_synthetic, game=game)
-    _lock_players([user.pk])
+    hidden = bool(lock_players([user.pk]))
     if idempotency_key:
         original = Score.objects.filter(user=user, idempotency_key=idempotency_key).first()
         if original is not None:
@@ -224,10 +226,11 @@ def score_submit(
     score_authority_check(user=user, game=game, value=value, source=source, session_id=session_id)
     now = timezone.now()
     previous = None if game.score_operator == "best" else _previous_bests(game, [user.pk]).get(user.pk)
-    (effect,) = standings_record_scores(game=game, scores=[ScoreInput(user.pk, value, now)])
+    inputs = [ScoreInput(user.pk, value, now, hidden)]
+    (effect,) = standings_record_scores(game=game, scores=inputs)
     if effect is None:
         raise BoardValueOverflow()
-    tournament_record_scores(game=game, scores=[ScoreInput(user.pk, value, now)])
+    tournament_record_scores(game=game, scores=inputs)
     score = Score.objects.create(
         user=user,
         game=game,
@@ -239,7 +242,8 @@ def score_submit(
         is_personal_best=_personal_best(game, value, effect, previous),
         created_at=now,
     )
-    publish_many(_submitted_events(score, user.username, user.display_name))
+    if not hidden:  # a shadow-banned player's scores are news to nobody
+        publish_many(_submitted_events(score, user.username, user.display_name))
     _count_after_commit({(game.slug, source): 1})
     return SubmitResult(score, replayed=False)
 
@@ -323,7 +327,7 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
             else:
                 accepted.append((index, item))
 
-    _lock_players([item.user_id for _, item in accepted])
+    hidden = lock_players([item.user_id for _, item in accepted])
     accepted = _drop_repeated_keys(accepted, outcomes)
 
     now = timezone.now()
@@ -332,7 +336,7 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
         game = games[game_id]
         of_game = [(index, item) for index, item in accepted if item.game_id == game_id]
         previous = {} if game.score_operator == "best" else _previous_bests(game, [i.user_id for _, i in of_game])
-        inputs = [ScoreInput(item.user_id, item.value, now) for _, item in of_game]
+        inputs = [ScoreInput(item.user_id, item.value, now, item.user_id in hidden) for _, item in of_game]
         effects = standings_record_scores(game=game, scores=inputs)
         tournament_record_scores(
             game=game, scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
@@ -364,7 +368,14 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
     created = Score.objects.bulk_create([score for _, score in new_scores])
     for (index, _), score in zip(new_scores, created, strict=True):
         outcomes[index] = BatchOutcome(index, "created", score_id=score.pk)
-    publish_many([event for score in created for event in _submitted_events(score, *users[score.user_id])])
+    publish_many(
+        [
+            event
+            for score in created
+            if score.user_id not in hidden
+            for event in _submitted_events(score, *users[score.user_id])
+        ]
+    )
     _count_after_commit(Counter((games[score.game_id].slug, Source.SERVER) for score in created))
     return [outcomes[index] for index in range(len(items))]
 
@@ -405,7 +416,7 @@ def _drop_repeated_keys(
 @transaction.atomic
 def score_void(*, score: Score, actor: User, reason: str) -> Score:
     """Void a cheated score: recompute every board it counted on from the player's other scores, and audit it."""
-    _lock_players([score.user_id])
+    hidden = bool(lock_players([score.user_id]))
     score = Score.objects.select_related("game").get(pk=score.pk)
     if score.is_void:
         raise ScoreAlreadyVoid()
@@ -418,7 +429,7 @@ def score_void(*, score: Score, actor: User, reason: str) -> Score:
         .order_by("created_at", "pk")
         .values_list("value", "created_at")
     )
-    standings_recompute(game=score.game, user_id=score.user_id, at=score.created_at, scores=remaining)
+    standings_recompute(game=score.game, user_id=score.user_id, at=score.created_at, scores=remaining, hidden=hidden)
     tournaments_score_voided(score=score)
     recomputed = [board.key for pair in boards_for_score(score.game, score.created_at) for board in pair if board]
     ScoreAudit.objects.create(
@@ -542,11 +553,11 @@ def _import_runs(items: Sequence[ImportItem], games: dict[uuid.UUID, Game]) -> l
 
 @transaction.atomic
 def _import_chunk(items: Sequence[ImportItem], games: dict[uuid.UUID, Game], source: str) -> int:
-    _lock_players([item.user_id for item in items])
+    hidden = lock_players([item.user_id for item in items])
     previous_bests: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
     new_scores: list[_ImportedScore] = []
     for game, run in _import_runs(items, games):
-        inputs = [ScoreInput(item.user_id, item.value, item.created_at) for item in run]
+        inputs = [ScoreInput(item.user_id, item.value, item.created_at, item.user_id in hidden) for item in run]
         effects = standings_record_scores(game=game, scores=inputs)
         tournament_record_scores(
             game=game, scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None]

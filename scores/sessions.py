@@ -107,3 +107,13 @@ def score_authority_check(*, user: User, game: Game, value: int, source: str, se
         )
     # The player's row lock is held: nobody else uses this session meanwhile.
     MatchSession.objects.filter(pk=session.pk).update(used_at=now)
+
+
+SESSION_KEPT_AFTER_EXPIRY = timedelta(days=1)
+
+
+def sessions_prune() -> int:
+    """Delete the sessions that expired ``SESSION_KEPT_AFTER_EXPIRY`` ago: none can take a score any more, and
+    a score keeps no reference to its session. Returns how many went."""
+    deleted, _ = MatchSession.objects.filter(expires_at__lt=timezone.now() - SESSION_KEPT_AFTER_EXPIRY).delete()
+    return deleted

@@ -6,5 +6,6 @@ urlpatterns = [
     path("scores", api.ScoreListApi.as_view(), name="score-list"),
     path("scores/batch", api.ScoreBatchApi.as_view(), name="score-batch"),
     path("scores/<int:score_id>/void", api.ScoreVoidApi.as_view(), name="score-void"),
+    path("users/<uuid:user_id>/shadow-ban", api.ShadowBanApi.as_view(), name="shadow-ban"),
     path("games/<str:id_or_slug>/sessions", api.MatchSessionApi.as_view(), name="match-session-list"),
 ]

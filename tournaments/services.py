@@ -39,7 +39,7 @@ from leaderboard_project.errors import Conflict, DomainError
 from leaderboard_project.metrics import PRIZE_CREDITS_PAID, PRIZES_PAID
 from leaderboard_project.serializers import timestamp
 from leaderboard_project.tracing import tracer
-from rankings.boards import Board, tournament_board
+from rankings.boards import Board, hidden_board, tournament_board
 from rankings.engine.base import ranked
 from rankings.engine.sql import listing_order
 from rankings.models import Standing
@@ -430,7 +430,11 @@ def tournament_recompute(*, tournament: Tournament, user_ids: Sequence[uuid.UUID
         # Players who left (or were removed) leave the board too.
         gone = Standing.objects.filter(board=board.key).exclude(user_id__in=list(seats)).values_list("user_id")
         states |= {user_id: None for (user_id,) in gone}
-    standings_replace_board(board=board, states=states)
+    # A shadow-banned player's standing stays on the board's hidden twin (rankings.boards.hidden_board).
+    hidden = set(User.objects.filter(pk__in=list(seats), shadow_banned_at__isnull=False).values_list("pk", flat=True))
+    standings_replace_board(board=board, states={user_id: s for user_id, s in states.items() if user_id not in hidden})
+    if hidden:
+        standings_replace_board(board=hidden_board(board), states={user_id: states[user_id] for user_id in hidden})
     Participant.objects.bulk_update(list(seats.values()), ["attempts_used"], batch_size=1_000)
     if tournament.status == Status.FINISHED:
         _freeze(tournament)
@@ -451,11 +455,12 @@ def tournaments_score_voided(*, score: Score) -> None:
 
 def tournament_deleted(*, instance: Tournament, **_signal: object) -> None:
     """Remove a deleted tournament's board: its standings rows, and its index after commit."""
-    board = tournament_board(instance.pk, descending=True)  # the direction does not matter for removal
-    rows = list(Standing.objects.filter(board=board.key))
-    if rows:
-        states: dict[uuid.UUID, State | None] = dict.fromkeys((row.user_id for row in rows), None)
-        standings_replace_board(board=board, states=states)
+    public = tournament_board(instance.pk, descending=True)  # the direction does not matter for removal
+    for board in (public, hidden_board(public)):
+        rows = list(Standing.objects.filter(board=board.key))
+        if rows:
+            states: dict[uuid.UUID, State | None] = dict.fromkeys((row.user_id for row in rows), None)
+            standings_replace_board(board=board, states=states)
 
 
 # --- lifecycle ----------------------------------------------------------------------

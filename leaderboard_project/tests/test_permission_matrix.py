@@ -31,7 +31,7 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import CreditEntry
+from accounts.models import CreditEntry, ModerationAudit
 from accounts.services import CreditGrant, api_key_create, credits_grant, user_logout, user_tokens
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from games.tests.factories import GameFactory
@@ -96,6 +96,9 @@ ROUTES: dict[str, dict[str, str]] = {
                                     "POST":   "401 201 403 403 201"},
     "score-batch":                 {"POST":   "401 403 403 403 200"},
     "score-void":                  {"POST":   "401 403 403 200 403"},
+    # A is not banned: staff ban with POST; a lift (DELETE) of nobody's ban is a conflict
+    "shadow-ban":                  {"POST":   "401 403 403 200 403",
+                                    "DELETE": "401 403 403 409 403"},
     "match-session-list":          {"POST":   "401 201 201 201 403"},
     # --- boards: public ------------------------------------------------------------------
     "leaderboard-global":          {"GET":    "200 200 200 200 200"},
@@ -160,6 +163,7 @@ ADMIN_MODELS: dict[str, dict[str, str]] = {
     "accounts/user":                   {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
     "accounts/apikey":                 {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
     "accounts/creditentry":            {"GET": "200 200 200 403 200", "POST": "200 200 200 403 403"},
+    "accounts/moderationaudit":        {"GET": "200 200 200 403 200", "POST": "200 200 200 403 403"},
     "games/game":                      {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
     "scores/score":                    {"GET": "200 403 200 200 200", "POST": "200 403 200 200 302"},
     "scores/scoreaudit":               {"GET": "200 403 200 200 200", "POST": "200 403 200 200 302"},
@@ -201,6 +205,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("score-list", "POST"): {"game_id": "arena", "score": 120, "user_id": "{a}"},
     ("score-batch", "POST"): {"scores": [{"user_id": "{a}", "game_id": "{game}", "score": 7}]},
     ("score-void", "POST"): {"reason": "Cheated."},
+    ("shadow-ban", "POST"): {"reason": "Impossible scores."},
+    ("shadow-ban", "DELETE"): {"reason": "Appeal upheld."},
     ("tournament-list", "POST"): {"name": "Cup", "game_id": "arena", "start_time": "{soon}", "end_time": "{later}"},
     ("tournament-register", "POST"): {"tournament_id": "{cup_b}", "user_id": "{a}"},
     ("simulation-list", "POST"): {"players": 10, "rate": 1, "duration": 10},
@@ -230,6 +236,7 @@ ADMIN_OBJECTS = {
     "accounts/user": "a",
     "accounts/apikey": "api_key",
     "accounts/creditentry": "credit",
+    "accounts/moderationaudit": "moderation",
     "games/game": "game",
     "scores/score": "score_a",
     "scores/scoreaudit": "audit",
@@ -340,6 +347,9 @@ def world(ranking_index, django_capture_on_commit_callbacks, settings, monkeypat
         "group": Group.objects.create(name="moderators").pk,
         "credit": CreditEntry.objects.get(user=a).pk,
         "audit": ScoreAudit.objects.get().pk,
+        "moderation": ModerationAudit.objects.create(
+            user=b, action=ModerationAudit.Action.LIFT, actor=staff, reason="An old appeal.", standings=0
+        ).pk,
         "outstanding": OutstandingToken.objects.filter(user=a).first().pk,
         "blacklisted": BlacklistedToken.objects.get().pk,
         "game_type": ContentType.objects.get_for_model(game).pk,

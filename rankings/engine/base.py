@@ -100,6 +100,11 @@ class RankingEngine(ABC):
     def size(self, board: Board) -> int:
         """How many players are on the board."""
 
+    @abstractmethod
+    def place(self, board: Board, *, value: int, reached_at: datetime, user_id: uuid.UUID) -> tuple[int, int]:
+        """Where a standing that is not on the board would go: its 0-based place in the listing (how many
+        entries are listed before it) and its rank (1 + how many have a strictly better value)."""
+
     def standings(self, boards: Sequence[Board], user_id: uuid.UUID) -> list[tuple[Entry | None, int]]:
         """Per board, the player's entry (None if absent) and the board's size: what a submission reports."""
         return [(self.entry(board, user_id), self.size(board)) for board in boards]

@@ -215,6 +215,15 @@ class RedisEngine(RankingEngine):
         found = sorted(zip(reply[1::2], reply[0::2], strict=True))
         return [Entry(better + 1, *decode_member(member, descending=board.descending)) for member, better in found]
 
+    def place(self, board: Board, *, value: int, reached_at: datetime, user_id: uuid.UUID) -> tuple[int, int]:
+        member = encode_member(descending=board.descending, value=value, reached_at=reached_at, user_id=user_id)
+        zset = _keys(board)[0]
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.zlexcount(zset, b"-", b"(" + member)
+            pipe.zlexcount(zset, b"-", b"(" + member[:8])
+            position, better = pipe.execute()
+        return position, better + 1
+
     def size(self, board: Board) -> int:
         return self.client.zcard(_keys(board)[0])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -29,7 +30,7 @@ def _better_value(board: Board, value: int) -> Q:
     return Q(value__gt=value) if board.descending else Q(value__lt=value)
 
 
-def _listed_before(board: Board, row: Standing) -> Q:
+def _listed_before(board: Board, row: Standing | StandingRow) -> Q:
     """Rows that come before ``row`` in the board's listing."""
     return (
         _better_value(board, row.value)
@@ -62,6 +63,11 @@ class SqlEngine(RankingEngine):
     def top(self, board: Board, *, offset: int = 0, limit: int = 10) -> list[Entry]:
         rows = list(self._rows(board).order_by(*listing_order(board))[offset : offset + limit])
         return self._listing(board, rows, first_position=offset)
+
+    def place(self, board: Board, *, value: int, reached_at: datetime, user_id: uuid.UUID) -> tuple[int, int]:
+        standing = StandingRow(user_id, value, reached_at, 0)
+        position = self._rows(board).filter(_listed_before(board, standing)).count()
+        return position, self._rank_of_value(board, value)
 
     def entry(self, board: Board, user_id: uuid.UUID) -> Entry | None:
         row = self._rows(board).filter(user_id=user_id).first()

@@ -206,3 +206,25 @@ def test_boards_are_independent(engine, load):
 
     assert engine.size(first) == 2
     assert values(engine.top(second, offset=0, limit=5)) == [5]
+
+
+def test_the_place_of_a_standing_not_on_the_board(engine, load):
+    board = make_board()
+    load(board, [90, 70, 70, 50])  # reached at T0, T0+1s, T0+2s, T0+3s
+
+    # Better than all; inside a tie, after who reached it first; between two values; last.
+    assert engine.place(board, value=100, reached_at=T0, user_id=uuid.uuid4()) == (0, 1)
+    assert engine.place(
+        board, value=70, reached_at=T0 + timedelta(seconds=1, milliseconds=500), user_id=uuid.uuid4()
+    ) == (2, 2)
+    assert engine.place(board, value=60, reached_at=T0, user_id=uuid.uuid4()) == (3, 4)
+    assert engine.place(board, value=10, reached_at=T0, user_id=uuid.uuid4()) == (4, 5)
+
+
+def test_the_place_on_an_ascending_board_and_an_empty_one(engine, load):
+    board = make_board(descending=False)
+    load(board, [10, 30])
+
+    assert engine.place(board, value=20, reached_at=T0, user_id=uuid.uuid4()) == (1, 2)
+    assert engine.place(board, value=INT64_MIN, reached_at=T0, user_id=uuid.uuid4()) == (0, 1)
+    assert engine.place(make_board("test.empty"), value=INT64_MAX, reached_at=T0, user_id=uuid.uuid4()) == (0, 1)

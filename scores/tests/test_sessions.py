@@ -158,3 +158,16 @@ def test_staff_set_a_games_authority_and_its_session_window_through_the_api(clie
     assert changed.status_code == 200
     assert (changed.json()["score_authority"], changed.json()["session_min_seconds"]) == ("session", 30)
     assert refused.status_code == 400 and "session_max_seconds" in refused.json()["error"]["fields"]
+
+
+def test_the_periodic_prune_deletes_sessions_a_day_past_their_end_only(client_for, player):
+    from scores.tasks import sessions_prune
+
+    game = GameFactory(score_authority="session")
+    me = client_for(player)
+    old, recent, open_ = (me.post(sessions_url(game)).json()["id"] for _ in range(3))
+    MatchSession.objects.filter(pk=old).update(expires_at=timezone.now() - timedelta(days=1, minutes=1))
+    MatchSession.objects.filter(pk=recent).update(expires_at=timezone.now() - timedelta(hours=23))
+
+    assert sessions_prune() == 1
+    assert {str(pk) for pk in MatchSession.objects.values_list("pk", flat=True)} == {recent, open_}
