@@ -103,12 +103,17 @@ def _fast_passwords_and_clean_cache(settings: object) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.JOBS_IN_PROCESS = False  # tests run background jobs themselves, when they mean to
     from accounts.selectors import player_names
+    from games.selectors import games_cached
+    from rankings.pagecache import pages
 
     cache.clear()  # throttle counters must not leak from one test into the next
     player_names.entries.clear()
+    pages.clear()
+    games_cached.clear()
     yield
     cache.clear()
     player_names.entries.clear()
+    pages.clear()
 
 
 @pytest.fixture

@@ -103,6 +103,7 @@ class _NameCache:
 
     def __init__(self) -> None:
         self.entries: dict[uuid.UUID, tuple[float, str, str]] = {}
+        self.generation = 0  # counts forgotten names: what caches of rendered names compare
 
     def get_many(self, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
         ttl = settings.PLAYER_NAME_CACHE_SECONDS
@@ -128,6 +129,7 @@ class _NameCache:
 
     def forget(self, user_id: uuid.UUID) -> None:
         self.entries.pop(user_id, None)
+        self.generation += 1
 
 
 player_names = _NameCache()

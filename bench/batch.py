@@ -128,7 +128,8 @@ def scores_per_s(result: PhaseResult, size: int) -> float:
 def format_table(args: argparse.Namespace, results: Sequence[PhaseResult], machine: dict[str, Any]) -> str:
     lines = [
         serving.machine_line("batch", machine),
-        f"gunicorn {serving.WSGI_APP} (settings {SETTINGS_MODULE}); wrk {args.connections} connections, "
+        f"{serving.WSGI_APP} on {', '.join(args.worker_classes)} (settings {SETTINGS_MODULE}); "
+        f"wrk {args.connections} connections, "
         f"{args.threads} threads, {args.duration:g} s per phase after {args.warmup:g} s warm-up; "
         f"{args.users:,} users, one game (desc, best); batches of {args.batch_size:,} items",
         "DEBUG off; floors: healthz = GET /healthz (no body, no work); "
@@ -176,8 +177,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1000, help="items per batch (default 1000, the API's most)")
     parser.add_argument("--bodies", type=int, default=16, help="distinct pre-generated batch bodies (default 16)")
     parser.add_argument("--users", type=int, default=1000, help="users, each with a first score (default 1000)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--worker-class", default="sync", help="comma-separated gunicorn worker classes: sync, gthread")
+    parser.add_argument("--workers", type=int, default=2, help="server workers (default 2)")
+    parser.add_argument(
+        "--worker-class",
+        default="granian",
+        help="comma-separated servers: granian (the production web server, keep-alive), sync or gthread (gunicorn)",
+    )
     parser.add_argument("--gthread-threads", type=int, default=4, help="threads per gthread worker (default 4)")
     parser.add_argument("--phases", default="healthz,parse,batch", help="comma-separated subset of the phases")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="default bench/results/batch.json")
@@ -191,9 +196,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown := set(args.phases) - {"healthz", "parse", "batch"}:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     args.worker_classes = [name.strip() for name in args.worker_class.split(",") if name.strip()]
-    if unknown := set(args.worker_classes) - {"sync", "gthread"}:
+    if unknown := set(args.worker_classes) - {"granian", "sync", "gthread"}:
         parser.error(f"unknown worker classes: {', '.join(sorted(unknown))}")
-    if error := serving.check_dedicated_redis(args.redis_url):
+    if error := serving.check_wrk() or serving.check_dedicated_redis(args.redis_url):
         parser.error(error)
     if not 1 <= args.batch_size <= 1000:
         parser.error("--batch-size must be from 1 to 1000 (the API's limit)")

@@ -1,7 +1,7 @@
 """HTTP throughput of the production serving profile: single score writes, top 100, 20 around a player.
 
-Podium runs as in production: ``gunicorn leaderboard_project.wsgi:application``
-with N sync workers (or gthread workers, ``--worker-class gthread``), DEBUG off,
+Podium runs as in production: ``granian --interface wsgi leaderboard_project.wsgi:application``
+with N workers, which keep connections open (or gunicorn's sync or gthread workers, ``--worker-class sync``), DEBUG off,
 PostgreSQL and the Redis ranking index, on a database and a Redis DB of the
 bench's own. The data is made fresh every run: 1,000 users, one game
 (descending, best score) with a score for each user, an access token per user,
@@ -144,7 +144,8 @@ def format_table(
 ) -> str:
     lines = [
         serving.machine_line("http", machine),
-        f"gunicorn {serving.WSGI_APP}; wrk {args.connections} connections, {args.threads} threads, "
+        f"{serving.WSGI_APP} on {', '.join(args.worker_classes)}; wrk {args.connections} keep-alive connections, "
+        f"{args.threads} threads, "
         f"{args.duration:g} s per phase after {args.warmup:g} s warm-up; {args.users:,} users, one game (desc, best)",
         f"DEBUG off; SCORE_RATE_PER_USER_GAME={serving.SCORE_RATE} (raised: the default 60/min would 429 the writes); "
         "floor = GET /healthz (a plain Django view: there is no bare no-op endpoint)",
@@ -186,11 +187,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--users", type=int, default=1000, help="users, each with a token and a score (default 1000)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="server workers (default 2)")
     parser.add_argument(
         "--worker-class",
-        default="sync",
-        help="comma-separated gunicorn worker classes, each run in turn: sync, gthread",
+        default="granian",
+        help="comma-separated servers, each run in turn: granian (the production web server, keep-alive), "
+        "sync or gthread (gunicorn's workers)",
     )
     parser.add_argument("--gthread-threads", type=int, default=4, help="threads per gthread worker (default 4)")
     parser.add_argument("--phases", default="floor,write,top,around", help="comma-separated subset of the phases")
@@ -205,9 +207,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown := set(args.phases) - {"floor", "write", "top", "around"}:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     args.worker_classes = [name.strip() for name in args.worker_class.split(",") if name.strip()]
-    if unknown := set(args.worker_classes) - {"sync", "gthread"}:
+    if unknown := set(args.worker_classes) - {"granian", "sync", "gthread"}:
         parser.error(f"unknown worker classes: {', '.join(sorted(unknown))}")
-    if error := serving.check_dedicated_redis(args.redis_url):
+    if error := serving.check_wrk() or serving.check_dedicated_redis(args.redis_url):
         parser.error(error)
     if args.users < AROUND_LIMIT + TOP_LIMIT:
         parser.error(f"need at least {AROUND_LIMIT + TOP_LIMIT} users")

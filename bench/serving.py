@@ -62,6 +62,7 @@ RESULTS_DIR = BENCH_DIR / "results"
 WORK_DIR = BENCH_DIR / "work"
 WRK_SCRIPT = BENCH_DIR / "wrk_requests.lua"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
+GRANIAN = Path(sys.executable).with_name("granian")
 WSGI_APP = "leaderboard_project.wsgi:application"
 
 # High enough never to be what a benchmark measures; the bench says so in its output.
@@ -121,6 +122,11 @@ class Profile:
     def described(self) -> dict[str, str]:
         """The environment as recorded in the results (the secret left out)."""
         return {key: value for key, value in self.environ().items() if key != "SECRET_KEY"} | {"SECRET_KEY": "(random)"}
+
+
+def check_wrk() -> str | None:
+    """Why the load generator cannot run (None when it can)."""
+    return None if shutil.which("wrk") else "this benchmark drives the server with wrk: apt-get install wrk"
 
 
 def check_dedicated_redis(url: str) -> str | None:
@@ -298,7 +304,10 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class ServerConfig:
-    worker_class: str = "sync"
+    """``granian``: the production profile's web server (the Procfile's ``web``), which keeps connections
+    open; ``sync`` and ``gthread``: gunicorn's workers (``sync`` closes every connection after its response)."""
+
+    worker_class: str = "granian"
     workers: int = 2
     threads: int = 1
 
@@ -845,13 +854,14 @@ def statuses_text(phase: PhaseResult) -> str:
 def cpu_table(phases: Sequence[PhaseResult]) -> list[str]:
     lines = [
         "CPU during each timed phase, % of one core (machine = all cores, 100 per core):",
-        f"{'server':14} {'phase':8} | {'gunicorn':>8} {'postgres':>8} {'redis':>6} {'wrk':>6} {'other':>6} | "
+        f"{'server':14} {'phase':8} | {'server':>8} {'postgres':>8} {'redis':>6} {'wrk':>6} {'other':>6} | "
         f"{'machine':>7} | server log: errors, warnings, worker boots",
     ]
     for phase in phases:
         cpu, log = phase.cpu, phase.log
         lines.append(
-            f"{phase.server:14} {phase.name:8} | {cpu['gunicorn']:8.0f} {cpu['postgres']:8.0f} {cpu['redis']:6.0f} "
+            f"{phase.server:14} {phase.name:8} | {cpu.get('gunicorn', cpu.get('server', 0)):8.0f} "
+            f"{cpu['postgres']:8.0f} {cpu['redis']:6.0f} "
             f"{cpu['wrk']:6.0f} {cpu['other']:6.0f} | {cpu['machine']:7.0f} | "
             f"{log['errors']}, {log['warnings']}, {log['worker_boots']}"
         )
@@ -873,6 +883,32 @@ def warn_if_busy(machine: dict[str, Any]) -> None:
         )
 
 
+class GranianServer(CommandServer):
+    """The Procfile's ``web`` process: granian (WSGI), keep-alive, ``config.workers`` workers of
+    ``config.threads`` blocking threads each."""
+
+    def __init__(self, *, profile: Profile, config: ServerConfig, port: int, log_path: Path) -> None:
+        command = [
+            str(GRANIAN), "--interface", "wsgi", "--host", "127.0.0.1", "--port", "{port}",
+            "--workers", str(config.workers), "--blocking-threads", str(config.threads),
+            "--no-ws", "--log-level", "warning", WSGI_APP,
+        ]  # fmt: skip
+        super().__init__(
+            name="granian", command=command, profile=profile, port=port, log_path=log_path, processes=config.workers + 1
+        )
+        self.config = config
+
+    @property
+    def tag(self) -> str:
+        return self.config.label
+
+
+def make_server(profile: Profile, config: ServerConfig, port: int, log_path: Path) -> ServerProcess:
+    if config.worker_class == "granian":
+        return GranianServer(profile=profile, config=config, port=port, log_path=log_path)
+    return GunicornServer(profile=profile, config=config, port=port, log_path=log_path)
+
+
 def run_server(
     args: argparse.Namespace,
     profile: Profile,
@@ -887,8 +923,8 @@ def run_server(
     ``counted_phase`` is the phase whose stored scores are counted in the database.
     """
     port = args.port or free_port()
-    log_path = args.work / f"gunicorn-{config.worker_class}.log"
-    server = GunicornServer(profile=profile, config=config, port=port, log_path=log_path)
+    log_path = args.work / f"server-{config.worker_class}.log"
+    server = make_server(profile, config, port, log_path)
     results: list[PhaseResult] = []
     try:
         server.start()

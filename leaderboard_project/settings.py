@@ -203,6 +203,8 @@ RANKING_INDEX_RECHECK_SECONDS = 1.0
 
 # Seconds a server process keeps player names for boards (a rename shows on other processes' boards this late).
 PLAYER_NAME_CACHE_SECONDS = env.int("PLAYER_NAME_CACHE_SECONDS", default=10)
+# How long a server process keeps a game's row for score submits and board reads (games.selectors._GameCache).
+GAME_CACHE_SECONDS = env.int("GAME_CACHE_SECONDS", default=5)
 
 # Scores one player may submit for one game, per window (N/s, N/min, N/10s, ...).
 SCORE_RATE_PER_USER_GAME = env.str("SCORE_RATE_PER_USER_GAME", default="60/min")

@@ -97,6 +97,19 @@ def index_read(board: Board | Sequence[Board], read: Callable[[RankingEngine], T
         return read(sql_engine())
 
 
+def index_version(board: Board) -> int | None:
+    """The board's version in the index when ``index_read`` would read it there; None otherwise (the table keeps
+    no versions, so its reads are never cached)."""
+    engine = get_engine()
+    if not index_is_separate() or not board.window.contains(timezone.now()) or not health.usable_for(engine, board):
+        return None
+    try:
+        return engine.version(board)
+    except INDEX_ERRORS:
+        health.trip()
+        return None
+
+
 @timed(RANKING_SECONDS, "apply")
 def index_apply(changes: Sequence[StandingChange]) -> None:
     """Write committed standings to the index; on failure mark their boards stale instead of failing."""

@@ -23,7 +23,7 @@ from accounts.auth import GameServer
 from accounts.models import User
 from accounts.permissions import IsPlayer, is_player
 from games.models import INT64_MAX, INT64_MIN, Game
-from games.selectors import game_get
+from games.selectors import game_get, game_get_cached
 from leaderboard_project.pagination import parse_bounded_int
 from leaderboard_project.schema import ErrorSerializer
 from rankings import selectors as rankings
@@ -165,7 +165,7 @@ class ScoreListApi(GenericAPIView):
         serializer = ScoreSubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        game = game_get(id_or_slug=data["game_id"])
+        game = game_get_cached(id_or_slug=data["game_id"])
         if game is None:
             raise ValidationError({"game_id": ["No such game."]})
         user, source, api_key = self._submitter(request, data.get("user_id"), game)

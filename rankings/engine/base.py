@@ -109,6 +109,11 @@ class RankingEngine(ABC):
         """Per board, the player's entry (None if absent) and the board's size: what a submission reports."""
         return [(self.entry(board, user_id), self.size(board)) for board in boards]
 
+    def version(self, board: Board) -> int | None:
+        """A number that changes whenever the board does, which reads of it may be cached by; None when this
+        backend keeps none (every read is then made afresh)."""
+        return None
+
     @abstractmethod
     def rebuild(self, board: Board, rows: Iterable[StandingRow]) -> int:
         """Replace the board's index with ``rows``. Returns how many were loaded."""

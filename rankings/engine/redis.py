@@ -18,6 +18,7 @@ lives on one Redis Cluster slot.
 from __future__ import annotations
 
 import struct
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -54,9 +55,20 @@ for i = 2, #ARGV, 3 do
     applied = applied + 1
   end
 end
+if applied > 0 then
+  -- The board's version: what cached reads of it are keyed by (RedisEngine.version). It starts from the
+  -- clock in microseconds, so a board that disappeared (an index restarted empty) never repeats a version.
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    redis.call('INCR', KEYS[3])
+  else
+    local now = redis.call('TIME')
+    redis.call('SET', KEYS[3], now[1] .. string.format('%06d', now[2]))
+  end
+end
 if tonumber(ARGV[1]) > 0 then
   redis.call('EXPIREAT', z, ARGV[1])
   redis.call('EXPIREAT', h, ARGV[1])
+  redis.call('EXPIREAT', KEYS[3], ARGV[1])
 end
 return applied
 """
@@ -113,6 +125,10 @@ def decode_member(member: bytes, *, descending: bool) -> tuple[uuid.UUID, int, d
 def _keys(board: Board) -> tuple[str, str]:
     # The {hash tag} keeps both keys of a board on one cluster slot.
     return f"podium:rank:{{{board.key}}}:z", f"podium:rank:{{{board.key}}}:h"
+
+
+def _version_key(board: Board) -> str:
+    return f"podium:rank:{{{board.key}}}:v"
 
 
 def _expire_at(board: Board) -> int:
@@ -185,7 +201,7 @@ class RedisEngine(RankingEngine):
 
         def fill(pipe: Pipeline) -> None:
             for board, args in calls:
-                pipe.evalsha(self._apply.sha, 2, *_keys(board), *args)
+                pipe.evalsha(self._apply.sha, 3, *_keys(board), _version_key(board), *args)
 
         self._pipelined(fill)
 
@@ -226,6 +242,10 @@ class RedisEngine(RankingEngine):
 
     def size(self, board: Board) -> int:
         return self.client.zcard(_keys(board)[0])
+
+    def version(self, board: Board) -> int | None:
+        found = self.client.get(_version_key(board))
+        return int(found) if found is not None else 0
 
     def standings(self, boards: Sequence[Board], user_id: uuid.UUID) -> list[tuple[Entry | None, int]]:
         def fill(pipe: Pipeline) -> None:
@@ -270,11 +290,15 @@ class RedisEngine(RankingEngine):
             if loaded:
                 pipe.rename(temp_zset, zset)
                 pipe.rename(temp_hash, hashed)
-                expire_at = _expire_at(board)
-                if expire_at:
-                    pipe.expireat(zset, expire_at)
-                    pipe.expireat(hashed, expire_at)
             else:
                 pipe.delete(zset, hashed)
+            # A new version, above any the board had (the apply script starts them from the clock too).
+            pipe.set(_version_key(board), time.time_ns() // 1_000)
+            expire_at = _expire_at(board)
+            if expire_at:
+                if loaded:
+                    pipe.expireat(zset, expire_at)
+                    pipe.expireat(hashed, expire_at)
+                pipe.expireat(_version_key(board), expire_at)
             pipe.execute()
         return loaded

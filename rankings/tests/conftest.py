@@ -45,3 +45,11 @@ def load(engine):
         return [user.pk for user in users]
 
     return put
+
+
+@pytest.fixture
+def game(db):
+    """The board the API tests read: /api/v1/leaderboard/game/arena."""
+    from games.tests.factories import GameFactory
+
+    return GameFactory(slug="arena")

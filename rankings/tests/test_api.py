@@ -20,11 +20,6 @@ def _index(ranking_index):
 
 
 @pytest.fixture
-def game():
-    return GameFactory(slug="arena")
-
-
-@pytest.fixture
 def players(game):
     """Five players on the arena board: 500, 400, 400, 300, 100."""
     users = [UserFactory(username=f"p{i}") for i in range(5)]
