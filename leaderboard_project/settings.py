@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "leaderboard_project.health.ProbesMiddleware",
+    # The plain form of the hottest API requests, answered without the rest (hotpath.py).
+    "leaderboard_project.hotpath.HotPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "leaderboard_project.errors.ApiJsonErrorsMiddleware",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -15,16 +18,22 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import BasePermission, IsAdminUser, IsAuthenticatedOrReadOnly
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from accounts.auth import GameServer
 from accounts.models import User
 from accounts.permissions import IsPlayer, is_player
 from games.models import INT64_MAX, INT64_MIN, Game
 from games.selectors import game_get, game_get_cached
+from leaderboard_project.errors import DomainError, error_body
 from leaderboard_project.pagination import parse_bounded_int
+from leaderboard_project.parsers import MAX_JSON_DEPTH, json_depth_exceeds
 from leaderboard_project.schema import ErrorSerializer
 from rankings import selectors as rankings
 from rankings.boards import Board, game_board_at, global_board_at
@@ -79,6 +88,20 @@ def _standings(boards: list[Board], user_id: uuid.UUID, *, hidden: bool) -> list
         }
         for board, (entry, size) in zip(boards, standings, strict=True)
     ]
+
+
+def _submit_body(game: Game, user: User, result: services.SubmitResult) -> dict:
+    """The answer to a submission: the score, and where the player now stands on the game's and the global
+    all-time boards (a shadow-banned player: where they would stand, as if they were not banned)."""
+    now = timezone.now()
+    boards = [game_board_at(game, Period.ALL, now)]
+    if game.counts_toward_global:
+        boards.append(global_board_at(Period.ALL, now))
+    hidden = user.shadow_banned_at is not None
+    game_standing, global_standing = [*_standings(boards, user.pk, hidden=hidden), None][:2]
+    return submit_response_body(
+        score=result.score, replayed=result.replayed, game_board=game_standing, global_board=global_standing
+    )
 
 
 def _moment(text: str) -> bool:
@@ -179,17 +202,8 @@ class ScoreListApi(GenericAPIView):
             api_key=api_key,
             session_id=data.get("session_id"),
         )
-        now = timezone.now()
-        boards = [game_board_at(game, Period.ALL, now)]
-        if game.counts_toward_global:
-            boards.append(global_board_at(Period.ALL, now))
-        hidden = user.shadow_banned_at is not None  # shown where they would stand, as if they were not banned
-        game_standing, global_standing = [*_standings(boards, user.pk, hidden=hidden), None][:2]
-        body = submit_response_body(
-            score=result.score, replayed=result.replayed, game_board=game_standing, global_board=global_standing
-        )
         code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
-        return Response(body, status=code)
+        return Response(_submit_body(game, user, result), status=code)
 
     def _submitter(self, request: Request, user_id: uuid.UUID | None, game: Game) -> tuple[User, str, Any]:
         if isinstance(request.user, GameServer):
@@ -411,3 +425,87 @@ class MatchSessionApi(APIView):
             raise NotFound("No such game.")
         session = sessions.session_open(user=request.user, game=game)
         return Response(MatchSessionSerializer(session).data, status=status.HTTP_201_CREATED)
+
+
+# --- the hot route (leaderboard_project.hotpath) ----------------------------------------------------------------
+
+_jwt = JWTAuthentication()
+_HOT_FIELDS = frozenset({"game_id", "score", "metadata", "idempotency_key"})
+_SUBMIT_HEADERS = {"Vary": "Accept", "Allow": "GET, POST, HEAD, OPTIONS"}
+
+
+def _token_user_id(request: HttpRequest) -> uuid.UUID | None:
+    """The player a valid access token names (simplejwt's checks: signature, expiry, audience, type), or None."""
+    header = _jwt.get_header(request)
+    parts = header.split() if header else []
+    if len(parts) != 2 or parts[0] != b"Bearer":
+        return None
+    try:
+        token = _jwt.get_validated_token(parts[1])
+        return uuid.UUID(str(token[jwt_settings.USER_ID_CLAIM]))
+    except (InvalidToken, TokenError, KeyError, ValueError):
+        return None
+
+
+def _plain_submission(request: HttpRequest) -> dict | None:
+    """The body of a plain submission (game, score, metadata, idempotency key), exactly as the serializer would
+    take it; None for anything else."""
+    if request.content_type != "application/json" or request.content_params.get("charset", "utf-8") != "utf-8":
+        return None
+    length = request.META.get("CONTENT_LENGTH", "")
+    if not length.isdigit() or int(length) > settings.API_MAX_BODY_BYTES:
+        return None
+    try:  # as BoundedJSONParser reads it
+        data = json.loads(request.body.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    if not isinstance(data, dict) or not _HOT_FIELDS.issuperset(data) or json_depth_exceeds(data, MAX_JSON_DEPTH):
+        return None
+    game_id, value, key = data.get("game_id"), data.get("score"), data.get("idempotency_key")
+    if not isinstance(game_id, str) or not 0 < len(game_id) <= 64 or game_id != game_id.strip():
+        return None
+    if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
+        return None
+    if key is not None and not (isinstance(key, str) and len(key) <= 64 and _KEY_RE.fullmatch(key)):
+        return None
+    if not isinstance(data.get("metadata", {}), dict):
+        return None
+    return data
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+def score_submit_hot(request: HttpRequest) -> HttpResponse | None:
+    """A player's plain submission with an access token: the service called without DRF's request cycle, the
+    player read and locked by the statement that takes their lock. Anything else (an API key, a session, a
+    player named in the body, a match session, a body the serializer would refuse) is None: the full route
+    answers it, with its errors."""
+    user_id = _token_user_id(request)
+    data = _plain_submission(request) if user_id is not None else None
+    game = game_get_cached(id_or_slug=data["game_id"]) if data is not None else None
+    if game is None:
+        return None
+    try:
+        result = services.score_submit_as(
+            user_id=user_id,
+            game=game,
+            value=data["score"],
+            metadata=data.get("metadata"),
+            idempotency_key=data.get("idempotency_key"),
+        )
+    except services.PlayerGone:
+        return None
+    except DomainError as error:
+        return _json(error_body(error.code, error.message, error.fields), error.status_code, error.headers)
+    code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
+    return _json(_submit_body(game, result.score.user, result), code)
+
+
+def _json(body: dict, code: int, headers: dict[str, str] | None = None) -> HttpResponse:
+    """What DRF's JSON renderer and this route's view would send."""
+    response = HttpResponse(JSONRenderer().render(body), status=code, content_type="application/json")
+    for name, value in (_SUBMIT_HEADERS | (headers or {})).items():
+        response[name] = value
+    return response

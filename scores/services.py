@@ -72,6 +72,13 @@ class ApiKeyRateLimited(ScoreRateLimited):
     message = "Too many scores from this API key; slow down."
 
 
+class PlayerGone(DomainError):
+    """The player a token names is gone or deactivated: the full authentication answers with its 401."""
+
+    code = "not_authenticated"
+    status_code = 401
+
+
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     message = "This idempotency key was already used for a different score."
@@ -212,10 +219,38 @@ def score_submit(
 
     A player's score on a game that takes none from players, or needs a match session, is refused or uses up
     the session it names (``sessions.score_authority_check``)."""
+    hidden = bool(lock_players([user.pk]))
+    return _submit(user, hidden, game, value, metadata, idempotency_key, source, api_key, session_id)
+
+
+@timed(SCORE_SUBMIT_SECONDS, "single")
+@transaction.atomic
+def score_submit_as(
+    *, user_id: uuid.UUID, game: Game, value: int, metadata: dict | None = None, idempotency_key: str | None = None
+) -> SubmitResult:
+    """``score_submit`` of a signed-in player known by id only (a token's claim): the player's row is read and
+    locked by one statement. Raises PlayerGone when there is no such active player."""
+    user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise PlayerGone()
+    return _submit(user, user.shadow_banned_at is not None, game, value, metadata, idempotency_key, Source.CLIENT)
+
+
+def _submit(
+    user: User,
+    hidden: bool,
+    game: Game,
+    value: int,
+    metadata: dict | None,
+    idempotency_key: str | None,
+    source: str,
+    api_key: ApiKey | None = None,
+    session_id: uuid.UUID | None = None,
+) -> SubmitResult:
+    """The submission, the player's row locked (``hidden``: as the lock found them shadow-banned)."""
     metadata = {} if metadata is None else metadata
     score_validate(game=game, value=value, metadata=metadata)
     synthetic_pairing_check(user_is_synthetic=user.is_synthetic, game=game)
-    hidden = bool(lock_players([user.pk]))
     if idempotency_key:
         original = Score.objects.filter(user=user, idempotency_key=idempotency_key).first()
         if original is not None:
