@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import serving
-from bench.serving import Phase, PhaseResult, Profile, Request, ServerConfig
+from bench.serving import Phase, PhaseResult, Profile, Request
 
 logger = logging.getLogger("bench.batch")
 
@@ -183,7 +183,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="granian",
         help="comma-separated servers: granian (the production web server, keep-alive), sync or gthread (gunicorn)",
     )
-    parser.add_argument("--gthread-threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    serving.add_thread_arguments(parser)
     parser.add_argument("--phases", default="healthz,parse,batch", help="comma-separated subset of the phases")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="default bench/results/batch.json")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="a dedicated database: it is emptied")
@@ -222,8 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             phases = build_phases(args.work, seed, bodies)
             check = partial(check_server, seed=seed, body=bodies[0].replace("{score}", "1"), size=args.batch_size)
             for worker_class in args.worker_classes:
-                threads = args.gthread_threads if worker_class == "gthread" else 1
-                config = ServerConfig(worker_class=worker_class, workers=args.workers, threads=threads)
+                config = serving.server_config(args, worker_class)
                 results += serving.run_server(args, profile, config, phases, check=check, counted_phase="batch")
         finally:
             import redis
@@ -252,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "workers": args.workers,
                 "worker_classes": args.worker_classes,
                 "gthread_threads": args.gthread_threads,
+                "blocking_threads": args.blocking_threads,
                 "wsgi_app": serving.WSGI_APP,
                 "environment": profile.described(),
                 "floors": {

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import serving
-from bench.serving import Phase, PhaseResult, Profile, Request, ServerConfig
+from bench.serving import Phase, PhaseResult, Profile, Request
 
 logger = logging.getLogger("bench.http")
 
@@ -194,7 +194,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated servers, each run in turn: granian (the production web server, keep-alive), "
         "sync or gthread (gunicorn's workers)",
     )
-    parser.add_argument("--gthread-threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    serving.add_thread_arguments(parser)
     parser.add_argument("--phases", default="floor,write,top,around", help="comma-separated subset of the phases")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="default bench/results/http.json")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="a dedicated database: it is emptied")
@@ -231,8 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed = serving.reset_and_seed(profile=profile, users=args.users, tokens=True, seed=args.seed)
             phases = build_phases(args.work, seed)
             for worker_class in args.worker_classes:
-                threads = args.gthread_threads if worker_class == "gthread" else 1
-                config = ServerConfig(worker_class=worker_class, workers=args.workers, threads=threads)
+                config = serving.server_config(args, worker_class)
                 results += serving.run_server(
                     args, profile, config, phases, check=lambda url: check_server(url, seed), counted_phase="write"
                 )
@@ -260,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "workers": args.workers,
                 "worker_classes": args.worker_classes,
                 "gthread_threads": args.gthread_threads,
+                "blocking_threads": args.blocking_threads,
                 "wsgi_app": serving.WSGI_APP,
                 "environment": profile.described(),
                 "top_limit": TOP_LIMIT,

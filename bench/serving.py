@@ -63,6 +63,7 @@ WORK_DIR = BENCH_DIR / "work"
 WRK_SCRIPT = BENCH_DIR / "wrk_requests.lua"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 GRANIAN = Path(sys.executable).with_name("granian")
+GRANIAN_THREADS = 32  # the Procfile's WEB_THREADS default
 WSGI_APP = "leaderboard_project.wsgi:application"
 
 # High enough never to be what a benchmark measures; the bench says so in its output.
@@ -313,8 +314,25 @@ class ServerConfig:
 
     @property
     def label(self) -> str:
-        threads = f"x{self.threads}t" if self.worker_class == "gthread" else ""
+        threads = f"x{self.threads}t" if self.worker_class in ("gthread", "granian") else ""
         return f"{self.worker_class} {self.workers}w{threads}"
+
+
+def add_thread_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--gthread-threads`` and ``--blocking-threads``: the threads of each worker, for gunicorn's gthread and
+    for granian."""
+    parser.add_argument("--gthread-threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    parser.add_argument(
+        "--blocking-threads",
+        type=int,
+        default=GRANIAN_THREADS,
+        help=f"granian's threads per worker (default {GRANIAN_THREADS}, the Procfile's WEB_THREADS)",
+    )
+
+
+def server_config(args: argparse.Namespace, worker_class: str) -> ServerConfig:
+    threads = {"gthread": args.gthread_threads, "granian": args.blocking_threads}.get(worker_class, 1)
+    return ServerConfig(worker_class=worker_class, workers=args.workers, threads=threads)
 
 
 class ServerProcess:

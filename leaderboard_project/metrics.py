@@ -35,7 +35,7 @@ SCORES_SUBMITTED = Counter(
 )
 SCORE_SUBMIT_SECONDS = Histogram(
     "podium_score_submit_seconds",
-    "Time to accept one submission in the service, database and ranking included, by kind (single, batch).",
+    "Time to accept one submission in the service, database and ranking included, by kind (single, group, batch).",
     ["kind"],
     buckets=FAST_BUCKETS,
 )

@@ -44,27 +44,29 @@ def _client(url: str) -> redis.Redis:
     return _clients[url]
 
 
-def hit(name: str, period: int, amount: int = 1) -> Hit | None:
-    """Count ``amount`` hits on ``name`` in the current window of ``period`` seconds.
+def hit_many(names: list[str], period: int, amount: int = 1) -> list[Hit | None]:
+    """Count ``amount`` hits on each of ``names`` in the current window of ``period`` seconds, in one round trip.
 
-    Returns the count so far in this window, or None when the counters are unreachable.
+    Returns each count so far in this window, or None when the counters are unreachable.
     """
     now = time.time()
     window = int(now // period)
-    key = f"podium:rate:{name}:{window}"
+    keys = [f"podium:rate:{name}:{window}" for name in names]
     retry_after = max(1, math.ceil((window + 1) * period - now))
     if not settings.REDIS_URL:
-        cache.add(key, 0, timeout=period + 1)
-        return Hit(cache.incr(key, amount), retry_after)
+        for key in keys:
+            cache.add(key, 0, timeout=period + 1)
+        return [Hit(cache.incr(key, amount), retry_after) for key in keys]
     try:
         with _client(settings.REDIS_URL).pipeline(transaction=False) as pipe:
-            pipe.incr(key, amount)
-            pipe.expire(key, period + 1, nx=True)
-            count, _ = pipe.execute()
+            for key in keys:
+                pipe.incr(key, amount)
+                pipe.expire(key, period + 1, nx=True)
+            counts = pipe.execute()[::2]
     except (redis.RedisError, OSError) as exc:
-        logger.warning("rate limit counters unreachable, not limiting %s: %s", name, exc)
-        return None
-    return Hit(count, retry_after)
+        logger.warning("rate limit counters unreachable, not limiting %s: %s", ", ".join(names), exc)
+        return [None] * len(names)
+    return [Hit(count, retry_after) for count in counts]
 
 
 def enforce(name: str, rate: str, error: Callable[..., Exception], *, amount: int = 1) -> None:
@@ -72,7 +74,19 @@ def enforce(name: str, rate: str, error: Callable[..., Exception], *, amount: in
 
     Fails open: when the counters are unreachable nothing is raised.
     """
+    (refused,) = enforce_each([name], rate, error, amount=amount)
+    if refused is not None:
+        raise refused
+
+
+def enforce_each(
+    names: list[str], rate: str, error: Callable[..., Exception], *, amount: int = 1
+) -> list[Exception | None]:
+    """``enforce`` on each of ``names`` in one round trip: the error each is past its rate with, or None."""
     allowed, period = parse_rate(rate)
-    counted = hit(name, period, amount)
-    if counted is not None and counted.count > allowed:
-        raise error(headers={"Retry-After": str(counted.retry_after)})
+    return [
+        error(headers={"Retry-After": str(counted.retry_after)})
+        if counted is not None and counted.count > allowed
+        else None
+        for counted in hit_many(names, period, amount)
+    ]

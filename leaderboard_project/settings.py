@@ -132,7 +132,10 @@ if DATABASE_URL:
         DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
     else:
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    # No CONN_HEALTH_CHECKS: it costs a round trip per request; a broken connection fails one request and is closed.
+        # A kept connection is checked when a request first uses it (one round trip), so one a database restart
+        # broke is replaced instead of failing the request: the web server keeps one per thread (WEB_THREADS),
+        # and a restart would otherwise fail a request on each. Submissions pay it once per group.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATA_DIR.mkdir(exist_ok=True)
     DATABASES = {
@@ -214,6 +217,9 @@ SCORE_RATE_PER_USER_GAME = env.str("SCORE_RATE_PER_USER_GAME", default="60/min")
 # counts its scores, not one request, so the limit means the same whether a server sends them one by one or in
 # batches; a refused batch counts too, and stores nothing.
 SCORE_RATE_PER_API_KEY = env.str("SCORE_RATE_PER_API_KEY", default="6000/min")
+# Most players' submissions a server process stores in one transaction when they arrive together (group commit,
+# scores.groupcommit); 1 stores each alone.
+SCORE_GROUP_MAX = env.int("SCORE_GROUP_MAX", default=64)
 # Seconds a rate-limit counter may take in Redis before the limit is skipped (fails open).
 RATE_LIMIT_REDIS_TIMEOUT = 0.5
 

@@ -157,15 +157,28 @@ def board_rank(*, board: Board, user_id: uuid.UUID) -> tuple[Entry | None, int]:
     return index_read(board, lambda engine: (engine.entry(board, user_id), engine.size(board)))
 
 
-@timed(RANKING_SECONDS, "standings")
 def board_standings(
     *, boards: Sequence[Board], user_id: uuid.UUID, hidden: bool = False
 ) -> list[tuple[Entry | None, int]]:
     """``board_rank`` on several boards at once (one round trip to the index). ``hidden``: the player is
     shadow-banned and asks for themselves (what a submission reports to them)."""
-    if hidden:
-        return [_hidden_rank(board, user_id) for board in boards]
-    return index_read(boards, lambda engine: engine.standings(boards, user_id))
+    return players_standings(boards=boards, players=[(user_id, hidden)])[0]
+
+
+@timed(RANKING_SECONDS, "standings")
+def players_standings(
+    *, boards: Sequence[Board], players: Sequence[tuple[uuid.UUID, bool]]
+) -> list[list[tuple[Entry | None, int]]]:
+    """``board_standings`` of several players, each ``(user id, hidden)``, in one round trip to the index
+    (a shadow-banned player's own imagined standings are read on their own)."""
+    shown = [user_id for user_id, hidden in players if not hidden]
+    read = index_read(boards, lambda engine: engine.players_standings(boards, shown)) if shown else []
+    return [
+        [_hidden_rank(board, user_id) for board in boards]
+        if hidden
+        else [(entries.get(user_id), size) for entries, size in read]
+        for user_id, hidden in players
+    ]
 
 
 def _hidden_rank(board: Board, user_id: uuid.UUID) -> tuple[Entry | None, int]:

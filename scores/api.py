@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +38,10 @@ from leaderboard_project.parsers import MAX_JSON_DEPTH, json_depth_exceeds
 from leaderboard_project.schema import ErrorSerializer
 from rankings import selectors as rankings
 from rankings.boards import Board, game_board_at, global_board_at
-from rankings.engine.base import percentile
+from rankings.engine.base import Entry, percentile
 from rankings.periods import Period
 
-from . import moderation, selectors, services, sessions
+from . import groupcommit, moderation, selectors, services, sessions
 from .models import Score, Source
 from .serializers import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -74,34 +75,44 @@ class IsGameServer(BasePermission):
         return isinstance(request.user, GameServer)
 
 
-def _standings(boards: list[Board], user_id: uuid.UUID, *, hidden: bool) -> list[dict | None]:
-    standings = rankings.board_standings(boards=boards, user_id=user_id, hidden=hidden)
-    return [
-        None
-        if entry is None
-        else {
-            "board": board.key,
-            "rank": entry.rank,
-            "value": entry.value,
-            "size": size,
-            "percentile": percentile(entry.rank, size),
-        }
-        for board, (entry, size) in zip(boards, standings, strict=True)
-    ]
+def _standing(board: Board, entry: Entry | None, size: int) -> dict | None:
+    if entry is None:
+        return None
+    return {
+        "board": board.key,
+        "rank": entry.rank,
+        "value": entry.value,
+        "size": size,
+        "percentile": percentile(entry.rank, size),
+    }
 
 
-def _submit_body(game: Game, user: User, result: services.SubmitResult) -> dict:
+def _submit_body(game: Game, result: services.SubmitResult) -> dict:
     """The answer to a submission: the score, and where the player now stands on the game's and the global
     all-time boards (a shadow-banned player: where they would stand, as if they were not banned)."""
+    return _submit_bodies(game, [result])[0]
+
+
+def _submit_bodies(game: Game, results: Sequence[services.SubmitResult]) -> list[dict]:
+    """``_submit_body`` of several submissions to one game, their standings read at once."""
     now = timezone.now()
     boards = [game_board_at(game, Period.ALL, now)]
     if game.counts_toward_global:
         boards.append(global_board_at(Period.ALL, now))
-    hidden = user.shadow_banned_at is not None
-    game_standing, global_standing = [*_standings(boards, user.pk, hidden=hidden), None][:2]
-    return submit_response_body(
-        score=result.score, replayed=result.replayed, game_board=game_standing, global_board=global_standing
+    standings = rankings.players_standings(
+        boards=boards, players=[(result.score.user_id, result.hidden) for result in results]
     )
+    bodies = []
+    for result, found in zip(results, standings, strict=True):
+        game_standing, global_standing = [*(_standing(b, *pair) for b, pair in zip(boards, found, strict=True)), None][
+            :2
+        ]
+        bodies.append(
+            submit_response_body(
+                score=result.score, replayed=result.replayed, game_board=game_standing, global_board=global_standing
+            )
+        )
+    return bodies
 
 
 def _moment(text: str) -> bool:
@@ -203,7 +214,7 @@ class ScoreListApi(GenericAPIView):
             session_id=data.get("session_id"),
         )
         code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
-        return Response(_submit_body(game, user, result), status=code)
+        return Response(_submit_body(game, result), status=code)
 
     def _submitter(self, request: Request, user_id: uuid.UUID | None, game: Game) -> tuple[User, str, Any]:
         if isinstance(request.user, GameServer):
@@ -487,20 +498,42 @@ def score_submit_hot(request: HttpRequest) -> HttpResponse | None:
     game = game_get_cached(id_or_slug=data["game_id"]) if data is not None else None
     if game is None:
         return None
-    try:
-        result = services.score_submit_as(
+    answer = _submissions.submit(
+        services.PlayerScore(
             user_id=user_id,
             game=game,
             value=data["score"],
-            metadata=data.get("metadata"),
+            metadata=data.get("metadata") or {},
             idempotency_key=data.get("idempotency_key"),
         )
-    except services.PlayerGone:
+    )
+    if isinstance(answer, services.PlayerGone):
         return None
-    except DomainError as error:
-        return _json(error_body(error.code, error.message, error.fields), error.status_code, error.headers)
-    code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
-    return _json(_submit_body(game, result.score.user, result), code)
+    if isinstance(answer, DomainError):
+        return _json(error_body(answer.code, answer.message, answer.fields), answer.status_code, answer.headers)
+    result, body = answer
+    return _json(body, status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED)
+
+
+Answer = tuple[services.SubmitResult, dict] | DomainError
+
+
+def _answers(items: Sequence[services.PlayerScore], outcomes: list[groupcommit.Outcome]) -> list[Answer]:
+    """Each stored submission with its answer's body (the standings of a game's players read at once); each
+    refused one as its error."""
+    answers: dict[int, Answer] = {index: out for index, out in enumerate(outcomes) if isinstance(out, DomainError)}
+    stored: dict[uuid.UUID, list[tuple[int, services.SubmitResult]]] = {}
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, services.SubmitResult):
+            stored.setdefault(items[index].game.pk, []).append((index, outcome))
+    for of_game in stored.values():
+        bodies = _submit_bodies(items[of_game[0][0]].game, [result for _, result in of_game])
+        for (index, result), body in zip(of_game, bodies, strict=True):
+            answers[index] = (result, body)
+    return [answers[index] for index in range(len(items))]
+
+
+_submissions = groupcommit.SubmitQueue(services.score_submit_group, _answers)
 
 
 def _json(body: dict, code: int, headers: dict[str, str] | None = None) -> HttpResponse:

@@ -37,7 +37,7 @@ from realtime.names import board_channel
 from tournaments.services import tournament_record_scores, tournaments_score_voided
 
 from .models import Score, ScoreAudit, Source
-from .sessions import score_authority_check
+from .sessions import score_authority_check, sessionless_score_check
 
 MAX_METADATA_BYTES = 2048
 MAX_BATCH = 1000
@@ -93,6 +93,7 @@ class ScoreAlreadyVoid(Conflict):
 class SubmitResult:
     score: Score
     replayed: bool
+    hidden: bool = False  # the player was shadow-banned when their row was locked
 
 
 def _check_rate(user_id: uuid.UUID, game_id: uuid.UUID) -> None:
@@ -147,6 +148,25 @@ def _holds_nul(value: object) -> bool:
 def lock_players(user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Take the players' row locks, always in id order, so two batches naming the same players cannot deadlock.
     Returns those of them who are shadow-banned, as the lock finds them (``moderation`` bans under the same lock).
+    """
+    return {row[0] for row in _locked_rows(user_ids, (), active_only=False) if row[1]}
+
+
+class LockedPlayer(NamedTuple):
+    username: str
+    display_name: str
+    is_synthetic: bool
+    hidden: bool  # shadow-banned
+
+
+def lock_active_players(user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, LockedPlayer]:
+    """``lock_players`` of the active ones among ``user_ids``, read by the statement that locks them."""
+    rows = _locked_rows(user_ids, ("username", "display_name", "is_synthetic"), active_only=True)
+    return {pk: LockedPlayer(name, shown, bool(synthetic), hidden) for pk, hidden, name, shown, synthetic in rows}
+
+
+def _locked_rows(user_ids: Sequence[uuid.UUID], fields: Sequence[str], *, active_only: bool) -> list[tuple]:
+    """``(id, shadow-banned, *fields)`` of the players, locked in id order.
 
     Plain SQL: every submission runs it, and the ORM took more CPU building the
     statement than the database took running it. SQLite has no row locks (its
@@ -154,18 +174,21 @@ def lock_players(user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """
     ids = sorted(set(user_ids))
     if not ids:
-        return set()
+        return []
     id_field = User._meta.pk
-    column = connection.ops.quote_name(id_field.column)
-    banned = connection.ops.quote_name(User._meta.get_field("shadow_banned_at").column)
+    quote = connection.ops.quote_name
+    column = quote(id_field.column)
+    banned = quote(User._meta.get_field("shadow_banned_at").column)
+    extra = "".join(f", {quote(User._meta.get_field(name).column)}" for name in fields)
+    active = f" AND {quote(User._meta.get_field('is_active').column)}" if active_only else ""
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {column}, {banned} IS NOT NULL FROM {User._meta.db_table}"
-            f" WHERE {column} IN ({', '.join(['%s'] * len(ids))}) ORDER BY {column}{lock}",
+            f"SELECT {column}, {banned} IS NOT NULL{extra} FROM {User._meta.db_table}"
+            f" WHERE {column} IN ({', '.join(['%s'] * len(ids))}){active} ORDER BY {column}{lock}",
             [id_field.get_db_prep_value(user_id, connection) for user_id in ids],
         )
-        return {id_field.to_python(pk) for pk, hidden in cursor.fetchall() if hidden}
+        return [(id_field.to_python(pk), bool(hidden), *rest) for pk, hidden, *rest in cursor.fetchall()]
 
 
 def _count_after_commit(counts: Mapping[tuple[str, str], int]) -> None:
@@ -223,17 +246,111 @@ def score_submit(
     return _submit(user, hidden, game, value, metadata, idempotency_key, source, api_key, session_id)
 
 
-@timed(SCORE_SUBMIT_SECONDS, "single")
+@dataclass(frozen=True)
+class PlayerScore:
+    """A signed-in player's own score, naming no match session (a token's claim: the player is known by id)."""
+
+    user_id: uuid.UUID
+    game: Game
+    value: int
+    metadata: dict
+    idempotency_key: str | None
+
+
+@timed(SCORE_SUBMIT_SECONDS, "group")
 @transaction.atomic
-def score_submit_as(
-    *, user_id: uuid.UUID, game: Game, value: int, metadata: dict | None = None, idempotency_key: str | None = None
-) -> SubmitResult:
-    """``score_submit`` of a signed-in player known by id only (a token's claim): the player's row is read and
-    locked by one statement. Raises PlayerGone when there is no such active player."""
-    user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
-    if user is None:
-        raise PlayerGone()
-    return _submit(user, user.shadow_banned_at is not None, game, value, metadata, idempotency_key, Source.CLIENT)
+def score_submit_group(items: Sequence[PlayerScore]) -> list[SubmitResult | DomainError]:
+    """Players' own scores, each of a different player, stored together as ``score_submit`` would store each:
+    one transaction, one lock statement, one rate-limit round trip, per game one standings read and write, one
+    insert. Each item's outcome is its result or the DomainError it is refused with (PlayerGone: no such active
+    player); a refused item stores nothing."""
+    if len({item.user_id for item in items}) != len(items):
+        raise ValueError("a group holds each player once")
+    players = lock_active_players([item.user_id for item in items])
+    outcomes: list[SubmitResult | DomainError | None] = [None] * len(items)
+    originals = _originals({(item.user_id, item.idempotency_key) for item in items if item.idempotency_key})
+    checked: list[int] = []
+    for index, item in enumerate(items):
+        player = players.get(item.user_id)
+        try:
+            if player is None:
+                raise PlayerGone()
+            score_validate(game=item.game, value=item.value, metadata=item.metadata)
+            synthetic_pairing_check(user_is_synthetic=player.is_synthetic, game=item.game)
+        except DomainError as error:
+            outcomes[index] = error
+            continue
+        original = originals.get((item.user_id, item.idempotency_key))
+        if original is None:
+            checked.append(index)
+        elif original.game_id != item.game.pk or original.value != item.value:
+            outcomes[index] = IdempotencyKeyReused()
+        else:
+            outcomes[index] = SubmitResult(original, replayed=True, hidden=player.hidden)
+    refusals = ratelimit.enforce_each(
+        [f"score:{items[index].user_id}:{items[index].game.pk}" for index in checked],
+        settings.SCORE_RATE_PER_USER_GAME,
+        ScoreRateLimited,
+    )
+    accepted: list[int] = []
+    for index, refused in zip(checked, refusals, strict=True):
+        try:
+            if refused is not None:
+                raise refused
+            sessionless_score_check(game=items[index].game)
+        except DomainError as error:
+            outcomes[index] = error
+        else:
+            accepted.append(index)
+    now = timezone.now()
+    created: list[tuple[int, Score]] = []
+    for game_id in dict.fromkeys(items[index].game.pk for index in accepted):
+        of_game = [index for index in accepted if items[index].game.pk == game_id]
+        game = items[of_game[0]].game
+        user_ids = [items[index].user_id for index in of_game]
+        previous = {} if game.score_operator == "best" else _previous_bests(game, user_ids)
+        inputs = [ScoreInput(items[i].user_id, items[i].value, now, players[items[i].user_id].hidden) for i in of_game]
+        effects = standings_record_scores(game=game, scores=inputs)
+        tournament_record_scores(
+            game=game, scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
+        )
+        for index, effect in zip(of_game, effects, strict=True):
+            item = items[index]
+            if effect is None:
+                outcomes[index] = BoardValueOverflow()
+                continue
+            personal_best = _personal_best(game, item.value, effect, previous.get(item.user_id))
+            score = Score(
+                user_id=item.user_id,
+                game=game,
+                value=item.value,
+                metadata=item.metadata,
+                idempotency_key=item.idempotency_key or None,
+                source=Source.CLIENT,
+                is_personal_best=personal_best,
+                created_at=now,
+            )
+            created.append((index, score))
+    Score.objects.bulk_create([score for _, score in created])
+    events = []
+    for index, score in created:
+        player = players[score.user_id]
+        outcomes[index] = SubmitResult(score, replayed=False, hidden=player.hidden)
+        if not player.hidden:
+            events += _submitted_events(score, player.username, player.display_name)
+    publish_many(events)
+    _count_after_commit(Counter((score.game.slug, Source.CLIENT) for _, score in created))
+    return outcomes  # type: ignore[return-value]  # every item has its outcome
+
+
+def _originals(keyed: set[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], Score]:
+    """The scores stored before under these (player, idempotency key) pairs."""
+    if not keyed:
+        return {}
+    scores = Score.objects.filter(
+        user_id__in={user_id for user_id, _ in keyed}, idempotency_key__in={key for _, key in keyed}
+    )
+    return {(score.user_id, score.idempotency_key): score for score in scores}
 
 
 def _submit(
@@ -256,7 +373,7 @@ def _submit(
         if original is not None:
             if original.game_id != game.pk or original.value != value:
                 raise IdempotencyKeyReused()
-            return SubmitResult(original, replayed=True)
+            return SubmitResult(original, replayed=True, hidden=hidden)
     _check_rate(user.pk, game.pk)
     score_authority_check(user=user, game=game, value=value, source=source, session_id=session_id)
     now = timezone.now()
@@ -280,7 +397,7 @@ def _submit(
     if not hidden:  # a shadow-banned player's scores are news to nobody
         publish_many(_submitted_events(score, user.username, user.display_name))
     _count_after_commit({(game.slug, source): 1})
-    return SubmitResult(score, replayed=False)
+    return SubmitResult(score, replayed=False, hidden=hidden)
 
 
 def _submitted_events(score: Score, username: str, display_name: str) -> list[tuple[str, str, dict]]:

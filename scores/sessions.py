@@ -79,15 +79,22 @@ def session_open(*, user: User, game: Game) -> MatchSession:
     )
 
 
+def sessionless_score_check(*, game: Game) -> None:
+    """``score_authority_check`` of a player's score that names no match session."""
+    if game.score_authority == ScoreAuthority.SERVER:
+        raise ServerAuthoritative()
+    if game.score_authority == ScoreAuthority.SESSION:
+        raise SessionRequired()
+
+
 def score_authority_check(*, user: User, game: Game, value: int, source: str, session_id: uuid.UUID | None) -> None:
     """Refuse a player's score the game does not take from players; use up the session it names. Call it inside
     the submission's transaction, after the player's row lock."""
-    if source != Source.CLIENT or game.score_authority == ScoreAuthority.CLIENT:
+    if source != Source.CLIENT:
         return
-    if game.score_authority == ScoreAuthority.SERVER:
-        raise ServerAuthoritative()
-    if session_id is None:
-        raise SessionRequired()
+    if session_id is None or game.score_authority != ScoreAuthority.SESSION:
+        sessionless_score_check(game=game)
+        return
     now = timezone.now()
     session = MatchSession.objects.filter(pk=session_id, user=user, game=game, used_at__isnull=True).first()
     if session is None:

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 
 PROBE = """
 import json, django
@@ -157,3 +158,50 @@ def test_env_example_documents_every_variable_settings_read():
 
     assert read, "settings read no variables?"
     assert read - documented == set()
+
+
+RESTART_PROBE = """
+import json, os, django, psycopg
+from django.db import close_old_connections, connection
+django.setup()
+
+def backend():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+close_old_connections()  # a request starts
+first = backend()
+close_old_connections()  # it ends: the connection is kept
+with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as other:  # as a database restart would
+    other.execute("SELECT pg_terminate_backend(%s)", [first])
+close_old_connections()  # the next request starts
+second = backend()  # the connection is checked first, so replaced rather than failing the query
+print(json.dumps({"first": first, "second": second, "kept": connection.settings_dict["CONN_MAX_AGE"]}))
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_kept_connection_a_database_restart_broke_is_replaced_without_failing_the_request():
+    from urllib.parse import urlsplit, urlunsplit
+
+    database = "/" + connection.settings_dict["NAME"]  # the test database
+    test_database = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=database))
+    result = subprocess.run(
+        [sys.executable, "-c", RESTART_PROBE],
+        cwd=django_settings.BASE_DIR,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "DJANGO_SETTINGS_MODULE": "leaderboard_project.settings",
+            "DATABASE_URL": test_database,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(result.stdout)
+    assert probe["kept"] == 60
+    assert probe["second"] != probe["first"]

@@ -107,7 +107,16 @@ class RankingEngine(ABC):
 
     def standings(self, boards: Sequence[Board], user_id: uuid.UUID) -> list[tuple[Entry | None, int]]:
         """Per board, the player's entry (None if absent) and the board's size: what a submission reports."""
-        return [(self.entry(board, user_id), self.size(board)) for board in boards]
+        return [(found.get(user_id), size) for found, size in self.players_standings(boards, [user_id])]
+
+    def players_standings(
+        self, boards: Sequence[Board], user_ids: Sequence[uuid.UUID]
+    ) -> list[tuple[dict[uuid.UUID, Entry], int]]:
+        """Per board, the entries of those of the players who are on it, and the board's size, in one read:
+        what the submissions of several players report."""
+        return [
+            ({entry.user_id: entry for entry in self.entries(board, user_ids)}, self.size(board)) for board in boards
+        ]
 
     def version(self, board: Board) -> int | None:
         """A number that changes whenever the board does, which reads of it may be cached by; None when this

@@ -247,22 +247,26 @@ class RedisEngine(RankingEngine):
         found = self.client.get(_version_key(board))
         return int(found) if found is not None else 0
 
-    def standings(self, boards: Sequence[Board], user_id: uuid.UUID) -> list[tuple[Entry | None, int]]:
+    def players_standings(
+        self, boards: Sequence[Board], user_ids: Sequence[uuid.UUID]
+    ) -> list[tuple[dict[uuid.UUID, Entry], int]]:
+        unique = [user_id.bytes for user_id in dict.fromkeys(user_ids)]
+
         def fill(pipe: Pipeline) -> None:
             # One round trip for every board (each board's keys stay on their own cluster slot).
             for board in boards:
                 zset, hashed = _keys(board)
-                pipe.evalsha(self._entries.sha, 2, zset, hashed, user_id.bytes)
+                pipe.evalsha(self._entries.sha, 2, zset, hashed, *unique)
                 pipe.zcard(zset)
 
         replies = self._pipelined(fill)
-        found: list[tuple[Entry | None, int]] = []
+        found: list[tuple[dict[uuid.UUID, Entry], int]] = []
         for board, reply, size in zip(boards, replies[0::2], replies[1::2], strict=True):
-            entry = None
-            if reply:
-                better, member = reply
-                entry = Entry(better + 1, *decode_member(member, descending=board.descending))
-            found.append((entry, size))
+            entries = [
+                Entry(better + 1, *decode_member(member, descending=board.descending))
+                for better, member in zip(reply[0::2], reply[1::2], strict=True)
+            ]
+            found.append(({entry.user_id: entry for entry in entries}, size))
         return found
 
     def rebuild(self, board: Board, rows: Iterable[StandingRow]) -> int:
