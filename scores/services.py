@@ -26,12 +26,19 @@ from rest_framework import status
 from accounts.models import ApiKey, User
 from games.models import INT64_MAX, INT64_MIN, Game
 from games.services import SyntheticMismatch, synthetic_pairing_check
-from leaderboard_project import ratelimit
+from leaderboard_project import bulk, ratelimit
 from leaderboard_project.errors import Conflict, DomainError
 from leaderboard_project.metrics import SCORE_SUBMIT_SECONDS, SCORES_SUBMITTED, timed
 from leaderboard_project.serializers import timestamp
 from rankings.boards import boards_for_score
-from rankings.services import BoardValueOverflow, ScoreEffect, ScoreInput, standings_recompute, standings_record_scores
+from rankings.services import (
+    BoardValueOverflow,
+    ScoreEffect,
+    ScoreInput,
+    StandingsWrites,
+    standings_recompute,
+    standings_record_scores,
+)
 from realtime.bus import publish_many
 from realtime.names import board_channel
 from tournaments.services import tournament_record_scores, tournaments_score_voided
@@ -400,7 +407,7 @@ def _submit(
     return SubmitResult(score, replayed=False, hidden=hidden)
 
 
-def _submitted_events(score: Score, username: str, display_name: str) -> list[tuple[str, str, dict]]:
+def _submitted_events(score: Score | _NewScore, username: str, display_name: str) -> list[tuple[str, str, dict]]:
     """``score.submitted`` on the score feed and on the game's board channel."""
     data = {
         "score_id": score.pk,
@@ -451,14 +458,8 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
     outcomes: dict[int, BatchOutcome] = {}
     games = {game.pk: game for game in Game.objects.filter(pk__in={item.game_id for item in items})}
     allowed = set(api_key.games.filter(pk__in=games).values_list("pk", flat=True))
-    users: dict[uuid.UUID, tuple[str, str]] = {}  # id: (username, display name)
-    synthetic: set[uuid.UUID] = set()
-    for pk, username, display_name, is_synthetic in User.objects.filter(
-        pk__in={item.user_id for item in items}, is_active=True
-    ).values_list("pk", "username", "display_name", "is_synthetic"):
-        users[pk] = (username, display_name)
-        if is_synthetic:
-            synthetic.add(pk)
+    # Every named player is locked up front, those of rejected items too: one statement reads and locks.
+    users = lock_active_players([item.user_id for item in items])
     accepted: list[tuple[int, BatchItem]] = []
     for index, item in enumerate(items):
         game = games.get(item.game_id)
@@ -473,17 +474,17 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
         else:
             try:
                 score_validate(game=game, value=item.value, metadata=item.metadata)
-                synthetic_pairing_check(user_is_synthetic=item.user_id in synthetic, game=game)
+                synthetic_pairing_check(user_is_synthetic=users[item.user_id].is_synthetic, game=game)
             except (ScoreRejected, SyntheticMismatch) as error:
                 outcomes[index] = _reject(index, error)
             else:
                 accepted.append((index, item))
 
-    hidden = lock_players([item.user_id for _, item in accepted])
+    hidden = {pk for pk, player in users.items() if player.hidden}
     accepted = _drop_repeated_keys(accepted, outcomes)
 
     now = timezone.now()
-    new_scores: list[tuple[int, Score]] = []
+    new_scores: list[tuple[int, _NewScore]] = []
     for game_id in dict.fromkeys(item.game_id for _, item in accepted):
         game = games[game_id]
         of_game = [(index, item) for index, item in accepted if item.game_id == game_id]
@@ -504,20 +505,20 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
             new_scores.append(
                 (
                     index,
-                    Score(
-                        user_id=item.user_id,
-                        game=game,
-                        value=item.value,
-                        metadata=item.metadata,
-                        idempotency_key=item.idempotency_key,
-                        source=Source.SERVER,
-                        api_key=api_key,
-                        is_personal_best=personal_best,
-                        created_at=now,
+                    _NewScore(
+                        item.user_id,
+                        game.pk,
+                        item.value,
+                        item.metadata,
+                        item.idempotency_key,
+                        Source.SERVER,
+                        api_key.pk,
+                        personal_best,
+                        now,
                     ),
                 )
             )
-    created = Score.objects.bulk_create([score for _, score in new_scores])
+    created = _insert_scores([score for _, score in new_scores])
     for (index, _), score in zip(new_scores, created, strict=True):
         outcomes[index] = BatchOutcome(index, "created", score_id=score.pk)
     publish_many(
@@ -525,11 +526,47 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
             event
             for score in created
             if score.user_id not in hidden
-            for event in _submitted_events(score, *users[score.user_id])
+            for event in _submitted_events(score, users[score.user_id].username, users[score.user_id].display_name)
         ]
     )
     _count_after_commit(Counter((games[score.game_id].slug, Source.SERVER) for score in created))
     return [outcomes[index] for index in range(len(items))]
+
+
+class _NewScore(NamedTuple):
+    """A score a batch stores: a plain tuple, not a model instance (a batch builds a thousand)."""
+
+    user_id: uuid.UUID
+    game_id: uuid.UUID
+    value: int
+    metadata: dict
+    idempotency_key: str | None
+    source: str
+    api_key_id: uuid.UUID | None
+    is_personal_best: bool
+    created_at: datetime
+    void_reason: str = ""
+    pk: int | None = None
+
+
+_NEW_SCORE_TYPES = ("uuid", "uuid", "int8", "jsonb", "varchar", "varchar", "uuid", "bool", "timestamptz", "varchar")
+
+
+def _insert_scores(scores: Sequence[_NewScore]) -> list[_NewScore]:
+    """Store new scores; returns them with their ids, in order. PostgreSQL takes many by binary COPY."""
+    if connection.vendor == "postgresql" and len(scores) >= bulk.COPY_MIN_ROWS:
+        ids = bulk.next_ids(Score, len(scores))
+        columns = [("id", "int8"), *zip(_NewScore._fields[:-1], _NEW_SCORE_TYPES, strict=True)]
+        with connection.cursor() as cursor:
+            bulk.copy_rows(
+                cursor,
+                Score._meta.db_table,
+                columns,
+                ((pk, *score[:-1]) for pk, score in zip(ids, scores, strict=True)),
+            )
+        return [score._replace(pk=pk) for pk, score in zip(ids, scores, strict=True)]
+    created = Score.objects.bulk_create([Score(**score._asdict()) for score in scores])
+    return [score._replace(pk=row.pk) for score, row in zip(scores, created, strict=True)]
 
 
 def _drop_repeated_keys(
@@ -708,27 +745,29 @@ def _import_chunk(items: Sequence[ImportItem], games: dict[uuid.UUID, Game], sou
     hidden = lock_players([item.user_id for item in items])
     previous_bests: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
     new_scores: list[_ImportedScore] = []
-    for game, run in _import_runs(items, games):
-        inputs = [ScoreInput(item.user_id, item.value, item.created_at, item.user_id in hidden) for item in run]
-        effects = standings_record_scores(game=game, scores=inputs)
-        tournament_record_scores(
-            game=game, scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
-        )
-        if game.pk not in previous_bests:
-            previous_bests[game.pk] = (
-                {}
-                if game.score_operator == "best"
-                else _previous_bests(game, [item.user_id for item in items if item.game_id == game.pk])
+    # One read and one write of each standings row for the whole chunk, whatever its runs.
+    with StandingsWrites() as writes:
+        for game, run in _import_runs(items, games):
+            inputs = [ScoreInput(item.user_id, item.value, item.created_at, item.user_id in hidden) for item in run]
+            effects = standings_record_scores(game=game, scores=inputs, writes=writes)
+            tournament_record_scores(
+                game=game, scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
             )
-        previous = previous_bests[game.pk]
-        for item, effect in zip(run, effects, strict=True):
-            if effect is None:
-                continue
-            best_so_far = previous.get(item.user_id)
-            personal_best = _personal_best(game, item.value, effect, best_so_far)
-            if best_so_far is None or _is_better(game, item.value, best_so_far):
-                previous[item.user_id] = item.value
-            new_scores.append(_ImportedScore(item.created_at, item.user_id, game.pk, item.value, personal_best))
+            if game.pk not in previous_bests:
+                previous_bests[game.pk] = (
+                    {}
+                    if game.score_operator == "best"
+                    else _previous_bests(game, [item.user_id for item in items if item.game_id == game.pk])
+                )
+            previous = previous_bests[game.pk]
+            for item, effect in zip(run, effects, strict=True):
+                if effect is None:
+                    continue
+                best_so_far = previous.get(item.user_id)
+                personal_best = _personal_best(game, item.value, effect, best_so_far)
+                if best_so_far is None or _is_better(game, item.value, best_so_far):
+                    previous[item.user_id] = item.value
+                new_scores.append(_ImportedScore(item.created_at, item.user_id, game.pk, item.value, personal_best))
     # Ids follow time, as they do for live scores.
     new_scores.sort(key=lambda score: score.created_at)
     _insert_imported(new_scores, source)
@@ -745,10 +784,11 @@ class _ImportedScore(NamedTuple):
 
 
 _IMPORT_COLUMNS = ("user_id", "game_id", "value", "metadata", "source", "is_personal_best", "created_at", "void_reason")
+_IMPORT_TYPES = ("uuid", "uuid", "int8", "jsonb", "varchar", "bool", "timestamptz", "varchar")
 
 
 def _insert_imported(scores: Sequence[_ImportedScore], source: str) -> None:
-    """Insert imported scores in plain SQL, in order: COPY in PostgreSQL, one prepared INSERT per row in SQLite.
+    """Insert imported scores in plain SQL, in order: binary COPY in PostgreSQL, one prepared INSERT per row in SQLite.
 
     ``bulk_create`` builds and prepares a model instance per row, which cost an
     import of 200,000 scores some ten seconds more. Every other column takes
@@ -758,20 +798,24 @@ def _insert_imported(scores: Sequence[_ImportedScore], source: str) -> None:
     columns = ", ".join(_IMPORT_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for score in scores:
-                    copy.write_row(
-                        (
-                            score.user_id,
-                            score.game_id,
-                            score.value,
-                            "{}",
-                            source,
-                            score.is_personal_best,
-                            score.created_at,
-                            "",
-                        )
+            bulk.copy_rows(
+                cursor,
+                Score._meta.db_table,
+                list(zip(_IMPORT_COLUMNS, _IMPORT_TYPES, strict=True)),
+                (
+                    (
+                        score.user_id,
+                        score.game_id,
+                        score.value,
+                        {},
+                        source,
+                        score.is_personal_best,
+                        score.created_at,
+                        "",
                     )
+                    for score in scores
+                ),
+            )
             return
         user_value = Score._meta.get_field("user").target_field.get_db_prep_value
         game_value = Score._meta.get_field("game").target_field.get_db_prep_value

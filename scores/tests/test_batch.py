@@ -22,7 +22,7 @@ def item(user, game, score, **extra):
     return {"user_id": str(user.pk), "game_id": str(game.pk), "score": score, **extra}
 
 
-def test_a_batch_is_stored_and_ranked(server, game):
+def test_a_batch_is_stored_and_ranked(server, game, write_path):
     players = [UserFactory() for _ in range(3)]
 
     response = server.post(BATCH, {"scores": [item(p, game, 10 * (i + 1)) for i, p in enumerate(players)]})
@@ -156,7 +156,7 @@ def test_a_score_outside_the_games_bounds_is_rejected_on_score(server, user):
     assert list(error["fields"]) == ["score"]
 
 
-def test_repeated_idempotency_keys_are_duplicates_not_new_scores(server, game, user):
+def test_repeated_idempotency_keys_are_duplicates_not_new_scores(server, game, user, write_path):
     first = server.post(BATCH, {"scores": [item(user, game, 5, idempotency_key="m-1")]}).json()
 
     again = server.post(
@@ -176,7 +176,7 @@ def test_repeated_idempotency_keys_are_duplicates_not_new_scores(server, game, u
     assert Score.objects.count() == 2
 
 
-def test_one_player_several_times_in_a_batch_is_applied_in_order(server, user):
+def test_one_player_several_times_in_a_batch_is_applied_in_order(server, user, write_path):
     summed = GameFactory(score_operator="sum")
     from accounts.models import ApiKey
 
@@ -201,7 +201,7 @@ def test_a_malformed_batch_is_400_and_stores_nothing(server, body):
     assert not Score.objects.exists()
 
 
-def test_a_batch_of_1000_is_accepted(server, game):
+def test_a_batch_of_1000_is_accepted(server, game, write_path):
     players = [UserFactory() for _ in range(20)]
 
     response = server.post(BATCH, {"scores": [item(players[i % 20], game, i) for i in range(1000)]})
@@ -273,3 +273,37 @@ def test_a_key_already_used_for_another_score_is_refused_for_that_item_as_a_sing
     assert {r["error"]["code"] for r in again["results"][1:]} == {"idempotency_key_reused"}
     assert single.status_code == 409 and single.json()["error"]["code"] == "idempotency_key_reused"
     assert Score.objects.count() == 1
+
+
+def test_a_batch_stores_every_field_of_its_scores_with_ids_in_item_order(server, game, write_path):
+    players = UserFactory.create_batch(3)
+    key = ApiKey.objects.get()
+
+    results = server.post(
+        BATCH,
+        {
+            "scores": [
+                item(players[0], game, 30, metadata={"map": "dune", "kills": [1, 2]}),
+                item(players[1], game, 20, idempotency_key="k-1"),
+                item(players[2], game, 10),
+                item(players[0], game, 40),
+            ]
+        },
+    ).json()["results"]
+
+    ids = [r["score_id"] for r in results]
+    assert ids == sorted(ids)
+    stored = {s.pk: s for s in Score.objects.filter(pk__in=ids)}
+    first, keyed, _, better = (stored[pk] for pk in ids)
+    assert first.metadata == {"map": "dune", "kills": [1, 2]} and keyed.metadata == {}
+    assert (keyed.idempotency_key, first.idempotency_key) == ("k-1", None)
+    assert {(s.source, s.api_key_id, s.void_reason, s.voided_at) for s in stored.values()} == {
+        ("server", key.pk, "", None)
+    }
+    assert [stored[pk].is_personal_best for pk in ids] == [True, True, True, True]
+    top = server.get("/api/v1/leaderboard/game/arena").json()
+    assert [(e["user_id"], e["value"]) for e in top["entries"]] == [
+        (str(players[0].pk), 40),
+        (str(players[1].pk), 20),
+        (str(players[2].pk), 10),
+    ]

@@ -127,7 +127,9 @@ def _rows(games, players):
     return standings, scores
 
 
-def test_an_import_gives_the_same_boards_as_submitting_the_scores_live_at_their_times(monkeypatch, settings):
+def test_an_import_gives_the_same_boards_as_submitting_the_scores_live_at_their_times(
+    monkeypatch, settings, write_path
+):
     settings.SCORE_RATE_PER_USER_GAME = "100000/min"
     configs = [("desc", "best"), ("asc", "best"), ("desc", "sum"), ("desc", "latest")]
     imported_games, imported_players = _world(configs)
@@ -224,7 +226,7 @@ def test_an_import_may_not_go_back_before_a_players_latest_score(game):
     assert Score.objects.count() == 1
 
 
-def test_the_ranking_index_matches_the_standings_after_an_import(game, ranking_index):
+def test_the_ranking_index_matches_the_standings_after_an_import(game, ranking_index, write_path):
     players = UserFactory.create_batch(20)
     rng = random.Random(3)
 

@@ -1,0 +1,79 @@
+"""Thousands of rows in a few round trips: binary COPY and fast loaders on PostgreSQL.
+
+A batch of a thousand scores writes some eight thousand standings rows and
+reads as many. Passed as parameters, every value is adapted and quoted in
+Python (Django's psycopg cursors bind on the client); passed through a binary
+``COPY``, psycopg's C code formats each row, about ten times less CPU. Rows
+that must be merged into a table (``INSERT ... ON CONFLICT``) go through a
+temporary staging table dropped at commit, so nothing outlives the
+transaction and a pooler in transaction mode is fine.
+
+Nothing here is used on SQLite: callers keep their plain statements there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from django.db import connection
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Model
+
+# Below these many rows, one statement with parameters costs less than a COPY (two round trips with its
+# ids) or a staged merge (three).
+COPY_MIN_ROWS = 100
+STAGED_MIN_ROWS = 1_000
+
+
+def copy_rows(
+    cursor: CursorWrapper, table: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]
+) -> None:
+    """``COPY`` rows into ``table`` in binary; ``columns`` are (name, PostgreSQL type) pairs."""
+    names = ", ".join(connection.ops.quote_name(name) for name, _ in columns)
+    with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([kind for _, kind in columns])
+        for row in rows:
+            copy.write_row(row)
+
+
+def stage_rows(
+    cursor: CursorWrapper, name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]
+) -> str:
+    """Put rows into a temporary table ``name`` of ``columns``, dropped at commit; returns its quoted name.
+
+    Must run inside a transaction. A second use in the same transaction finds
+    the table and adds to it: the statement reading it should empty it
+    (``WITH staged AS (DELETE FROM ... RETURNING ...)``).
+    """
+    quoted = connection.ops.quote_name(name)
+    definition = ", ".join(f"{connection.ops.quote_name(column)} {kind}" for column, kind in columns)
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {quoted} ({definition}) ON COMMIT DROP")
+    copy_rows(cursor, name, columns, rows)
+    return quoted
+
+
+def next_ids(model: type[Model], count: int) -> list[int]:
+    """``count`` new primary keys from the model's sequence, ascending, for rows written by ``copy_rows``."""
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    column = model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
+            [table, column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def fast_timestamps(cursor: CursorWrapper) -> None:
+    """Load ``timestamptz`` columns on this cursor with psycopg's C loader instead of Django's Python one.
+
+    Django's loader is psycopg's Python loader that pins the time zone; the
+    session's zone is UTC (Django sets it), so the C loader's values are the
+    same aware moments, five times faster to read.
+    """
+    oid = psycopg.adapters.types["timestamptz"].oid
+    cursor.cursor.adapters.register_loader(oid, psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT))
