@@ -21,9 +21,8 @@ from django.db import connection
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 
-# Below these many rows, one statement with parameters costs less than a COPY (two round trips with its
-# ids) or a staged merge (three).
-COPY_MIN_ROWS = 100
+# Below this many rows, one statement with parameters costs less than a staged merge (three round trips).
+# A plain COPY pays from one row: new scores go by COPY whatever their number.
 STAGED_MIN_ROWS = 1_000
 
 

@@ -257,13 +257,13 @@ def _hidden_pairs(pairs: list[tuple[Board, Board | None]]) -> list[tuple[Board, 
 
 def _current_rows(keys: set[str], user_ids: set[uuid.UUID]) -> dict[tuple[str, uuid.UUID], _Row]:
     """The players' standings rows on the boards, as plain tuples: a batch reads thousands of rows."""
-    if connection.vendor != "postgresql" or len(keys) * len(user_ids) < bulk.STAGED_MIN_ROWS:
+    if connection.vendor != "postgresql":
         found = Standing.objects.filter(board__in=keys, user_id__in=user_ids).values_list(
             "board", "user_id", "value", "reached_at", "version"
         )
     else:
         # Arrays for the sets and psycopg's own moment loader: the ORM's statement and loader cost more CPU
-        # than the database took to answer.
+        # than the database took to answer, for a group of submissions as for a batch.
         with connection.cursor() as cursor:
             bulk.fast_timestamps(cursor)
             cursor.execute(

@@ -338,7 +338,8 @@ def score_submit_group(items: Sequence[PlayerScore]) -> list[SubmitResult | Doma
                 created_at=now,
             )
             created.append((index, score))
-    Score.objects.bulk_create([score for _, score in created])
+    for (_, score), pk in zip(created, _insert_scores([score for _, score in created]), strict=True):
+        score.pk = pk
     events = []
     for index, score in created:
         player = players[score.user_id]
@@ -518,7 +519,8 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
                     ),
                 )
             )
-    created = _insert_scores([score for _, score in new_scores])
+    ids = _insert_scores([score for _, score in new_scores])
+    created = [score._replace(pk=pk) for (_, score), pk in zip(new_scores, ids, strict=True)]
     for (index, _), score in zip(new_scores, created, strict=True):
         outcomes[index] = BatchOutcome(index, "created", score_id=score.pk)
     publish_many(
@@ -549,24 +551,35 @@ class _NewScore(NamedTuple):
     pk: int | None = None
 
 
-_NEW_SCORE_TYPES = ("uuid", "uuid", "int8", "jsonb", "varchar", "varchar", "uuid", "bool", "timestamptz", "varchar")
+_COPIED_SCORE_COLUMNS = tuple(
+    zip(
+        _NewScore._fields[:-1],
+        ("uuid", "uuid", "int8", "jsonb", "varchar", "varchar", "uuid", "bool", "timestamptz", "varchar"),
+        strict=True,
+    )
+)
 
 
-def _insert_scores(scores: Sequence[_NewScore]) -> list[_NewScore]:
-    """Store new scores; returns them with their ids, in order. PostgreSQL takes many by binary COPY."""
-    if connection.vendor == "postgresql" and len(scores) >= bulk.COPY_MIN_ROWS:
+def _insert_scores(scores: Sequence[Score | _NewScore]) -> list[int]:
+    """Store new scores (instances or a batch's tuples); returns their ids, in order, ascending.
+
+    PostgreSQL takes them by binary COPY, ids drawn from the sequence first: the
+    ORM's insert prepares every field of every row in Python, and even one
+    score costs less CPU this way (two round trips instead of one).
+    """
+    if connection.vendor == "postgresql":
         ids = bulk.next_ids(Score, len(scores))
-        columns = [("id", "int8"), *zip(_NewScore._fields[:-1], _NEW_SCORE_TYPES, strict=True)]
+        names = [name for name, _ in _COPIED_SCORE_COLUMNS]
         with connection.cursor() as cursor:
             bulk.copy_rows(
                 cursor,
                 Score._meta.db_table,
-                columns,
-                ((pk, *score[:-1]) for pk, score in zip(ids, scores, strict=True)),
+                [("id", "int8"), *_COPIED_SCORE_COLUMNS],
+                ((pk, *(getattr(score, name) for name in names)) for pk, score in zip(ids, scores, strict=True)),
             )
-        return [score._replace(pk=pk) for pk, score in zip(ids, scores, strict=True)]
-    created = Score.objects.bulk_create([Score(**score._asdict()) for score in scores])
-    return [score._replace(pk=row.pk) for score, row in zip(scores, created, strict=True)]
+        return ids
+    instances = [score if isinstance(score, Score) else Score(**score._asdict()) for score in scores]
+    return [row.pk for row in Score.objects.bulk_create(instances)]
 
 
 def _drop_repeated_keys(

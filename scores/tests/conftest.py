@@ -20,13 +20,12 @@ def server_key(game):
     return api_key_create(name="arena server", games=[game])
 
 
-@pytest.fixture(params=["statements", "copy"])
+@pytest.fixture(params=["statements", "staged"])
 def write_path(request, monkeypatch):
-    """Run a test twice: large sets written as plain statements, and every set written as large ones are
-    (binary COPY, staged merges; PostgreSQL only, SQLite has one path)."""
-    if request.param == "copy":
+    """Run a test twice: standings merged as small sets are (one statement), and every set merged as large
+    ones are (binary COPY into a staging table; PostgreSQL only, SQLite has one path)."""
+    if request.param == "staged":
         from leaderboard_project import bulk
 
-        monkeypatch.setattr(bulk, "COPY_MIN_ROWS", 1)
         monkeypatch.setattr(bulk, "STAGED_MIN_ROWS", 1)
     return request.param

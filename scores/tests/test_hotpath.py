@@ -223,3 +223,35 @@ def test_a_shadow_banned_player_goes_the_hot_way_and_is_told_where_they_would_st
     assert served == ["hot", "hot"]
     public = APIClient().get("/api/v1/leaderboard/game/arena").json()
     assert [entry["user_id"] for entry in public["entries"]] == [str(leader.pk)]
+
+
+def test_a_token_the_hot_route_verified_is_refused_once_it_expires(user, game, served, monkeypatch):
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+    from rest_framework_simplejwt import tokens
+
+    token = tokens.AccessToken.for_user(user)
+    token.set_exp(lifetime=timedelta(seconds=60))
+    first = post({"game_id": "arena", "score": 5}, token=str(token))
+    later = timezone.now() + timedelta(seconds=61)
+    monkeypatch.setattr(tokens, "aware_utcnow", lambda: later)
+    monkeypatch.setattr(api, "time", SimpleNamespace(time=later.timestamp))
+    expired = post({"game_id": "arena", "score": 6}, token=str(token))
+
+    assert first.status_code == 201
+    assert expired.status_code == 401
+    assert served == ["hot"]
+    assert list(Score.objects.values_list("value", flat=True)) == [5]
+
+
+def test_a_forged_signature_is_refused_while_the_real_token_is_known(user, token, game, served):
+    header, payload, signature = token.split(".")
+    forged = ".".join([header, payload, signature[::-1]])
+
+    real = post({"game_id": "arena", "score": 5}, token=token)
+    refused = post({"game_id": "arena", "score": 6}, token=forged)
+
+    assert (real.status_code, refused.status_code) == (201, 401)
+    assert served == ["hot"]

@@ -34,7 +34,7 @@ def test_a_batch_reads_the_same_for_ten_players_or_a_hundred(game, server_key):
         items = [BatchItem(p.pk, game.pk, i, {}, None) for i, p in enumerate(UserFactory.create_batch(n))]
         with CaptureQueriesContext(connection) as queries:
             score_submit_batch(api_key=server_key[0], items=items)
-        # A large set's new ids come from the sequence in one more statement, before the rows go by COPY.
+        # On PostgreSQL new ids come from the sequence in one more statement, before the rows go by COPY.
         return [q["sql"].split()[0] for q in queries.captured_queries if "nextval" not in q["sql"]]
 
     small, large = run(10), run(100)
