@@ -255,3 +255,13 @@ def test_a_forged_signature_is_refused_while_the_real_token_is_known(user, token
 
     assert (real.status_code, refused.status_code) == (201, 401)
     assert served == ["hot"]
+
+
+def test_a_known_token_of_a_player_made_inactive_stores_nothing(user, token, game, served):
+    first = post({"game_id": "arena", "score": 5}, token=token)
+    user.is_active = False
+    user.save()
+    after = post({"game_id": "arena", "score": 6}, token=token)
+
+    assert (first.status_code, after.status_code) == (201, 401)
+    assert list(Score.objects.filter(user=user).values_list("value", flat=True)) == [5]
