@@ -151,13 +151,15 @@ def client_for() -> Callable[[object], APIClient]:
 @pytest.fixture
 def ranking_index():
     """The configured ranking index, empty and marked complete, so that reads really use it."""
+    from django.utils import timezone
+
     from rankings import index
     from rankings.engine import get_engine
 
     engine = get_engine()
     if index.index_is_separate():
         engine.client.flushdb()
-        engine.client.set(index.READY_KEY, "test")
+        engine.mark_complete(at=timezone.now())
     index.health.forget()
     yield engine
     index.health.forget()

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -16,8 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from leaderboard_project.pagination import MAX_OFFSET, MAX_PAGE_SIZE, OffsetPagination
-from rankings.selectors import player_game_standings
+from common.pagination import MAX_OFFSET, MAX_PAGE_SIZE, OffsetPagination
 
 from . import selectors, services
 from .models import CreditEntry, User
@@ -29,7 +24,6 @@ from .serializers import (
     LoginSerializer,
     MeSerializer,
     MeUpdateSerializer,
-    ProfileSerializer,
     RefreshSerializer,
     RegisterSerializer,
     TokenPairSerializer,
@@ -146,19 +140,3 @@ class MeCreditsApi(GenericAPIView):
         page = self.paginate_queryset(self.get_queryset())
         paginated = self.get_paginated_response(CreditEntrySerializer(page, many=True).data)
         return Response({"balance": selectors.credit_balance(user_id=request.user.pk), **paginated.data})
-
-
-class UserDetailApi(APIView):
-    permission_classes = [AllowAny]
-
-    @extend_schema(responses={200: ProfileSerializer}, tags=["users"])
-    def get(self, request: Request, user_id: uuid.UUID) -> Response:
-        user = selectors.user_get_public(user_id=user_id)
-        if user is None:
-            raise NotFound("No such user.")
-        user.credits = selectors.credit_balance(user_id=user.pk)
-        user.games = [
-            {"game": game, "standing": standing}
-            for game, standing in player_game_standings(user_id=user.pk, at=timezone.now())
-        ]
-        return Response(ProfileSerializer(user).data)

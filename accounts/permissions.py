@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -27,12 +27,3 @@ class IsPlayer(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return is_player(request)
-
-
-class IsStaffOrReadOnly(BasePermission):
-    message = "Only staff may change this."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if request.method in SAFE_METHODS:
-            return True
-        return is_player(request) and request.user.is_staff

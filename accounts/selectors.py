@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from django.db.models import QuerySet, Sum
@@ -36,58 +33,8 @@ def credit_entries(*, user_id: uuid.UUID) -> QuerySet[CreditEntry]:
     return CreditEntry.objects.filter(user_id=user_id).order_by("-created_at", "-id")
 
 
-# The inverse of tournaments.services.prize_reference.
-_TOURNAMENT_PRIZE = re.compile(r"^tournament:(\d+):prize$")
-
-
 def credit_prize_count(*, user_id: uuid.UUID) -> int:
     return credit_entries(user_id=user_id).filter(kind=CreditEntry.Kind.PRIZE).count()
-
-
-@dataclass(frozen=True)
-class Prize:
-    """A prize in a player's ledger, with the tournament it paid for when that still exists."""
-
-    amount: int
-    description: str
-    created_at: datetime
-    tournament_id: int | None
-    tournament_name: str | None
-    rank: int | None
-
-
-def credit_prizes(*, user_id: uuid.UUID, limit: int = 50) -> list[Prize]:
-    """The user's latest prize entries, newest first, each joined to its tournament and final rank."""
-    # Tournaments build on accounts, not the other way round: import at call time.
-    from tournaments.models import Tournament, TournamentResult
-
-    entries = list(credit_entries(user_id=user_id).filter(kind=CreditEntry.Kind.PRIZE)[:limit])
-    ids = {int(m[1]) for e in entries if (m := _TOURNAMENT_PRIZE.match(e.reference))}
-    names = dict(Tournament.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
-    ranks = (
-        dict(
-            TournamentResult.objects.filter(tournament_id__in=names, user_id=user_id).values_list(
-                "tournament_id", "rank"
-            )
-        )
-        if names
-        else {}
-    )
-    prizes = []
-    for entry in entries:
-        match = _TOURNAMENT_PRIZE.match(entry.reference)
-        tournament_id = int(match[1]) if match and int(match[1]) in names else None
-        prizes.append(
-            Prize(
-                amount=entry.amount,
-                description=entry.description,
-                created_at=entry.created_at,
-                tournament_id=tournament_id,
-                tournament_name=names.get(tournament_id) if tournament_id else None,
-                rank=ranks.get(tournament_id) if tournament_id else None,
-            )
-        )
-    return prizes
 
 
 class _NameCache:

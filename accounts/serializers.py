@@ -3,7 +3,7 @@ from __future__ import annotations
 from django_countries import countries
 from rest_framework import serializers
 
-from leaderboard_project.serializers import StrictSerializer
+from common.serializers import StrictSerializer
 
 from .models import CreditEntry, User, display_name_validator, username_validator
 
@@ -30,28 +30,6 @@ class PublicUserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "display_name", "country", "created_at"]
-        read_only_fields = fields
-
-
-class GameStandingSerializer(serializers.Serializer):
-    game_id = serializers.UUIDField(source="game.pk")
-    slug = serializers.CharField(source="game.slug")
-    name = serializers.CharField(source="game.name")
-    rank = serializers.IntegerField(source="standing.entry.rank")
-    value = serializers.IntegerField(source="standing.entry.value")
-    size = serializers.IntegerField(source="standing.size")
-    percentile = serializers.FloatField(source="standing.percentile")
-
-
-class ProfileSerializer(PublicUserSerializer):
-    """A public profile: who they are, their credits and where they stand on each game's all-time board."""
-
-    # Public like the boards: credits are prize winnings (and staff corrections to them).
-    credits = serializers.IntegerField(read_only=True, help_text="Credit balance: the sum of the ledger.")
-    games = GameStandingSerializer(many=True, read_only=True)
-
-    class Meta(PublicUserSerializer.Meta):
-        fields = [*PublicUserSerializer.Meta.fields, "credits", "games"]
         read_only_fields = fields
 
 

@@ -20,8 +20,8 @@ from rest_framework import status
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from common.errors import Conflict, DomainError
 from games.models import INT64_MAX, INT64_MIN
-from leaderboard_project.errors import Conflict, DomainError
 
 from .models import ApiKey, CreditEntry, User, api_key_hash
 

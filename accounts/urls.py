@@ -9,5 +9,4 @@ urlpatterns = [
     path("users/logout", api.LogoutApi.as_view(), name="user-logout"),
     path("users/me", api.MeApi.as_view(), name="user-me"),
     path("users/me/credits", api.MeCreditsApi.as_view(), name="user-me-credits"),
-    path("users/<uuid:user_id>", api.UserDetailApi.as_view(), name="user-detail"),
 ]

@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsStaffOrReadOnly
-from leaderboard_project.pagination import OffsetPagination
-from leaderboard_project.schema import ErrorSerializer
+from common.pagination import OffsetPagination
+from common.permissions import IsStaffOrReadOnly
+from common.schema import ErrorSerializer
 
 from . import selectors, services
 from .models import Game

@@ -6,7 +6,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.utils import html
 
-from leaderboard_project.serializers import StrictSerializer
+from common.serializers import StrictSerializer
 
 from .models import INT64_MAX, INT64_MIN, Game, ScoreAuthority, ScoreOperator, SortOrder
 

@@ -10,8 +10,8 @@ from django.db.models import ProtectedError
 from django.utils.text import slugify
 from rest_framework import status
 
-from leaderboard_project.errors import Conflict, DomainError
-from realtime.bus import publish
+from common.errors import Conflict, DomainError
+from events.bus import publish
 
 from .models import Game, SortOrder
 

@@ -9,7 +9,7 @@ class PodiumConfig(AppConfig):
     verbose_name = "Podium"
 
     def ready(self) -> None:
-        from .tracing import configure_tracing
+        from common.tracing import configure_tracing
 
         # ready() runs inside django.setup(), before any server builds its
         # middleware chain, so the instrumentation sees every request.

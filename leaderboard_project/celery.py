@@ -20,7 +20,7 @@ def _count(task: Task | None, outcome: str) -> None:
     # Imported here, not with this module: every import of the leaderboard_project package loads this module,
     # and prometheus_client must not start writing to PROMETHEUS_MULTIPROC_DIR in a process that only
     # prepares it (leaderboard_project.serve empties it before starting the servers).
-    from .metrics import CELERY_TASKS
+    from common.metrics import CELERY_TASKS
 
     CELERY_TASKS.labels(getattr(task, "name", None) or "unknown", outcome).inc()
 
@@ -44,7 +44,7 @@ def _task_retried(sender: Task | None = None, **_signal: Any) -> None:
 @signals.beat_init.connect(weak=False, dispatch_uid="podium.tracing.beat_init")
 def _configure_tracing(**_signal: Any) -> None:
     # Imported here: tracing reads Django settings, which this module must not load while Celery starts.
-    from .tracing import configure_celery_process
+    from common.tracing import configure_celery_process
 
     configure_celery_process()
 

@@ -33,8 +33,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from .errors import error_body
-from .metrics import SimulatorCollector
+from common.errors import error_body
+from common.metrics import scrape_collectors
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -108,15 +108,16 @@ class _Collectors(Collector):
 
 def metrics_registry() -> Collector:
     """What ``/metrics`` reports: every process's values when several share ``PROMETHEUS_MULTIPROC_DIR``, else
-    this process's default registry; and the simulator's state, read from the database now."""
+    this process's default registry; and what the apps' scrape collectors read now (the simulator's state)."""
     # prometheus_client itself chose, when first imported, between per-process files and memory by this
     # variable; the page must follow the same variable, so it is read here and not from a setting.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        registry.register(SimulatorCollector())
+        for collector in scrape_collectors():
+            registry.register(collector)
         return registry
-    return _Collectors(REGISTRY, SimulatorCollector())
+    return _Collectors(REGISTRY, *scrape_collectors())
 
 
 @require_GET

@@ -44,7 +44,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
-# Tracing (leaderboard_project.tracing): spans of every process go over OTLP/HTTP to this collector when it is set.
+# Tracing (common.tracing): spans of every process go over OTLP/HTTP to this collector when it is set.
 OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="podium")
 
@@ -78,16 +78,17 @@ INSTALLED_APPS = [
     "realtime",
     "tournaments",
     "simulator",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "leaderboard_project.health.ProbesMiddleware",
     # The plain form of the hottest API requests, answered without the rest (hotpath.py).
-    "leaderboard_project.hotpath.HotPathMiddleware",
+    "common.hotpath.HotPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "leaderboard_project.errors.ApiJsonErrorsMiddleware",
+    "common.errors.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -112,7 +113,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "leaderboard_project.pages.site",
+                "common.pages.site",
             ],
         },
     },
@@ -319,7 +320,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PARSER_CLASSES": [
-        "leaderboard_project.parsers.BoundedJSONParser",
+        "common.parsers.BoundedJSONParser",
         # Forms for the browsable API; no endpoint takes file uploads, so no multipart.
         "rest_framework.parsers.FormParser",
     ],
@@ -327,10 +328,10 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PAGINATION_CLASS": "leaderboard_project.pagination.OffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "common.pagination.OffsetPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "leaderboard_project.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "leaderboard_project.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "common.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "common.errors.api_exception_handler",
     # The client address is REMOTE_ADDR unless NUM_PROXIES trusted proxies sit in front.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
@@ -440,14 +441,14 @@ DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 API_KEY_LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 # Logs on stderr: plain lines while developing, one JSON object a line in production (DEBUG off), with the
-# trace and span ids of the request or task that logged (leaderboard_project.logs). LOG_FORMAT forces either.
+# trace and span ids of the request or task that logged (common.logs). LOG_FORMAT forces either.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"trace_context": {"()": "leaderboard_project.logs.TraceContextFilter"}},
+    "filters": {"trace_context": {"()": "common.logs.TraceContextFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {

@@ -6,8 +6,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.pages import sign_in_throttled
+from common import errors
 
-from . import errors, health, metrics_view
+from . import health, metrics_view
 from .api import ApiRootApi
 
 handler500 = errors.server_error
@@ -39,8 +40,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    # Server-rendered pages, each app's own.
-    path("", include("rankings.pages")),
+    # Server-rendered pages: each app's own, and those reading several apps (dashboard).
+    path("", include("dashboard.pages")),
     path("", include("accounts.pages")),
     path("", include("tournaments.pages")),
     path("", include("simulator.pages")),

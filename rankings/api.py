@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import selectors as account_selectors
 from accounts.permissions import hidden_viewer, is_player
 from games.models import Game
 from games.selectors import game_get_cached
@@ -34,6 +35,7 @@ from .serializers import (
     LeaderboardSerializer,
     PlayerQuerySerializer,
     PlayerStandingSerializer,
+    ProfileSerializer,
     leaderboard_body,
 )
 
@@ -140,7 +142,7 @@ class GamePlayerApi(APIView):
         return _player(request, lambda period, at: game_board_at(game, period, at), user_id)
 
 
-# --- the hot route (leaderboard_project.hotpath) ----------------------------------------------------------------
+# --- the hot route (common.hotpath) ----------------------------------------------------------------
 
 _PERIODS = frozenset(Period.values)
 _HOT_QUERY = frozenset({"period", "offset", "limit", "around"})
@@ -193,3 +195,21 @@ def leaderboard_hot(request: HttpRequest, game_id: str | None = None) -> HttpRes
     response["Vary"] = "Accept, Cookie"
     response["Allow"] = "GET, HEAD, OPTIONS"
     return response
+
+
+class UserDetailApi(APIView):
+    """A public profile, `GET /users/{id}`: served here, not by accounts, as it reads the player's standings."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ProfileSerializer}, tags=["users"])
+    def get(self, request: Request, user_id: uuid.UUID) -> Response:
+        user = account_selectors.user_get_public(user_id=user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        user.credits = account_selectors.credit_balance(user_id=user.pk)
+        user.games = [
+            {"game": game, "standing": standing}
+            for game, standing in selectors.player_game_standings(user_id=user.pk, at=timezone.now())
+        ]
+        return Response(ProfileSerializer(user).data)

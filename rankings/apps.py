@@ -6,7 +6,7 @@ class RankingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from leaderboard_project.hotpath import routes
+        from common.hotpath import routes
 
         from . import api
 

@@ -6,6 +6,7 @@ channel-layer group names, so it uses letters, digits, '-', '_' and '.' only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -98,6 +99,16 @@ def window_from_key(period: str, key: str) -> PeriodWindow:
     return period_window(period, datetime.combine(day, time.min, tzinfo=UTC))
 
 
+# Whether a board of a scope another app owns orders high scores first, by the id in its key: tournaments
+# registers its own from ready(), as rankings sits below tournaments and reads none of its tables.
+_scope_directions: dict[str, Callable[[str], bool]] = {}
+
+
+def board_scope_register(scope: str, *, descending: Callable[[str], bool]) -> None:
+    """Let ``board_from_key`` rebuild the boards of ``scope``: ``descending(id)`` says their direction."""
+    _scope_directions[scope] = descending
+
+
 def board_from_key(key: str) -> Board:
     """Rebuild a Board (with its direction) from its key, e.g. for ``rebuild_rankings``."""
     from games.models import Game
@@ -113,9 +124,6 @@ def board_from_key(key: str) -> Board:
         game = Game.objects.get(pk=parts[1])
         period, period_key = parts[2], (parts[3] if len(parts) > 3 else "")
         return game_board(game, window_from_key(period, period_key))
-    if parts[0] == "tournament" and len(parts) == 3:
-        from tournaments.models import Tournament
-
-        sort_order = Tournament.objects.filter(pk=parts[1]).values_list("game__sort_order", flat=True).get()
-        return tournament_board(parts[1], descending=sort_order == "desc")
+    if parts[0] == "tournament" and len(parts) == 3 and "tournament" in _scope_directions:
+        return tournament_board(parts[1], descending=_scope_directions["tournament"](parts[1]))
     raise ValueError(f"not a board key: {key!r}")

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from leaderboard_project.metrics import RANKING_SECONDS, timed
+from common.metrics import RANKING_SECONDS, timed
 
 from .boards import Board
 from .engine import RankingEngine, StandingChange, get_engine, sql_engine
@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-READY_KEY = "podium:rank:ready"
 INDEX_ERRORS = (redis.RedisError, OSError)
 
 
@@ -58,7 +57,7 @@ class _IndexHealth:
         self.checked_at = time.monotonic()
         self.stale = frozenset(StaleBoard.objects.values_list("board", flat=True))
         try:
-            self.ready = bool(engine.client.exists(READY_KEY))
+            self.ready = engine.is_complete()
         except INDEX_ERRORS:
             self.ready = False
             self.trip()
@@ -139,7 +138,7 @@ def index_status() -> dict[str, object]:
     engine = get_engine()
     stale = StaleBoard.objects.count()
     try:
-        ready = bool(engine.client.exists(READY_KEY))
+        ready = engine.is_complete()
     except INDEX_ERRORS:
         return {"backend": engine.name, "status": "degraded", "reason": "index unreachable", "stale_boards": stale}
     if not ready:

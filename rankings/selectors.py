@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from accounts.selectors import user_names
+from common.metrics import RANKING_SECONDS, timed
 from games.models import Game
-from leaderboard_project.metrics import RANKING_SECONDS, timed
 
 from .boards import Board, game_board, hidden_board
 from .engine import Entry, RankingEngine, get_engine, sql_engine

@@ -10,7 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from leaderboard_project.serializers import timestamp
+from accounts.serializers import PublicUserSerializer
+from common.serializers import timestamp
 
 from .boards import Board
 from .engine.base import MAX_FRIENDS, MAX_PAGE
@@ -164,3 +165,25 @@ def leaderboard_body(page: BoardPage) -> dict[str, Any]:
             for entry in page.entries
         ],
     }
+
+
+class GameStandingSerializer(serializers.Serializer):
+    game_id = serializers.UUIDField(source="game.pk")
+    slug = serializers.CharField(source="game.slug")
+    name = serializers.CharField(source="game.name")
+    rank = serializers.IntegerField(source="standing.entry.rank")
+    value = serializers.IntegerField(source="standing.entry.value")
+    size = serializers.IntegerField(source="standing.size")
+    percentile = serializers.FloatField(source="standing.percentile")
+
+
+class ProfileSerializer(PublicUserSerializer):
+    """A public profile: who they are, their credits and where they stand on each game's all-time board."""
+
+    # Public like the boards: credits are prize winnings (and staff corrections to them).
+    credits = serializers.IntegerField(read_only=True, help_text="Credit balance: the sum of the ledger.")
+    games = GameStandingSerializer(many=True, read_only=True)
+
+    class Meta(PublicUserSerializer.Meta):
+        fields = [*PublicUserSerializer.Meta.fields, "credits", "games"]
+        read_only_fields = fields

@@ -22,13 +22,13 @@ from django.utils import timezone
 from opentelemetry import trace
 from rest_framework import status
 
+from common import bulk
+from common.errors import DomainError
+from common.metrics import RANKING_SECONDS, timed
+from common.tracing import tracer
+from events.bus import publish_many
+from events.names import BOARDS, board_key_channel
 from games.models import INT64_MAX, INT64_MIN, Game, ScoreOperator
-from leaderboard_project import bulk
-from leaderboard_project.errors import DomainError
-from leaderboard_project.metrics import RANKING_SECONDS, timed
-from leaderboard_project.tracing import tracer
-from realtime.bus import publish_many
-from realtime.names import BOARDS, board_key_channel
 
 from . import index
 from .boards import (
@@ -565,7 +565,7 @@ def boards_rebuild(
         if progress:
             progress(board, loaded)
     if mark_ready and index.index_is_separate():
-        get_engine().client.set(index.READY_KEY, timezone.now().isoformat())
+        get_engine().mark_complete(at=timezone.now())
     index.health.forget()
     return total
 
@@ -591,7 +591,7 @@ def index_heal() -> int:
         return 0
     engine = get_engine()
     try:
-        ready = bool(engine.client.exists(index.READY_KEY))
+        ready = engine.is_complete()
     except index.INDEX_ERRORS:
         return 0
     if not ready:

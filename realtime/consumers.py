@@ -19,41 +19,19 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.models import User
-from games.models import Game
-from leaderboard_project.metrics import WEBSOCKETS_OPEN
-from tournaments.models import Tournament
+from common.metrics import WEBSOCKETS_OPEN
+from events.names import Channel, parse_channel
 
-from . import presence
+from . import presence, selectors
 from .hub import Hub, Outbox, get_hub
-from .names import Channel, parse_channel
 
 CLOSE_INVALID_TOKEN = 4401
 CLOSE_TOO_FAST = 4429
 
 
-@database_sync_to_async
-def _active_user_id(token: str) -> uuid.UUID | None:
-    try:
-        user_id = AccessToken(token)["user_id"]
-    except (TokenError, KeyError):
-        return None
-    return User.objects.filter(pk=user_id, is_active=True).values_list("pk", flat=True).first()
-
-
-@database_sync_to_async
-def _unknown_boards(channels: list[Channel]) -> list[str]:
-    """The board channels (``leaderboard.{game_id}``, ``tournament.{id}``) naming nothing that exists."""
-    game_ids = [c.id for c in channels if c.kind == "leaderboard" and c.id]
-    tournament_ids = [c.id for c in channels if c.kind == "tournament" and c.id]
-    known = {f"leaderboard.{pk}" for pk in Game.objects.filter(pk__in=game_ids).values_list("pk", flat=True)}
-    known |= {
-        f"tournament.{pk}" for pk in Tournament.objects.filter(pk__in=tournament_ids).values_list("pk", flat=True)
-    }
-    return [c.name for c in channels if c.is_board and c.id and c.name not in known]
+_active_user_id = database_sync_to_async(selectors.token_user_id)
+_unknown_boards = database_sync_to_async(selectors.unknown_boards)
 
 
 class _Bucket:

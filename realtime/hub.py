@@ -42,11 +42,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from leaderboard_project.metrics import EVENTS_DROPPED, EVENTS_SENT, PUBLISH_LAG_SECONDS
-from leaderboard_project.serializers import timestamp
-
-from .bus import MESSAGE_TYPE
-from .names import BOARDS, BOARDS_RESYNC, Channel, group_name
+from common.metrics import EVENTS_DROPPED, EVENTS_SENT, PUBLISH_LAG_SECONDS
+from common.serializers import timestamp
+from events.bus import MESSAGE_TYPE, serve_on
+from events.names import BOARDS, BOARDS_RESYNC, Channel, group_name
 
 PROBE_TYPE = "hub.probe"
 PROBE_LATE = 10  # probe intervals without one coming back: lost (a busy server's events lag; they are not lost)
@@ -488,18 +487,6 @@ class Hub:
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
 
 
-def serving_loop() -> asyncio.AbstractEventLoop | None:
-    """The running event loop of this process's WebSocket server, if it runs one and this is not its thread."""
-    try:
-        current = asyncio.get_running_loop()
-    except RuntimeError:
-        current = None
-    for loop in list(_hubs):
-        if loop.is_running() and loop is not current:
-            return loop
-    return None
-
-
 def get_hub() -> Hub:
     """This server's hub (one per event loop)."""
     loop = asyncio.get_running_loop()
@@ -508,4 +495,5 @@ def get_hub() -> Hub:
         for stale in [other for other in _hubs if other.is_closed()]:
             del _hubs[stale]
         hub = _hubs[loop] = Hub()
+        serve_on(loop)
     return hub

@@ -9,7 +9,11 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.models import User
+from events.names import Channel, board_key_channel
 from games.models import Game
 from rankings.boards import HIDDEN_PREFIX, board_from_key, game_board_at, global_board_at, tournament_board
 from rankings.engine.base import MAX_FRIENDS
@@ -19,7 +23,25 @@ from rankings.selectors import BoardEntry, board_friends, board_rank, board_top
 from rankings.serializers import leaderboard_body
 from tournaments.models import Tournament
 
-from .names import board_key_channel
+
+def token_user_id(token: str) -> uuid.UUID | None:
+    """The id of the active user a valid access token names; None for a bad token or a gone user."""
+    try:
+        user_id = AccessToken(token)["user_id"]
+    except (TokenError, KeyError):
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).values_list("pk", flat=True).first()
+
+
+def unknown_boards(channels: list[Channel]) -> list[str]:
+    """The board channels (``leaderboard.{game_id}``, ``tournament.{id}``) naming nothing that exists."""
+    game_ids = [c.id for c in channels if c.kind == "leaderboard" and c.id]
+    tournament_ids = [c.id for c in channels if c.kind == "tournament" and c.id]
+    known = {f"leaderboard.{pk}" for pk in Game.objects.filter(pk__in=game_ids).values_list("pk", flat=True)}
+    known |= {
+        f"tournament.{pk}" for pk in Tournament.objects.filter(pk__in=tournament_ids).values_list("pk", flat=True)
+    }
+    return [c.name for c in channels if c.is_board and c.id and c.name not in known]
 
 
 @dataclass(frozen=True)

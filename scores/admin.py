@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import ModerationAudit
-from leaderboard_project.errors import DomainError
+from common.errors import DomainError
 
 from . import moderation, services
 from .models import Score, ScoreAudit

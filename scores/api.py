@@ -31,12 +31,12 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from accounts.auth import GameServer
 from accounts.models import User
 from accounts.permissions import IsPlayer, is_player
+from common.errors import DomainError, error_body
+from common.pagination import parse_bounded_int
+from common.parsers import MAX_JSON_DEPTH, json_depth_exceeds
+from common.schema import ErrorSerializer
 from games.models import INT64_MAX, INT64_MIN, Game
 from games.selectors import game_get, game_get_cached
-from leaderboard_project.errors import DomainError, error_body
-from leaderboard_project.pagination import parse_bounded_int
-from leaderboard_project.parsers import MAX_JSON_DEPTH, json_depth_exceeds
-from leaderboard_project.schema import ErrorSerializer
 from rankings import selectors as rankings
 from rankings.boards import Board, game_board_at, global_board_at
 from rankings.engine.base import Entry, percentile
@@ -439,7 +439,7 @@ class MatchSessionApi(APIView):
         return Response(MatchSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
-# --- the hot route (leaderboard_project.hotpath) ----------------------------------------------------------------
+# --- the hot route (common.hotpath) ----------------------------------------------------------------
 
 _jwt = JWTAuthentication()
 _HOT_FIELDS = frozenset({"game_id", "score", "metadata", "idempotency_key"})

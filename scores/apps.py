@@ -6,8 +6,12 @@ class ScoresConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from leaderboard_project.hotpath import routes
+        from common.hotpath import routes
+        from tournaments.services import scores_read_by
 
         from . import api
+        from .selectors import scores_counted_in_window
+
+        scores_read_by(scores_counted_in_window)
 
         routes.add("POST", r"/api/v1/scores", api.score_submit_hot, example="/api/v1/scores")

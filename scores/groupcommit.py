@@ -27,7 +27,7 @@ from typing import Generic, TypeVar
 from django.conf import settings
 from django.db import transaction
 
-from leaderboard_project.errors import DomainError
+from common.errors import DomainError
 
 from .services import PlayerScore, SubmitResult
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ModerationAudit, User
-from leaderboard_project.errors import Conflict
+from common.errors import Conflict
 from rankings.boards import tournament_board
 from rankings.services import standings_move_player
 from tournaments.models import LIVE, Tournament

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 
 from django.db.models import Count, Q, QuerySet
@@ -12,6 +13,21 @@ from accounts.models import User
 from games.models import Game
 
 from .models import Score
+
+
+def scores_counted_in_window(
+    *, game_id: uuid.UUID, user_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> Iterator[tuple[uuid.UUID, int, datetime]]:
+    """``(user_id, value, created_at)`` of the players' scores of a game in ``[start, end)`` that are not void,
+    oldest first (what a tournament's recompute replays)."""
+    return (
+        Score.objects.filter(
+            game_id=game_id, user_id__in=user_ids, voided_at__isnull=True, created_at__gte=start, created_at__lt=end
+        )
+        .order_by("created_at", "pk")
+        .values_list("user_id", "value", "created_at")
+        .iterator()
+    )
 
 
 def score_history(

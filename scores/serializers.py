@@ -4,9 +4,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from common.schema import ErrorDetailSerializer
+from common.serializers import StrictSerializer, timestamp
 from games.models import INT64_MAX, INT64_MIN
-from leaderboard_project.schema import ErrorDetailSerializer
-from leaderboard_project.serializers import StrictSerializer, timestamp
 
 from .models import MatchSession, Score
 

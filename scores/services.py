@@ -24,12 +24,14 @@ from django.utils import timezone
 from rest_framework import status
 
 from accounts.models import ApiKey, User
+from common import bulk, ratelimit
+from common.errors import Conflict, DomainError
+from common.metrics import SCORE_SUBMIT_SECONDS, SCORES_SUBMITTED, timed
+from common.serializers import timestamp
+from events.bus import publish_many
+from events.names import board_channel
 from games.models import INT64_MAX, INT64_MIN, Game
 from games.services import SyntheticMismatch, synthetic_pairing_check
-from leaderboard_project import bulk, ratelimit
-from leaderboard_project.errors import Conflict, DomainError
-from leaderboard_project.metrics import SCORE_SUBMIT_SECONDS, SCORES_SUBMITTED, timed
-from leaderboard_project.serializers import timestamp
 from rankings.boards import boards_for_score
 from rankings.services import (
     BoardValueOverflow,
@@ -39,8 +41,6 @@ from rankings.services import (
     standings_recompute,
     standings_record_scores,
 )
-from realtime.bus import publish_many
-from realtime.names import board_channel
 from tournaments.services import tournament_record_scores, tournaments_score_voided
 
 from .models import Score, ScoreAudit, Source

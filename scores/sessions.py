@@ -26,9 +26,9 @@ from django.utils import timezone
 from rest_framework import status
 
 from accounts.models import User
+from common import ratelimit
+from common.errors import Conflict, DomainError
 from games.models import Game, ScoreAuthority
-from leaderboard_project import ratelimit
-from leaderboard_project.errors import Conflict, DomainError
 
 from .models import MatchSession, Source
 

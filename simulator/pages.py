@@ -26,8 +26,8 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from leaderboard_project.errors import DomainError
-from leaderboard_project.pages import page_number
+from common.errors import DomainError
+from common.pages import page_number
 
 from . import selectors
 from .forms import SimulationStartForm, StressTestForm
@@ -194,12 +194,12 @@ def _wants_json(request: HttpRequest) -> bool:
 def population_data(population: DemoPopulation | None) -> dict[str, Any] | None:
     if population is None:
         return None
-    progress = populations.population_progress(population)
+    progress = selectors.population_progress(population)
     return {
         "id": population.pk,
         "status": population.status,
         "active": bool(population.active),
-        "alive": population.active is None or populations.population_alive(population),
+        "alive": population.active is None or selectors.population_alive(population),
         "created": population.created,
         "summary": population.summary,
         "seconds": population.seconds,

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -18,9 +19,6 @@ from scores.models import Score
 from tournaments.models import Status, Tournament
 
 from .models import DemoPopulation, Simulation, StressTest
-from .services.populate import DemoSummary, demo_summary
-from .services.populations import population_alive, population_progress
-from .services.simulations import simulation_alive
 
 # Above this many scores, PostgreSQL's own estimate of the table size is used: an exact count reads the whole table.
 EXACT_COUNT_LIMIT = 1_000_000
@@ -51,6 +49,86 @@ def service_stats(*, now: datetime | None = None) -> dict[str, Any]:
         "open_websockets": open_connections(),
         "at": now,
     }
+
+
+# --- the demo data and the liveness of background runs ----------------------------------
+
+# Demo data is what ``demo_populate`` made: games marked in their rules, players by name, address and no password.
+DEMO_MARK = "populate_demo"
+DEMO_USERNAME_PREFIX = "demo_"
+DEMO_EMAIL_DOMAIN = "players.podium-demo.invalid"
+
+# An active run that has not reported for this long is dead (its worker or server went away). One step of the
+# populate (a chunk of 20,000 scores on a slow database) may take a while; a simulation reports every second.
+POPULATION_STALE_SECONDS = 120.0
+SIMULATION_STALE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    players: int
+    games: int
+    scores: int
+    tournaments: dict[str, int]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.players or self.games)
+
+
+def demo_players() -> QuerySet[User]:
+    return User.objects.filter(
+        username__startswith=DEMO_USERNAME_PREFIX, email__endswith=f"@{DEMO_EMAIL_DOMAIN}", password__startswith="!"
+    )
+
+
+def demo_games() -> QuerySet[Game]:
+    return Game.objects.filter(rules__demo=DEMO_MARK)
+
+
+def demo_tournaments() -> QuerySet[Tournament]:
+    return Tournament.objects.filter(Q(game__in=demo_games()) | Q(organizer__in=demo_players()))
+
+
+def demo_summary() -> DemoSummary:
+    by_status = dict(demo_tournaments().order_by().values_list("status").annotate(n=Count("pk")))
+    return DemoSummary(
+        players=demo_players().count(),
+        games=demo_games().count(),
+        scores=Score.objects.filter(game__in=demo_games()).count(),
+        tournaments={status: by_status.get(status, 0) for status in Status.values},
+    )
+
+
+def population_progress_key(population_id: int) -> str:
+    return f"simulator:population:{population_id}:progress"
+
+
+def population_progress(population: DemoPopulation) -> dict[str, Any] | None:
+    """The last step an active run reported, ``{step, done, total, at}``; None before its first step or once over."""
+    if population.active is None:
+        return None
+    return cache.get(population_progress_key(population.pk))
+
+
+def population_alive(population: DemoPopulation) -> bool:
+    """Whether an active run has reported within ``POPULATION_STALE_SECONDS`` (a new run gets that long to start)."""
+    since = population.started_at or population.created_at
+    if since > timezone.now() - timedelta(seconds=POPULATION_STALE_SECONDS):
+        return True
+    return cache.get(population_progress_key(population.pk)) is not None
+
+
+def simulation_heartbeat_key(simulation_id: int) -> str:
+    return f"simulator:simulation:{simulation_id}:heartbeat"
+
+
+def simulation_alive(simulation: Simulation) -> bool:
+    """Whether an active run has reported within ``SIMULATION_STALE_SECONDS`` (a new run gets that long to start)."""
+    since = simulation.started_at or simulation.created_at
+    if since > timezone.now() - timedelta(seconds=SIMULATION_STALE_SECONDS):
+        return True
+    return cache.get(simulation_heartbeat_key(simulation.pk)) is not None
 
 
 # --- the demo controls and the stress page (staff) -----------------------------------------

@@ -22,7 +22,7 @@ from django.utils.http import urlencode
 
 from accounts.models import CreditEntry, User
 from accounts.selectors import credit_balance
-from leaderboard_project.errors import DomainError
+from common.errors import DomainError
 
 from . import services
 from .models import Participant, RecurringTournament, Status, Tournament, TournamentResult

@@ -16,10 +16,10 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.permissions import IsPlayer, is_player
+from common.pagination import OffsetPagination, parse_bounded_int
+from common.schema import ErrorSerializer
+from common.serializers import timestamp
 from games.selectors import game_get
-from leaderboard_project.pagination import OffsetPagination, parse_bounded_int
-from leaderboard_project.schema import ErrorSerializer
-from leaderboard_project.serializers import timestamp
 from rankings.engine.base import MAX_PAGE
 
 from . import selectors, services

@@ -8,9 +8,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from common.errors import DomainError
 from games.models import Game
 from games.selectors import game_list
-from leaderboard_project.errors import DomainError
 
 from .models import MAX_ATTEMPTS, MAX_PARTICIPANTS, MIN_PARTICIPANTS, Format
 

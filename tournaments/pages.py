@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.models import User
-from leaderboard_project.errors import DomainError
+from common.errors import DomainError
 
 from . import selectors, services
 from .api import CreateThrottle, TournamentListApi

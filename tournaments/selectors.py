@@ -1,7 +1,8 @@
-"""Reads of tournaments: listings, a player's view of one, participants, standings (live or frozen)."""
+"""Reads of tournaments: listings, a player's view of one, participants, standings (live or frozen), prizes won."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import CreditEntry, User
+from accounts.selectors import credit_entries
 from rankings.selectors import BoardEntry, board_top
 
 from .models import LIVE, Participant, Status, Tournament, TournamentResult
@@ -95,6 +97,12 @@ def tournament_prize_table(*, tournament: Tournament) -> list[PrizePlace]:
     return [PrizePlace(place, share, credits.get(place, 0)) for place, share in enumerate(split, start=1)]
 
 
+def tournament_board_descending(tournament_id: str) -> bool:
+    """Whether the board of this tournament (by the id in its key) orders high scores first, as its game does."""
+    sort_order = Tournament.objects.filter(pk=tournament_id).values_list("game__sort_order", flat=True).get()
+    return sort_order == "desc"
+
+
 def tournament_get(*, tournament_id: int) -> Tournament | None:
     return Tournament.objects.select_related("game", "organizer").filter(pk=tournament_id).first()
 
@@ -151,3 +159,53 @@ def tournament_standings(*, tournament: Tournament, offset: int, limit: int) -> 
 
 def _row(entry: BoardEntry, attempts_used: int) -> StandingRow:
     return StandingRow(**vars(entry), attempts_used=attempts_used)
+
+
+# --- prizes in a player's ledger ---------------------------------------------------
+
+
+# The inverse of services.prize_reference.
+_TOURNAMENT_PRIZE = re.compile(r"^tournament:(\d+):prize$")
+
+
+@dataclass(frozen=True)
+class Prize:
+    """A prize in a player's ledger, with the tournament it paid for when that still exists."""
+
+    amount: int
+    description: str
+    created_at: datetime
+    tournament_id: int | None
+    tournament_name: str | None
+    rank: int | None
+
+
+def player_prizes(*, user_id: uuid.UUID, limit: int = 50) -> list[Prize]:
+    """The user's latest prize entries, newest first, each joined to its tournament and final rank."""
+    entries = list(credit_entries(user_id=user_id).filter(kind=CreditEntry.Kind.PRIZE)[:limit])
+    ids = {int(m[1]) for e in entries if (m := _TOURNAMENT_PRIZE.match(e.reference))}
+    names = dict(Tournament.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    ranks = (
+        dict(
+            TournamentResult.objects.filter(tournament_id__in=names, user_id=user_id).values_list(
+                "tournament_id", "rank"
+            )
+        )
+        if names
+        else {}
+    )
+    prizes = []
+    for entry in entries:
+        match = _TOURNAMENT_PRIZE.match(entry.reference)
+        tournament_id = int(match[1]) if match and int(match[1]) in names else None
+        prizes.append(
+            Prize(
+                amount=entry.amount,
+                description=entry.description,
+                created_at=entry.created_at,
+                tournament_id=tournament_id,
+                tournament_name=names.get(tournament_id) if tournament_id else None,
+                rank=ranks.get(tournament_id) if tournament_id else None,
+            )
+        )
+    return prizes

@@ -5,8 +5,8 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from common.serializers import StrictSerializer
 from games.models import INT64_MAX
-from leaderboard_project.serializers import StrictSerializer
 from rankings.serializers import BoardEntrySerializer
 
 from .models import MAX_ATTEMPTS, MAX_PARTICIPANTS, MIN_PARTICIPANTS, Format, Participant, Status, Tournament

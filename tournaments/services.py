@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from croniter import CroniterError, croniter
 from django.conf import settings
@@ -33,19 +33,18 @@ from rest_framework import status
 
 from accounts.models import CreditEntry, User
 from accounts.services import CreditGrant, credits_grant, credits_spend
+from common.errors import Conflict, DomainError
+from common.metrics import PRIZE_CREDITS_PAID, PRIZES_PAID
+from common.serializers import timestamp
+from common.tracing import tracer
+from events.bus import publish_many
 from games.models import Game, ScoreOperator
 from games.services import synthetic_pairing_check
-from leaderboard_project.errors import Conflict, DomainError
-from leaderboard_project.metrics import PRIZE_CREDITS_PAID, PRIZES_PAID
-from leaderboard_project.serializers import timestamp
-from leaderboard_project.tracing import tracer
 from rankings.boards import Board, hidden_board, tournament_board
 from rankings.engine.base import ranked
 from rankings.engine.sql import listing_order
 from rankings.models import Standing
 from rankings.services import ScoreInput, State, combine, standings_record_board, standings_replace_board
-from realtime.bus import publish_many
-from scores.models import Score
 
 from .models import (
     LIVE,
@@ -64,6 +63,29 @@ from .prizes import Placed, prize_awards, validate_split
 logger = logging.getLogger(__name__)
 
 FEED = "tournament"
+
+# What pays a finished tournament once the finish is committed: the payout task, handed in by the app's ready()
+# (the services know no Celery entry point). The clock pays anything still unpaid at its next tick.
+_pay_later: Callable[[int], object] | None = None
+
+
+# The scores a recompute replays: the players' counted (not voided) scores of a game in ``[start, end)``, as
+# ``(user_id, value, created_at)`` oldest first. The scores app sits above tournaments (a submit counts into
+# them), so it hands its reader in from ready().
+ScoresRead = Callable[..., Iterable[tuple[uuid.UUID, int, datetime]]]
+_scores_read: ScoresRead | None = None
+
+
+def scores_read_by(read: ScoresRead | None) -> None:
+    """Name what ``tournament_recompute`` reads scores with: ``read(game_id=, user_ids=, start=, end=)``."""
+    global _scores_read
+    _scores_read = read
+
+
+def payouts_run_by(pay_later: Callable[[int], object] | None) -> None:
+    """Name what pays a finished tournament by id after commit (``None``: the clock's next tick does)."""
+    global _pay_later
+    _pay_later = pay_later
 
 
 class TournamentInvalid(DomainError):
@@ -409,19 +431,17 @@ def tournament_recompute(*, tournament: Tournament, user_ids: Sequence[uuid.UUID
     if user_ids is not None:
         seats_query = seats_query.filter(user_id__in=user_ids)
     seats = {seat.user_id: seat for seat in seats_query}
-    scores = Score.objects.filter(
-        game=tournament.game,
-        user_id__in=list(seats),
-        voided_at__isnull=True,
-        created_at__gte=tournament.start_time,
-        created_at__lt=tournament.end_time,
-    ).order_by("created_at", "pk")
+    if _scores_read is None:
+        raise RuntimeError("no reader of scores is registered (the scores app's ready() registers one)")
+    scores = _scores_read(
+        game_id=tournament.game_id, user_ids=list(seats), start=tournament.start_time, end=tournament.end_time
+    )
     board = board_of(tournament)
     operator = _OPERATOR[tournament.format]
     states: dict[uuid.UUID, State | None] = dict.fromkeys(seats)
     for seat in seats.values():
         seat.attempts_used = 0
-    for user_id, value, created_at in scores.values_list("user_id", "value", "created_at").iterator():
+    for user_id, value, created_at in scores:
         seat = seats[user_id]
         if _counts(tournament, seat, created_at):
             seat.attempts_used += 1
@@ -441,7 +461,13 @@ def tournament_recompute(*, tournament: Tournament, user_ids: Sequence[uuid.UUID
     return sum(1 for state in states.values() if state is not None)
 
 
-def tournaments_score_voided(*, score: Score) -> None:
+class VoidedScore(Protocol):
+    game_id: uuid.UUID
+    user_id: uuid.UUID
+    created_at: datetime
+
+
+def tournaments_score_voided(*, score: VoidedScore) -> None:
     """Recompute the voided score's player in every tournament it counted in that is not paid yet."""
     for tournament in Tournament.objects.filter(
         game_id=score.game_id,
@@ -492,7 +518,7 @@ def tournament_start(*, tournament: Tournament, now_: bool = False) -> Tournamen
 def tournament_finish(*, tournament: Tournament, now_: bool = False) -> Tournament:
     """``running -> finished`` at the end time (or at once): freeze the standings into results with their prizes.
 
-    The payout runs after commit, as its own task.
+    The payout runs after commit, in the background (see ``payouts_run_by``).
     """
     tournament = _locked(tournament.pk)
     now = timezone.now()
@@ -513,9 +539,8 @@ def tournament_finish(*, tournament: Tournament, now_: bool = False) -> Tourname
         for r in results[: settings.REALTIME_BOARD_TOP]
     ]
     _announce(tournament, "tournament.finished", {"results": top, "players": len(results)})
-    from .tasks import tournament_pay_task
-
-    transaction.on_commit(lambda: tournament_pay_task.delay(tournament.pk), robust=True)
+    if _pay_later is not None:
+        transaction.on_commit(partial(_pay_later, tournament.pk), robust=True)
     return tournament
 
 

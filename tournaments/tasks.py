@@ -22,3 +22,8 @@ def tournament_pay_task(tournament_id: int) -> int:
         return len(services.tournament_pay(tournament=tournament))
     except services.IllegalTransition:
         return 0  # cancelled, or not finished: nothing to pay
+
+
+def tournament_pay_later(tournament_id: int) -> None:
+    """Queue the payout of a finished tournament (the services call this after the finish commits)."""
+    tournament_pay_task.delay(tournament_id)

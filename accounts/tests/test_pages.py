@@ -16,15 +16,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts import pages
 from accounts.models import CreditEntry, User
-from accounts.selectors import credit_prize_count, credit_prizes, user_get_by_username
+from accounts.selectors import credit_prize_count, user_get_by_username
 from accounts.tests.factories import DEFAULT_PASSWORD, CreditEntryFactory, UserFactory
+from dashboard import pages
 from games.tests.factories import GameFactory
 from leaderboard_project.tests.browser import sign_in
 from scores.services import score_submit, score_void
 from tournaments import services as tournaments
 from tournaments.models import Tournament
+from tournaments.selectors import player_prizes
 
 # Transactional: the ranking index is written after commit, and the browser tests need it anyway.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -261,21 +262,21 @@ def test_the_page_marks_the_signed_in_players_own_page(client, ada):
 # Reads behind the page
 
 
-def test_credit_prizes_names_the_tournament_and_place_of_each_paid_prize(ada, blaster):
+def test_player_prizes_names_the_tournament_and_place_of_each_paid_prize(ada, blaster):
     runner_up = UserFactory()
     cup = paid_cup(blaster, ada, runner_up, name="Spring Cup")
 
-    (prize,) = credit_prizes(user_id=runner_up.pk)
+    (prize,) = player_prizes(user_id=runner_up.pk)
 
     assert (prize.amount, prize.tournament_id, prize.tournament_name, prize.rank) == (300, cup.pk, "Spring Cup", 2)
     assert credit_prize_count(user_id=runner_up.pk) == 1
 
 
-def test_credit_prizes_leaves_out_adjustments_and_forgets_deleted_tournaments(ada):
+def test_player_prizes_leaves_out_adjustments_and_forgets_deleted_tournaments(ada):
     CreditEntryFactory(user=ada, amount=50, kind=CreditEntry.Kind.ADJUSTMENT, reference="adjustment:x")
     CreditEntryFactory(user=ada, amount=70, reference=f"tournament:{Tournament.objects.count() + 999}:prize")
 
-    prizes = credit_prizes(user_id=ada.pk)
+    prizes = player_prizes(user_id=ada.pk)
 
     assert [(p.amount, p.tournament_id, p.tournament_name, p.rank) for p in prizes] == [(70, None, None, None)]
 

@@ -2,10 +2,10 @@ import uuid
 
 import pytest
 
+from common.errors import DomainError
 from games.models import INT64_MAX, INT64_MIN, Game
 from games.services import GameInvalid, game_create, game_delete, game_update
 from games.tests.factories import GameFactory
-from leaderboard_project.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 

@@ -312,7 +312,7 @@ def exported_metric_names(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     PROMETHEUS_MULTIPROC_DIR the same metrics are read from the processes' files under the same names."""
     from django_prometheus.middleware import Metrics
 
-    import leaderboard_project.metrics  # noqa: F401  (registers Podium's metrics)
+    import common.metrics  # noqa: F401  (registers Podium's metrics)
     from leaderboard_project.metrics_view import metrics_registry
 
     Metrics.get_instance()  # django-prometheus registers its HTTP metrics with its middleware's first instance

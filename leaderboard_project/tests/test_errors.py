@@ -18,9 +18,9 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from accounts.services import api_key_create, api_key_revoke
+from common.errors import Conflict
 from games.models import Game
 from games.tests.factories import GameFactory
-from leaderboard_project.errors import Conflict
 
 pytestmark = pytest.mark.django_db
 
@@ -133,7 +133,7 @@ def test_json_nested_one_level_past_the_limit_is_400_and_at_the_limit_parses():
 
     from rest_framework.exceptions import ParseError
 
-    from leaderboard_project.parsers import MAX_JSON_DEPTH, BoundedJSONParser
+    from common.parsers import MAX_JSON_DEPTH, BoundedJSONParser
 
     def parse(depth):
         return BoundedJSONParser().parse(BytesIO(("[" * depth + "]" * depth).encode()))

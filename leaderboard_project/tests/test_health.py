@@ -1,7 +1,7 @@
 import pytest
 
 from rankings.engine import get_engine
-from rankings.index import READY_KEY
+from rankings.engine.redis import READY_KEY
 from rankings.services import boards_rebuild
 
 pytestmark = pytest.mark.django_db

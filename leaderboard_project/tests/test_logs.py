@@ -11,7 +11,7 @@ from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from leaderboard_project.logs import TraceContextFilter
+from common.logs import TraceContextFilter
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

@@ -21,10 +21,10 @@ from prometheus_client import REGISTRY
 
 from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
+from events.bus import publish
 from games.tests.factories import GameFactory
 from leaderboard_project.asgi import application
 from leaderboard_project.celery import app as celery_app
-from realtime.bus import publish
 from realtime.hub import Outbox, deliver
 from scores.services import BatchItem, ImportItem, score_import, score_submit, score_submit_batch
 from simulator.models import Simulation
@@ -411,7 +411,7 @@ def test_a_malformed_allow_list_entry_is_a_configuration_error(rf, production):
 
 _INCREMENT = """
 import sys
-from leaderboard_project.metrics import SCORES_SUBMITTED
+from common.metrics import SCORES_SUBMITTED
 SCORES_SUBMITTED.labels("multi-process", "client").inc(int(sys.argv[1]))
 """
 

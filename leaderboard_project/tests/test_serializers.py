@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from rest_framework import serializers
 
-from leaderboard_project.serializers import timestamp
+from common.serializers import timestamp
 
 
 @pytest.mark.parametrize(

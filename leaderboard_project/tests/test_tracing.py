@@ -16,9 +16,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from accounts.tests.factories import UserFactory
+from common import tracing
 from games.models import Game
 from games.tests.factories import GameFactory
-from leaderboard_project import tracing
 from tournaments import services as tournaments
 from tournaments.models import Status, Tournament
 from tournaments.tests.factories import running_cup_with_two_scores

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leaderboard_project import errors
+from common import errors
 from leaderboard_project.tests.test_errors import (
     BoomApi,
     ConflictApi,

@@ -126,3 +126,13 @@ class RankingEngine(ABC):
     @abstractmethod
     def rebuild(self, board: Board, rows: Iterable[StandingRow]) -> int:
         """Replace the board's index with ``rows``. Returns how many were loaded."""
+
+    def is_complete(self) -> bool:
+        """Whether the index holds every board: a full rebuild said so (``mark_complete``) and nothing has emptied
+        it since. An engine that reads the standings table itself always does."""
+        return True
+
+    def mark_complete(self, *, at: datetime) -> None:
+        """Record that the index now holds every board (the end of a full rebuild). Nothing to record for an
+        engine that is always complete."""
+        return None

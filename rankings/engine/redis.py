@@ -39,6 +39,8 @@ _SIGN = 1 << 63
 _MASK = (1 << 64) - 1
 _MICRO = timedelta(microseconds=1)
 _ORDER = struct.Struct(">QQ")
+# Set by a full rebuild: an index that restarted empty lacks it, and is rebuilt before it is read.
+READY_KEY = "podium:rank:ready"
 VERSION_WIDTH = 16  # hex digits before the member in the hash value
 REBUILD_CHUNK = 5_000
 
@@ -268,6 +270,12 @@ class RedisEngine(RankingEngine):
             ]
             found.append(({entry.user_id: entry for entry in entries}, size))
         return found
+
+    def is_complete(self) -> bool:
+        return bool(self.client.exists(READY_KEY))
+
+    def mark_complete(self, *, at: datetime) -> None:
+        self.client.set(READY_KEY, at.isoformat())
 
     def rebuild(self, board: Board, rows: Iterable[StandingRow]) -> int:
         """Load ``rows`` into fresh keys, then swap them in atomically: readers never see half a board."""

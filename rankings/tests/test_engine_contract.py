@@ -228,3 +228,17 @@ def test_the_place_on_an_ascending_board_and_an_empty_one(engine, load):
     assert engine.place(board, value=20, reached_at=T0, user_id=uuid.uuid4()) == (1, 2)
     assert engine.place(board, value=INT64_MIN, reached_at=T0, user_id=uuid.uuid4()) == (0, 1)
     assert engine.place(make_board("test.empty"), value=INT64_MAX, reached_at=T0, user_id=uuid.uuid4()) == (0, 1)
+
+
+def test_an_index_marked_complete_says_so(engine):
+    engine.mark_complete(at=T0)
+
+    assert engine.is_complete() is True
+
+
+def test_a_separate_index_that_restarted_empty_is_not_complete(engine):
+    engine.mark_complete(at=T0)
+    if engine.name == "redis":
+        engine.client.flushdb()  # what a restart without persistence leaves
+
+    assert engine.is_complete() is (engine.name != "redis")

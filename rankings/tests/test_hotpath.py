@@ -1,4 +1,4 @@
-"""The hot board route (leaderboard_project.hotpath): the plain public read answered without DRF, with the very
+"""The hot board route (common.hotpath): the plain public read answered without DRF, with the very
 answer of the full route, and everything else left to the full route."""
 
 import pytest
@@ -6,7 +6,7 @@ from django.test import Client
 from prometheus_client import REGISTRY
 
 from accounts.tests.factories import UserFactory
-from leaderboard_project.hotpath import routes
+from common.hotpath import routes
 from rankings import api
 from scores.moderation import player_shadow_ban
 from scores.services import score_submit

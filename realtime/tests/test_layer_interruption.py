@@ -5,8 +5,8 @@ import asyncio
 import pytest
 import redis
 
+from events.names import group_name
 from realtime.hub import PROBE_LATE, get_hub
-from realtime.names import group_name
 
 from .conftest import connect, frames, run, subscribe
 

@@ -101,9 +101,9 @@ def test_the_limit_counts_events_not_frames():
 def test_a_subscriber_attached_after_the_last_other_one_left_still_gets_events():
     from channels.db import database_sync_to_async
 
-    from realtime.bus import publish, sender
+    from events.bus import publish, sender
+    from events.names import parse_channel
     from realtime.hub import get_hub
-    from realtime.names import parse_channel
 
     async def scenario():
         hub = get_hub()

@@ -5,12 +5,12 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
+from events.bus import publish_resync
 from games.tests.factories import GameFactory
 from rankings.boards import game_board_at
 from rankings.models import Standing
 from rankings.periods import Period
 from rankings.services import board_rebuild
-from realtime.bus import publish_resync
 from scores.services import score_submit
 
 from .conftest import connect, frames, run, subscribe

@@ -17,8 +17,8 @@ from websockets.asyncio.client import connect
 
 from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
+from events.bus import publish_many, sender
 from games.tests.factories import GameFactory
-from realtime.bus import publish_many, sender
 
 from .conftest import run
 from .servers import serve

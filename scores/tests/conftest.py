@@ -25,7 +25,7 @@ def write_path(request, monkeypatch):
     """Run a test twice: standings merged as small sets are (one statement), and every set merged as large
     ones are (binary COPY into a staging table; PostgreSQL only, SQLite has one path)."""
     if request.param == "staged":
-        from leaderboard_project import bulk
+        from common import bulk
 
         monkeypatch.setattr(bulk, "STAGED_MIN_ROWS", 1)
     return request.param

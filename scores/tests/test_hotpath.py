@@ -1,4 +1,4 @@
-"""The hot submission route (leaderboard_project.hotpath): a player's plain score with an access token answered
+"""The hot submission route (common.hotpath): a player's plain score with an access token answered
 without DRF, with the full route's answer, and everything else left to the full route."""
 
 import dataclasses
@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from accounts.services import user_tokens
 from accounts.tests.factories import UserFactory
+from common.hotpath import routes
 from games.tests.factories import GameFactory
-from leaderboard_project.hotpath import routes
 from scores import api
 from scores.models import Score
 from scores.moderation import player_shadow_ban

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import is_player
-from leaderboard_project.pagination import OffsetPagination
+from common.pagination import OffsetPagination
 
 from ..models import RunStatus
 

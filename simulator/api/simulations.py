@@ -15,7 +15,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from leaderboard_project.schema import ErrorSerializer
+from common.schema import ErrorSerializer
 
 from ..models import Simulation
 from ..services import simulate as engine

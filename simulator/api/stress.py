@@ -15,8 +15,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from leaderboard_project.schema import ErrorSerializer
-from leaderboard_project.serializers import StrictSerializer
+from common.schema import ErrorSerializer
+from common.serializers import StrictSerializer
 
 from ..models import RunStatus, StressTest
 from ..services import stress as services

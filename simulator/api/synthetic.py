@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leaderboard_project.schema import ErrorSerializer
+from common.schema import ErrorSerializer
 
 from ..services.clear import synthetic_delete
 from ..services.synthetic import synthetic_summary

@@ -22,12 +22,12 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from accounts.models import CreditEntry, User
+from events.bus import publish_resync
 from games.models import Game
 from rankings import index
 from rankings.boards import Board, board_from_key, game_scope
 from rankings.models import StaleBoard, Standing
 from rankings.services import board_rebuild, standings_recompute
-from realtime.bus import publish_resync
 from scores.models import Score, ScoreAudit
 from tournaments.models import Participant, RecurringTournament, Tournament, TournamentResult
 from tournaments.services import prize_reference

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import User
+from common.errors import Conflict
 from games.models import Game
-from leaderboard_project.errors import Conflict
 
 from ..models import Simulation, StressTest
 from .cleanup import Progress, data_delete, data_lock

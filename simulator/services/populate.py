@@ -29,14 +29,13 @@ from functools import partial
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from events.bus import publish_resync
 from games.models import Game
 from games.services import game_create
-from realtime.bus import publish_resync
-from scores.models import Score, Source
+from scores.models import Source
 from scores.services import ImportItem, score_import
 from tournaments.models import Format, Participant, Status, Tournament
 from tournaments.services import (
@@ -47,11 +46,17 @@ from tournaments.services import (
     tournament_validate_rules,
 )
 
+from ..selectors import (
+    DEMO_EMAIL_DOMAIN,
+    DEMO_MARK,
+    DEMO_USERNAME_PREFIX,
+    DemoSummary,
+    demo_games,
+    demo_players,
+    demo_summary,
+)
 from .cleanup import Progress, data_delete, data_lock
 
-DEMO_MARK = "populate_demo"
-DEMO_USERNAME_PREFIX = "demo_"
-DEMO_EMAIL_DOMAIN = "players.podium-demo.invalid"
 ORGANIZER_USERNAME = "demo_podium"
 
 DEFAULT_PLAYERS = 2_000
@@ -266,46 +271,10 @@ NAMES: dict[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = {
 
 
 @dataclass(frozen=True)
-class DemoSummary:
-    players: int
-    games: int
-    scores: int
-    tournaments: dict[str, int]
-
-    @property
-    def empty(self) -> bool:
-        return not (self.players or self.games)
-
-
-@dataclass(frozen=True)
 class PopulateResult:
     created: bool
     summary: DemoSummary
     seconds: float = 0.0
-
-
-def demo_players() -> QuerySet[User]:
-    return User.objects.filter(
-        username__startswith=DEMO_USERNAME_PREFIX, email__endswith=f"@{DEMO_EMAIL_DOMAIN}", password__startswith="!"
-    )
-
-
-def demo_games() -> QuerySet[Game]:
-    return Game.objects.filter(rules__demo=DEMO_MARK)
-
-
-def _demo_tournaments() -> QuerySet[Tournament]:
-    return Tournament.objects.filter(Q(game__in=demo_games()) | Q(organizer__in=demo_players()))
-
-
-def demo_summary() -> DemoSummary:
-    by_status = dict(_demo_tournaments().order_by().values_list("status").annotate(n=Count("pk")))
-    return DemoSummary(
-        players=demo_players().count(),
-        games=demo_games().count(),
-        scores=Score.objects.filter(game__in=demo_games()).count(),
-        tournaments={status: by_status.get(status, 0) for status in Status.values},
-    )
 
 
 # --- populate ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ False, and a start is refused beforehand when demo data exists.
 Progress and liveness live in the cache (Redis in production, shared with the
 workers; local memory in the one embedded process): every progress step the
 populate reports stamps ``{step, done, total}`` there with a time-out of
-``STALE_SECONDS``. An active run with no stamp for that long (its worker or
+``POPULATION_STALE_SECONDS`` (selectors). An active run with no stamp for that long (its worker or
 server died) is ended ``failed`` by the next start or read through
 ``populations_reap``; until then a start is refused with 409.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -29,17 +28,17 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from leaderboard_project.errors import Conflict
+from common.errors import Conflict
 
+from .. import selectors
 from ..models import DemoPopulation, RunStatus
-from .populate import DEFAULT_PLAYERS, DemoSummary, demo_populate, demo_summary
+from ..selectors import DemoSummary, demo_summary, population_alive, population_progress_key
+from .populate import DEFAULT_PLAYERS, demo_populate
 from .runs import DEAD_MESSAGE, reap_dead, run_in_background
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_GAMES = 3
-# One step of the populate (a chunk of 20,000 scores on a slow database) may take a while without a stamp.
-STALE_SECONDS = 120.0
 END_ATTEMPTS = 5
 
 
@@ -53,28 +52,9 @@ class DemoDataExists(Conflict):
     message = "Demo data exists already; nothing to do."
 
 
-def _progress_key(population_id: int) -> str:
-    return f"simulator:population:{population_id}:progress"
-
-
 def _stamp(population_id: int, step: str, done: int, total: int) -> None:
     progress = {"step": step, "done": done, "total": total, "at": timezone.now().timestamp()}
-    cache.set(_progress_key(population_id), progress, timeout=STALE_SECONDS)
-
-
-def population_progress(population: DemoPopulation) -> dict[str, Any] | None:
-    """The last step an active run reported, ``{step, done, total, at}``; None before its first step or once over."""
-    if population.active is None:
-        return None
-    return cache.get(_progress_key(population.pk))
-
-
-def population_alive(population: DemoPopulation) -> bool:
-    """Whether an active run has reported within ``STALE_SECONDS`` (a new run gets that long to start)."""
-    since = population.started_at or population.created_at
-    if since > timezone.now() - timedelta(seconds=STALE_SECONDS):
-        return True
-    return cache.get(_progress_key(population.pk)) is not None
+    cache.set(population_progress_key(population_id), progress, timeout=selectors.POPULATION_STALE_SECONDS)
 
 
 def populations_reap() -> int:
@@ -166,7 +146,7 @@ def _summary_dict(summary: DemoSummary) -> dict[str, Any]:
 
 def _end(population_id: int, *, status: str, **fields: Any) -> None:
     """Close the row (a reaped run is left as it is); tried a few times, as a run left active blocks the next."""
-    cache.delete(_progress_key(population_id))
+    cache.delete(population_progress_key(population_id))
     for attempt in range(END_ATTEMPTS):
         try:
             DemoPopulation.objects.filter(pk=population_id, status=RunStatus.RUNNING).update(

@@ -35,9 +35,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from common import ratelimit
+from common.errors import DomainError
 from games.models import Game, ScoreOperator, SortOrder
-from leaderboard_project import ratelimit
-from leaderboard_project.errors import DomainError
 from scores.models import Source
 from scores.services import ScoreRateLimited, score_submit
 from tournaments.models import LIVE, Tournament

@@ -10,7 +10,7 @@ notices a stop request (``stopping``) made by any process, and ends the row
 
 Liveness: each counter write also refreshes a heartbeat in the cache (Redis
 in production, shared with the workers; local memory in the one embedded
-process). An active run without a heartbeat for ``STALE_SECONDS`` is dead
+process). An active run without a heartbeat for ``SIMULATION_STALE_SECONDS`` (selectors) is dead
 (its worker or server went away): the next start, stop or read ends it.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
 from functools import partial
 
 from django.core.cache import cache
@@ -27,9 +26,11 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from leaderboard_project.errors import Conflict
+from common.errors import Conflict
 
+from .. import selectors
 from ..models import RunStatus, Simulation
+from ..selectors import simulation_alive, simulation_heartbeat_key
 from .runs import DEAD_MESSAGE, reap_dead, run_in_background
 from .simulate import (
     Counters,
@@ -42,7 +43,6 @@ from .simulate import (
 
 logger = logging.getLogger(__name__)
 
-STALE_SECONDS = 30.0
 END_ATTEMPTS = 5
 
 
@@ -51,20 +51,10 @@ class SimulationRunning(Conflict):
     message = "A simulation is already running; stop it first."
 
 
-def _heartbeat_key(simulation_id: int) -> str:
-    return f"simulator:simulation:{simulation_id}:heartbeat"
-
-
 def _beat(simulation_id: int) -> None:
-    cache.set(_heartbeat_key(simulation_id), timezone.now().timestamp(), timeout=STALE_SECONDS)
-
-
-def simulation_alive(simulation: Simulation) -> bool:
-    """Whether an active run has reported within ``STALE_SECONDS`` (a new run gets that long to start)."""
-    since = simulation.started_at or simulation.created_at
-    if since > timezone.now() - timedelta(seconds=STALE_SECONDS):
-        return True
-    return cache.get(_heartbeat_key(simulation.pk)) is not None
+    cache.set(
+        simulation_heartbeat_key(simulation_id), timezone.now().timestamp(), timeout=selectors.SIMULATION_STALE_SECONDS
+    )
 
 
 def simulations_reap() -> int:
@@ -155,7 +145,7 @@ def _end(simulation_id: int, counters: Counters, *, final: str, error: str = "")
 
     Tried a few times: a run left ``running`` by one failed write would block new runs until it looks dead.
     """
-    cache.delete(_heartbeat_key(simulation_id))
+    cache.delete(simulation_heartbeat_key(simulation_id))
     fields = {**counters.as_dict(), "active": None, "finished_at": timezone.now(), "error": error}
     for attempt in range(END_ATTEMPTS):
         try:

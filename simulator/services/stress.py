@@ -44,9 +44,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from leaderboard_project import ratelimit
-from leaderboard_project.errors import Conflict, DomainError
-from realtime.bus import publish
+from common import ratelimit
+from common.errors import Conflict, DomainError
+from events.bus import publish
 
 from ..models import RunStatus, StressTest
 from .runs import DEAD_MESSAGE, reap_dead, run_in_background

@@ -19,8 +19,8 @@ from games.tests.factories import GameFactory
 from leaderboard_project.tests.browser import sign_in
 from simulator import selectors
 from simulator.models import DemoPopulation, RunStatus, Simulation, StressTest
+from simulator.selectors import DEMO_MARK
 from simulator.services import populations, simulations, stress
-from simulator.services.populate import DEMO_MARK
 
 STRESS = "/stress/"
 POPULATE = "/demo/population/"
@@ -621,7 +621,7 @@ def test_a_short_real_stress_run_from_the_page_streams_its_figures_and_lands_in_
 def test_the_stress_page_follows_a_run_from_its_events_without_a_reload(page, site):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    from realtime.bus import publish
+    from events.bus import publish
 
     _staff_tab(page, site)
     page.goto(site(STRESS))

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from games.tests.factories import GameFactory
 from simulator.models import DemoPopulation, RunStatus
+from simulator.selectors import DEMO_MARK, POPULATION_STALE_SECONDS, demo_players, demo_summary, population_progress
 from simulator.services import populations
-from simulator.services.populate import DEMO_MARK, demo_players, demo_summary
 from simulator.services.runs import DEAD_MESSAGE
 
 SMALL = {"players": 30, "games": 2}
@@ -78,7 +78,7 @@ def test_a_start_does_nothing_when_demo_data_exists(staff, no_dispatch):
 
 @pytest.mark.django_db
 def test_a_run_that_stopped_reporting_is_failed_and_does_not_block_a_new_one(staff, no_dispatch):
-    long_ago = timezone.now() - timedelta(seconds=populations.STALE_SECONDS + 5)
+    long_ago = timezone.now() - timedelta(seconds=POPULATION_STALE_SECONDS + 5)
     dead = DemoPopulation.objects.create(
         players=30, games=2, status=RunStatus.RUNNING, created_at=long_ago, started_at=long_ago
     )
@@ -99,7 +99,7 @@ def test_a_run_that_reports_progress_is_alive():
     populations._stamp(run.pk, "scores", 200, 600)
 
     assert populations.populations_reap() == 0
-    progress = populations.population_progress(run)
+    progress = population_progress(run)
     assert {key: progress[key] for key in ("step", "done", "total")} == {"step": "scores", "done": 200, "total": 600}
 
 
@@ -121,7 +121,7 @@ def test_a_run_creates_the_demo_data_and_records_what_exists(staff, monkeypatch)
     assert done.summary["games"] == 2 and done.summary["scores"] == 600
     assert done.seconds > 0 and done.started_at <= done.finished_at
     assert {"players", "scores", "tournaments"} <= set(steps)
-    assert populations.population_progress(done) is None  # over: no progress left behind
+    assert population_progress(done) is None  # over: no progress left behind
     assert populations.population_run(population_id=population.pk) is None  # a repeated delivery does nothing
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from games.tests.factories import GameFactory
 from scores.models import Score, Source
+from simulator import selectors
 from simulator.models import RunStatus, Simulation
 from simulator.services import simulations as services
 
@@ -155,10 +156,10 @@ def test_a_run_that_stopped_reporting_is_failed_and_a_new_one_may_start(staff_cl
 
 
 def test_a_live_run_is_not_taken_for_dead(staff_client, games, monkeypatch):
-    monkeypatch.setattr(services, "STALE_SECONDS", 1.5)
+    monkeypatch.setattr(selectors, "SIMULATION_STALE_SECONDS", 1.5)
     simulation_id = staff_client.post(URL, {"players": 10, "rate": 2, "duration": 30}).json()["id"]
     wait_for(simulation_id, {RunStatus.RUNNING})
-    time.sleep(2.5)  # older than STALE_SECONDS: only its heartbeats keep it alive
+    time.sleep(2.5)  # older than SIMULATION_STALE_SECONDS: only its heartbeats keep it alive
 
     assert staff_client.post(URL, {"players": 10, "rate": 1, "duration": 1}).status_code == 409
     assert Simulation.objects.get(pk=simulation_id).status == RunStatus.RUNNING

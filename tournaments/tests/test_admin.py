@@ -313,6 +313,20 @@ def test_finish_now_freezes_the_results(admin_client, make_tournament, game, pla
     assert [(r.rank, r.user, r.value, r.prize) for r in results] == [(1, players[1], 20, 50), (2, players[0], 10, 30)]
 
 
+def test_finish_now_queues_the_payout_after_commit(
+    admin_client, make_tournament, game, players, django_capture_on_commit_callbacks
+):
+    tournament = make_tournament(running=True, prize_pool=100)
+    play(tournament, game, [(players[0], [10]), (players[1], [20])])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_action(admin_client, "finish_now", tournament)
+
+    tournament.refresh_from_db()
+    assert tournament.status == Status.PAID
+    assert CreditEntry.objects.filter(user=players[1]).aggregate(total=Sum("amount"))["total"] == 50
+
+
 def test_recompute_standings_rebuilds_the_results_from_the_scores(admin_client, make_tournament, game, players):
     ace, bob = players[:2]
     tournament = make_tournament(running=True, prize_pool=100)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leaderboard_project.errors import DomainError
+from common.errors import DomainError
 from simulator.services.clear import synthetic_delete
 
 

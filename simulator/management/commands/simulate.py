@@ -23,11 +23,11 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from common.errors import DomainError
 from games.models import Game
-from leaderboard_project.errors import DomainError
 from simulator.models import Simulation
+from simulator.selectors import simulation_alive
 from simulator.services import simulate as engine
-from simulator.services.simulations import simulation_alive
 
 
 class Command(BaseCommand):

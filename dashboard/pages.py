@@ -1,4 +1,4 @@
-"""Pages of the boards: the dashboard and a game's page."""
+"""Pages that read several apps: the dashboard, a game's page, a player's page."""
 
 from __future__ import annotations
 
@@ -6,23 +6,24 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
+from accounts import selectors as account_selectors
 from accounts.permissions import hidden_viewer
+from common.pages import page_number
 from games.models import Game
 from games.selectors import game_list
-from leaderboard_project.pages import page_number
+from rankings import selectors
+from rankings.boards import Board, game_board_at, global_board_at
+from rankings.periods import Period
 from scores import selectors as score_selectors
 from simulator.selectors import service_stats
-
-from . import selectors
-from .boards import Board, game_board_at, global_board_at
-from .periods import Period
+from tournaments import selectors as tournament_selectors
 
 DASHBOARD_ROWS = 20  # the live channels carry a board's top 20
 FEED_ITEMS = 20
@@ -217,7 +218,67 @@ def game_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "rankings/game.html", context)
 
 
+# The chart draws at most this many of the player's latest scores; the table lists the first few.
+HISTORY_LIMIT = 500
+RECENT_ROWS = 20
+PRIZES_LIMIT = 50
+
+
+@require_safe
+def player_page(request: HttpRequest, username: str) -> HttpResponse:
+    player = account_selectors.user_get_by_username(username=username)
+    if player is None:
+        raise Http404("No such player.")
+    if player.username != username:
+        return redirect("player-page", username=player.username, permanent=True)
+    now = timezone.now()
+    standings = selectors.player_game_standings(user_id=player.pk, at=now)
+    history = list(
+        score_selectors.score_history(user_id=player.pk, viewer=request.user).select_related("game")[:HISTORY_LIMIT]
+    )
+    games = {game.pk: game for game, _ in standings} | {score.game.pk: score.game for score in history}
+    chart = {
+        "player": {"id": str(player.pk), "username": player.username},
+        "games": [
+            {
+                "id": str(game.pk),
+                "name": game.name,
+                "slug": game.slug,
+                "sort_order": game.sort_order,
+                "score_operator": game.score_operator,
+            }
+            for game in sorted(games.values(), key=lambda game: game.name)
+        ],
+        # Oldest first, as the chart draws them; void scores count nowhere, so they are not drawn.
+        "scores": [
+            {
+                "id": score.pk,
+                "game_id": str(score.game_id),
+                "value": score.value,
+                "at": score.created_at.isoformat(),
+                "personal_best": score.is_personal_best,
+            }
+            for score in reversed(history)
+            if not score.is_void
+        ],
+    }
+    context = {
+        "player": player,
+        "standings": standings,
+        "global_standing": selectors.board_player(board=global_board_at(Period.ALL, now), user_id=player.pk),
+        "credits": account_selectors.credit_balance(user_id=player.pk),
+        "prizes": tournament_selectors.player_prizes(user_id=player.pk, limit=PRIZES_LIMIT),
+        "prize_count": account_selectors.credit_prize_count(user_id=player.pk),
+        "recent": history[:RECENT_ROWS],
+        "recent_rows": RECENT_ROWS,
+        "chart": chart,
+        "is_me": request.user.is_authenticated and request.user.pk == player.pk,
+    }
+    return render(request, "accounts/player.html", context)
+
+
 urlpatterns = [
     path("", dashboard, name="home"),
     path("games/<slug:slug>/", game_page, name="game-page"),
+    path("players/<str:username>/", player_page, name="player-page"),
 ]

@@ -4,8 +4,8 @@ Every metric is defined here, once; the code that counts imports it from here. U
 processes (WSGI workers, ASGI servers, Celery workers) the values live in the multiprocess
 directory ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` adds them up.
 
-``podium_simulator_active`` is not counted by anyone: ``SimulatorCollector`` reads it from the
-database when ``/metrics`` is scraped (see ``metrics_view``).
+Gauges no code counts (``podium_simulator_active``) are read at each scrape by collectors the apps register
+here (``register_scrape_collector``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
@@ -105,31 +104,18 @@ def timed(histogram: Histogram, *labels: str) -> Callable[[Callable[P, R]], Call
     return decorate
 
 
-class SimulatorCollector(Collector):
-    """``podium_simulator_active{kind}``: 1 while a simulation, stress test or demo population is starting,
-    running or stopping, else 0, read from the database at each scrape.
+# Collectors read at each scrape of ``/metrics`` (and of a Celery worker's metrics port) and nowhere else, so no
+# other reader of the default registry runs them. Apps add theirs from ``AppConfig.ready()``: this module imports
+# no app.
+_scrape_collectors: list[Collector] = []
 
-    Kept out of the default registry: ``/metrics`` adds it to what it collects, so no other reader of the
-    registry queries the database. When the database does not answer, the metric is left out of that scrape
-    rather than failing the whole page.
-    """
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db import DatabaseError
+def register_scrape_collector(collector: Collector) -> None:
+    """Add ``collector`` to what each scrape reads (once per type: ``ready()`` may run more than once in tests)."""
+    if not any(type(existing) is type(collector) for existing in _scrape_collectors):
+        _scrape_collectors.append(collector)
 
-        from simulator.selectors import simulator_active
 
-        try:
-            active = simulator_active()
-        except DatabaseError:
-            logger.warning("could not read the simulator's state for /metrics", exc_info=True)
-            return
-        family = GaugeMetricFamily(
-            "podium_simulator_active",
-            "1 while a background run of this kind (simulation, stress_test, population) is starting, running or"
-            " stopping, else 0.",
-            labels=["kind"],
-        )
-        for kind, running in active.items():
-            family.add_metric([kind], 1.0 if running else 0.0)
-        yield family
+def scrape_collectors() -> list[Collector]:
+    """The collectors apps registered for ``/metrics``."""
+    return list(_scrape_collectors)

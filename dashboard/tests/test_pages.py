@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from accounts.services import user_tokens
 from accounts.tests.factories import UserFactory
+from dashboard.pages import GAME_PAGE_ROWS
 from games.tests.factories import GameFactory
 from leaderboard_project.tests.browser import sign_in
-from rankings.pages import GAME_PAGE_ROWS
 from scores.services import ImportItem, score_import, score_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)

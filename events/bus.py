@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -32,9 +33,9 @@ from django.db import transaction
 from django.utils import timezone
 from opentelemetry import context as otel_context
 
-from leaderboard_project.metrics import EVENTS_PUBLISHED
-from leaderboard_project.serializers import timestamp
-from leaderboard_project.tracing import tracer
+from common.metrics import EVENTS_PUBLISHED
+from common.serializers import timestamp
+from common.tracing import tracer
 
 from .names import BOARDS, BOARDS_RESYNC, group_name, parse_channel
 
@@ -96,6 +97,28 @@ async def _group_send(messages: list[tuple[str, dict[str, Any]]]) -> None:
             logger.warning("could not publish to %s", group, exc_info=True)
 
 
+# The event loops of this process's WebSocket servers (their hubs register them): the in-memory layer's queues
+# live there.
+_server_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def serve_on(loop: asyncio.AbstractEventLoop) -> None:
+    """Deliver this process's in-memory events on ``loop``, the loop of a WebSocket server that listens here."""
+    _server_loops.add(loop)
+
+
+def _serving_loop() -> asyncio.AbstractEventLoop | None:
+    """The running loop of this process's WebSocket server, if it runs one and this is not its thread."""
+    try:
+        current = asyncio.get_running_loop()
+    except RuntimeError:
+        current = None
+    for loop in list(_server_loops):
+        if loop.is_running() and loop is not current:
+            return loop
+    return None
+
+
 class _Sender:
     """Feeds the channel layer from synchronous code."""
 
@@ -111,9 +134,7 @@ class _Sender:
         if isinstance(get_channel_layer(), InMemoryChannelLayer):
             # The in-memory layer's queues belong to the loop of the server that listens: send there, whatever
             # thread publishes (a request, a background job), and wait, so events keep their order.
-            from .hub import serving_loop
-
-            loop = serving_loop()
+            loop = _serving_loop()
             if loop is None:
                 async_to_sync(_group_send)(messages)
             else:

@@ -1,0 +1,1 @@
+"""Pages that read several apps: the home dashboard, a game's page, a player's page."""
