@@ -49,21 +49,26 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import serving
-from bench.serving import Phase, PhaseResult, Profile, Request
+from bench.lib import cli, machine, phases, report
+from bench.lib.paths import RESULTS_DIR
+from bench.lib.phases import Phase, PhaseResult
+from bench.lib.profile import Profile, bench_services, check_dedicated_redis
+from bench.lib.seed import Seed, reset_and_seed
+from bench.lib.server import WSGI_APP, server_config
+from bench.lib.wrk import Request, check_wrk, http_call, write_request_file
 
 logger = logging.getLogger("bench.batch")
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium_batch_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
-DEFAULT_JSON = serving.RESULTS_DIR / "batch.json"
+DEFAULT_JSON = RESULTS_DIR / "batch.json"
 DEFAULT_SEED = 20260301
 SETTINGS_MODULE = "bench.floor_settings"
 FLOOR_PATH = "/bench/floor"
 GOAL_SCORES_PER_S = 50_000
 
 
-def batch_bodies(seed: serving.Seed, *, size: int, count: int, rng: random.Random) -> list[str]:
+def batch_bodies(seed: Seed, *, size: int, count: int, rng: random.Random) -> list[str]:
     """``count`` batch bodies of ``size`` items; ``{score}`` stands for a random score drawn per request.
 
     With users enough for every body to have its own (``--users`` at least
@@ -88,7 +93,7 @@ def batch_bodies(seed: serving.Seed, *, size: int, count: int, rng: random.Rando
     return bodies
 
 
-def build_phases(work: Path, seed: serving.Seed, bodies: list[str]) -> list[Phase]:
+def build_phases(work: Path, seed: Seed, bodies: list[str]) -> list[Phase]:
     authorization = f"Api-Key {seed.api_key}"
     requests = {
         "healthz": [Request("GET", "/healthz")],
@@ -101,21 +106,20 @@ def build_phases(work: Path, seed: serving.Seed, bodies: list[str]) -> list[Phas
         "batch": "POST /api/v1/scores/batch, API key",
     }
     return [
-        Phase(name, what[name], serving.write_request_file(work / f"{name}.txt", lines))
-        for name, lines in requests.items()
+        Phase(name, what[name], write_request_file(work / f"{name}.txt", lines)) for name, lines in requests.items()
     ]
 
 
-def check_server(base_url: str, seed: serving.Seed, body: str, size: int) -> dict[str, Any]:
+def check_server(base_url: str, seed: Seed, body: str, size: int) -> dict[str, Any]:
     """Untimed checks: the index is in use, the floor parses every item, a batch stores every item."""
-    status, ready = serving.http_call(base_url, Request("GET", "/readyz"))
+    status, ready = http_call(base_url, Request("GET", "/readyz"))
     if status != 200 or ready.get("status") != "ok":
         raise RuntimeError(f"/readyz: {status} {ready} (the ranking index must be complete and in use)")
     authorization = f"Api-Key {seed.api_key}"
-    status, parsed = serving.http_call(base_url, Request("POST", FLOOR_PATH, authorization, body))
+    status, parsed = http_call(base_url, Request("POST", FLOOR_PATH, authorization, body))
     if status != 200 or parsed != {"items": size}:
         raise RuntimeError(f"the parse floor answered {status} {parsed}")
-    status, stored = serving.http_call(base_url, Request("POST", "/api/v1/scores/batch", authorization, body))
+    status, stored = http_call(base_url, Request("POST", "/api/v1/scores/batch", authorization, body))
     if status != 200 or stored.get("created") != size:
         raise RuntimeError(f"a batch answered {status} {str(stored)[:300]}")
     return {"readyz": ready}
@@ -127,8 +131,8 @@ def scores_per_s(result: PhaseResult, size: int) -> float:
 
 def format_table(args: argparse.Namespace, results: Sequence[PhaseResult], machine: dict[str, Any]) -> str:
     lines = [
-        serving.machine_line("batch", machine),
-        f"{serving.WSGI_APP} on {', '.join(args.worker_classes)} (settings {SETTINGS_MODULE}); "
+        report.serving_machine_line("batch", machine),
+        f"{WSGI_APP} on {', '.join(args.worker_classes)} (settings {SETTINGS_MODULE}); "
         f"wrk {args.connections} connections, "
         f"{args.threads} threads, {args.duration:g} s per phase after {args.warmup:g} s warm-up; "
         f"{args.users:,} users, one game (desc, best); batches of {args.batch_size:,} items",
@@ -153,10 +157,10 @@ def format_table(args: argparse.Namespace, results: Sequence[PhaseResult], machi
             )
         lines.append(
             f"{result.server:14} {result.name:8} | {r.requests_per_s:8,.1f} {scores:9,.0f} {r.latency_ms['p50']:8.1f} "
-            f"{r.latency_ms['p99']:8.1f} {r.latency_ms['max']:8.1f} {serving.statuses_text(result):>10} | "
+            f"{r.latency_ms['p99']:8.1f} {r.latency_ms['max']:8.1f} {phases.statuses_text(result):>10} | "
             f"{ratio} | {goal}"
         )
-    lines += ["", *serving.cpu_table(results), ""]
+    lines += ["", *phases.cpu_table(results), ""]
     for result in results:
         if "stored" in result.checks:
             expected = result.result.statuses.get(200, 0) * args.batch_size
@@ -169,36 +173,24 @@ def format_table(args: argparse.Namespace, results: Sequence[PhaseResult], machi
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.batch", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--duration", type=float, default=15, help="seconds per timed phase (default 15)")
-    parser.add_argument("--warmup", type=float, default=2, help="untimed seconds before each phase (default 2)")
-    parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser = cli.parser("bench.batch", __doc__)
+    cli.add_wrk_load(parser, duration=15, connections=8)
     parser.add_argument("--batch-size", type=int, default=1000, help="items per batch (default 1000, the API's most)")
     parser.add_argument("--bodies", type=int, default=16, help="distinct pre-generated batch bodies (default 16)")
-    parser.add_argument("--users", type=int, default=1000, help="users, each with a first score (default 1000)")
-    parser.add_argument("--workers", type=int, default=2, help="server workers (default 2)")
-    parser.add_argument(
-        "--worker-class",
-        default="granian",
-        help="comma-separated servers: granian (the production web server, keep-alive), sync or gthread (gunicorn)",
+    cli.add_users(parser, each="a first score")
+    cli.add_workers(
+        parser,
+        worker_class_help="comma-separated servers: granian (the production web server, keep-alive), sync or gthread "
+        "(gunicorn)",
     )
-    serving.add_thread_arguments(parser)
     parser.add_argument("--phases", default="healthz,parse,batch", help="comma-separated subset of the phases")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="default bench/results/batch.json")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="a dedicated database: it is emptied")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a dedicated Redis DB: it is flushed")
-    parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--keep-files", action="store_true", help="keep bench/work/batch (request files, server logs)")
+    cli.add_json(parser, DEFAULT_JSON)
+    cli.add_services(parser, database_url=DEFAULT_DATABASE_URL, redis_url=DEFAULT_REDIS_URL)
+    cli.add_run(parser, seed=DEFAULT_SEED, work="batch")
     args = parser.parse_args(argv)
-    args.phases = [name.strip() for name in args.phases.split(",") if name.strip()]
-    if unknown := set(args.phases) - {"healthz", "parse", "batch"}:
-        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
-    args.worker_classes = [name.strip() for name in args.worker_class.split(",") if name.strip()]
-    if unknown := set(args.worker_classes) - {"granian", "sync", "gthread"}:
-        parser.error(f"unknown worker classes: {', '.join(sorted(unknown))}")
-    if error := serving.check_wrk() or serving.check_dedicated_redis(args.redis_url):
+    args.phases = cli.known_names(parser, args.phases, ("healthz", "parse", "batch"), "phases")
+    cli.check_worker_classes(parser, args)
+    if error := check_wrk() or check_dedicated_redis(args.redis_url):
         parser.error(error)
     if not 1 <= args.batch_size <= 1000:
         parser.error("--batch-size must be from 1 to 1000 (the API's limit)")
@@ -206,54 +198,36 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    cli.setup_logging()
     args = parse_args(argv)
     profile = Profile(database_url=args.database_url, redis_url=args.redis_url, settings_module=SETTINGS_MODULE)
-    serving.ensure_database(args.database_url)
-    serving.setup_django(profile)
-    args.work = serving.work_dir("batch")
     results: list[PhaseResult] = []
-    with serving.stopped_on_signals():
-        try:
-            machine = serving.machine_info(profile)
-            serving.warn_if_busy(machine)
-            seed = serving.reset_and_seed(profile=profile, users=args.users, tokens=False, seed=args.seed)
-            bodies = batch_bodies(seed, size=args.batch_size, count=args.bodies, rng=random.Random(args.seed))
-            phases = build_phases(args.work, seed, bodies)
-            check = partial(check_server, seed=seed, body=bodies[0].replace("{score}", "1"), size=args.batch_size)
-            for worker_class in args.worker_classes:
-                config = serving.server_config(args, worker_class)
-                results += serving.run_server(args, profile, config, phases, check=check, counted_phase="batch")
-        finally:
-            import redis
+    with bench_services(profile, name="batch", keep_files=args.keep_files) as args.work:
+        info = machine.machine_info(**machine.serving_stack(args.redis_url), **machine.load_before())
+        machine.warn_if_busy(info)
+        seed = reset_and_seed(profile=profile, users=args.users, tokens=False, seed=args.seed)
+        bodies = batch_bodies(seed, size=args.batch_size, count=args.bodies, rng=random.Random(args.seed))
+        built = build_phases(args.work, seed, bodies)
+        check = partial(check_server, seed=seed, body=bodies[0].replace("{score}", "1"), size=args.batch_size)
+        for worker_class in args.worker_classes:
+            config = server_config(args, worker_class)
+            results += phases.run_server(args, profile, config, built, check=check, counted_phase="batch")
 
-            redis.Redis.from_url(args.redis_url).flushdb()
-            if not args.keep_files:
-                serving.remove_work_dir(args.work)
-
-    table = format_table(args, results, machine)
+    table = format_table(args, results, info)
     sys.stdout.write(table + "\n")
     batch = [result for result in results if result.name == "batch"]
-    serving.write_json(
+    report.write_json(
         args.json,
         {
             "benchmark": "batch",
-            "machine": machine,
+            "machine": info,
             "settings": {
-                "duration_s": args.duration,
-                "warmup_s": args.warmup,
-                "connections": args.connections,
-                "wrk_threads": args.threads,
+                **phases.wrk_settings(args),
                 "batch_size": args.batch_size,
                 "bodies": args.bodies,
                 "body_bytes": len(bodies[0].replace("{score}", "500000000")),
                 "users": args.users,
-                "workers": args.workers,
-                "worker_classes": args.worker_classes,
-                "gthread_threads": args.gthread_threads,
-                "blocking_threads": args.blocking_threads,
-                "wsgi_app": serving.WSGI_APP,
-                "environment": profile.described(),
+                **phases.server_settings(args, profile),
                 "floors": {
                     "healthz": "GET /healthz: a plain Django view, no body, no work",
                     "parse": f"POST {FLOOR_PATH}: API-key auth and JSON parsing of the same bodies, no work",
@@ -271,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 },
             },
             "phases": [
-                serving.phase_record(result, scores_per_s=scores_per_s(result, args.batch_size)) for result in results
+                phases.phase_record(result, scores_per_s=scores_per_s(result, args.batch_size)) for result in results
             ],
             "table": table,
         },
@@ -280,8 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        logger.warning("interrupted: the server is stopped and the Redis DB flushed, no results written")
-        sys.exit(130)
+    cli.run(
+        main,
+        logger=logger,
+        interrupted="interrupted: the server is stopped and the Redis DB flushed, no results written",
+    )

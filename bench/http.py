@@ -42,14 +42,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import serving
-from bench.serving import Phase, PhaseResult, Profile, Request
+from bench.lib import cli, machine, phases, report
+from bench.lib.paths import RESULTS_DIR
+from bench.lib.phases import Phase, PhaseResult
+from bench.lib.profile import SCORE_RATE, Profile, bench_services, check_dedicated_redis
+from bench.lib.seed import Seed, reset_and_seed
+from bench.lib.server import WSGI_APP, server_config
+from bench.lib.wrk import Request, check_wrk, http_call, write_request_file
 
 logger = logging.getLogger("bench.http")
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium_http_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
-DEFAULT_JSON = serving.RESULTS_DIR / "http.json"
+DEFAULT_JSON = RESULTS_DIR / "http.json"
 DEFAULT_SEED = 20260301
 TOP_LIMIT = 100
 AROUND_LIMIT = 20
@@ -64,12 +69,12 @@ GO = {
 GOAL_FACTOR = {"write": 1.0, "top": 2.0, "around": 1.5}
 
 
-def write_body(seed: serving.Seed) -> str:
+def write_body(seed: Seed) -> str:
     """The body of a write, ``{score}`` standing for a random integer drawn per request."""
     return json.dumps({"game_id": str(seed.game_id), "score": 0}).replace('"score": 0', '"score": {score}')
 
 
-def build_phases(work: Path, seed: serving.Seed) -> list[Phase]:
+def build_phases(work: Path, seed: Seed) -> list[Phase]:
     board = f"/api/v1/leaderboard/game/{seed.game_id}"
     requests = {
         "floor": [Request("GET", "/healthz")],
@@ -87,27 +92,27 @@ def build_phases(work: Path, seed: serving.Seed) -> list[Phase]:
     }
     ok = {"write": (201,)}
     return [
-        Phase(name, what[name], serving.write_request_file(work / f"{name}.txt", lines), ok.get(name, (200,)))
+        Phase(name, what[name], write_request_file(work / f"{name}.txt", lines), ok.get(name, (200,)))
         for name, lines in requests.items()
     ]
 
 
-def check_server(base_url: str, seed: serving.Seed) -> dict[str, Any]:
+def check_server(base_url: str, seed: Seed) -> dict[str, Any]:
     """Untimed checks before measuring: the index is in use, and each phase's request answers as expected."""
-    status, ready = serving.http_call(base_url, Request("GET", "/readyz"))
+    status, ready = http_call(base_url, Request("GET", "/readyz"))
     if status != 200 or ready.get("status") != "ok":
         raise RuntimeError(f"/readyz: {status} {ready} (the ranking index must be complete and in use)")
     token, user_id = seed.access_tokens[0], seed.user_ids[0]
     write = Request("POST", "/api/v1/scores", f"Bearer {token}", write_body(seed))
-    status, body = serving.http_call(base_url, write, score=10**9)
+    status, body = http_call(base_url, write, score=10**9)
     if status != 201 or body["game_board"]["rank"] != 1:
         raise RuntimeError(f"a write answered {status} {body}")
-    status, body = serving.http_call(base_url, Request("GET", f"/api/v1/leaderboard/game/{seed.game_id}?limit=100"))
+    status, body = http_call(base_url, Request("GET", f"/api/v1/leaderboard/game/{seed.game_id}?limit=100"))
     if status != 200 or len(body["entries"]) != TOP_LIMIT or body["entries"][0]["user_id"] != str(user_id):
         raise RuntimeError(f"top 100 answered {status} {str(body)[:300]}")
     target = seed.user_ids[len(seed.user_ids) // 2]
     around = Request("GET", f"/api/v1/leaderboard/game/{seed.game_id}?around={target}&limit={AROUND_LIMIT}")
-    status, body = serving.http_call(base_url, around)
+    status, body = http_call(base_url, around)
     if (
         status != 200
         or len(body["entries"]) != AROUND_LIMIT
@@ -143,11 +148,11 @@ def format_table(
     args: argparse.Namespace, results: Sequence[PhaseResult], machine: dict[str, Any], verdict: dict[str, Any]
 ) -> str:
     lines = [
-        serving.machine_line("http", machine),
-        f"{serving.WSGI_APP} on {', '.join(args.worker_classes)}; wrk {args.connections} keep-alive connections, "
+        report.serving_machine_line("http", machine),
+        f"{WSGI_APP} on {', '.join(args.worker_classes)}; wrk {args.connections} keep-alive connections, "
         f"{args.threads} threads, "
         f"{args.duration:g} s per phase after {args.warmup:g} s warm-up; {args.users:,} users, one game (desc, best)",
-        f"DEBUG off; SCORE_RATE_PER_USER_GAME={serving.SCORE_RATE} (raised: the default 60/min would 429 the writes); "
+        f"DEBUG off; SCORE_RATE_PER_USER_GAME={SCORE_RATE} (raised: the default 60/min would 429 the writes); "
         "floor = GET /healthz (a plain Django view: there is no bare no-op endpoint)",
         "",
         f"{'server':14} {'phase':8} | {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'unexpected':>10} | "
@@ -167,10 +172,10 @@ def format_table(
             goal = f"{found['goal']}: {'met' if found['met'] else 'MISSED'} ({found['x_go_high']:.2f}x Go)"
         lines.append(
             f"{result.server:14} {result.name:8} | {r.requests_per_s:8,.0f} {r.latency_ms['p50']:8.2f} "
-            f"{r.latency_ms['p99']:8.2f} {r.latency_ms['max']:8.1f} {serving.statuses_text(result):>10} | "
+            f"{r.latency_ms['p99']:8.2f} {r.latency_ms['max']:8.1f} {phases.statuses_text(result):>10} | "
             f"{ratio} | {go_text:>11} {go_p99:>6} | {goal}"
         )
-    lines += ["", *serving.cpu_table(results), ""]
+    lines += ["", *phases.cpu_table(results), ""]
     for result in results:
         if "stored" in result.checks:
             lines.append(
@@ -181,35 +186,22 @@ def format_table(
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.http", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--duration", type=float, default=15, help="seconds per timed phase (default 15)")
-    parser.add_argument("--warmup", type=float, default=2, help="untimed seconds before each phase (default 2)")
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--users", type=int, default=1000, help="users, each with a token and a score (default 1000)")
-    parser.add_argument("--workers", type=int, default=2, help="server workers (default 2)")
-    parser.add_argument(
-        "--worker-class",
-        default="granian",
-        help="comma-separated servers, each run in turn: granian (the production web server, keep-alive), "
+    parser = cli.parser("bench.http", __doc__)
+    cli.add_wrk_load(parser, duration=15, connections=64)
+    cli.add_users(parser)
+    cli.add_workers(
+        parser,
+        worker_class_help="comma-separated servers, each run in turn: granian (the production web server, keep-alive), "
         "sync or gthread (gunicorn's workers)",
     )
-    serving.add_thread_arguments(parser)
     parser.add_argument("--phases", default="floor,write,top,around", help="comma-separated subset of the phases")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="default bench/results/http.json")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="a dedicated database: it is emptied")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a dedicated Redis DB: it is flushed")
-    parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--keep-files", action="store_true", help="keep bench/work/http (request files, server logs)")
+    cli.add_json(parser, DEFAULT_JSON)
+    cli.add_services(parser, database_url=DEFAULT_DATABASE_URL, redis_url=DEFAULT_REDIS_URL)
+    cli.add_run(parser, seed=DEFAULT_SEED, work="http")
     args = parser.parse_args(argv)
-    args.phases = [name.strip() for name in args.phases.split(",") if name.strip()]
-    if unknown := set(args.phases) - {"floor", "write", "top", "around"}:
-        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
-    args.worker_classes = [name.strip() for name in args.worker_class.split(",") if name.strip()]
-    if unknown := set(args.worker_classes) - {"granian", "sync", "gthread"}:
-        parser.error(f"unknown worker classes: {', '.join(sorted(unknown))}")
-    if error := serving.check_wrk() or serving.check_dedicated_redis(args.redis_url):
+    args.phases = cli.known_names(parser, args.phases, ("floor", "write", "top", "around"), "phases")
+    cli.check_worker_classes(parser, args)
+    if error := check_wrk() or check_dedicated_redis(args.redis_url):
         parser.error(error)
     if args.users < AROUND_LIMIT + TOP_LIMIT:
         parser.error(f"need at least {AROUND_LIMIT + TOP_LIMIT} users")
@@ -217,51 +209,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    cli.setup_logging()
     args = parse_args(argv)
     profile = Profile(database_url=args.database_url, redis_url=args.redis_url)
-    serving.ensure_database(args.database_url)
-    serving.setup_django(profile)
-    args.work = serving.work_dir("http")
     results: list[PhaseResult] = []
-    with serving.stopped_on_signals():
-        try:
-            machine = serving.machine_info(profile)
-            serving.warn_if_busy(machine)
-            seed = serving.reset_and_seed(profile=profile, users=args.users, tokens=True, seed=args.seed)
-            phases = build_phases(args.work, seed)
-            for worker_class in args.worker_classes:
-                config = serving.server_config(args, worker_class)
-                results += serving.run_server(
-                    args, profile, config, phases, check=lambda url: check_server(url, seed), counted_phase="write"
-                )
-        finally:
-            import redis
-
-            redis.Redis.from_url(args.redis_url).flushdb()
-            if not args.keep_files:
-                serving.remove_work_dir(args.work)
+    with bench_services(profile, name="http", keep_files=args.keep_files) as args.work:
+        info = machine.machine_info(**machine.serving_stack(args.redis_url), **machine.load_before())
+        machine.warn_if_busy(info)
+        seed = reset_and_seed(profile=profile, users=args.users, tokens=True, seed=args.seed)
+        built = build_phases(args.work, seed)
+        for worker_class in args.worker_classes:
+            config = server_config(args, worker_class)
+            results += phases.run_server(
+                args, profile, config, built, check=lambda url: check_server(url, seed), counted_phase="write"
+            )
 
     verdict = goal_verdict(results)
-    table = format_table(args, results, machine, verdict)
+    table = format_table(args, results, info, verdict)
     sys.stdout.write(table + "\n")
-    serving.write_json(
+    report.write_json(
         args.json,
         {
             "benchmark": "http",
-            "machine": machine,
+            "machine": info,
             "settings": {
-                "duration_s": args.duration,
-                "warmup_s": args.warmup,
-                "connections": args.connections,
-                "wrk_threads": args.threads,
+                **phases.wrk_settings(args),
                 "users": args.users,
-                "workers": args.workers,
-                "worker_classes": args.worker_classes,
-                "gthread_threads": args.gthread_threads,
-                "blocking_threads": args.blocking_threads,
-                "wsgi_app": serving.WSGI_APP,
-                "environment": profile.described(),
+                **phases.server_settings(args, profile),
                 "top_limit": TOP_LIMIT,
                 "around_limit": AROUND_LIMIT,
                 "floor": "GET /healthz: a plain Django view returning {'status': 'ok'}; the app has no bare endpoint",
@@ -269,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seed": seed.report,
             "go": GO,
             "goal": verdict,
-            "phases": [serving.phase_record(result) for result in results],
+            "phases": [phases.phase_record(result) for result in results],
             "table": table,
         },
     )
@@ -277,8 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        logger.warning("interrupted: the server is stopped and the Redis DB flushed, no results written")
-        sys.exit(130)
+    cli.run(
+        main,
+        logger=logger,
+        interrupted="interrupted: the server is stopped and the Redis DB flushed, no results written",
+    )

@@ -28,7 +28,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -36,27 +35,27 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
 
-from bench import serving
+from bench.lib import cli, machine, postgres, report
+from bench.lib.paths import PROJECT_DIR, RESULTS_DIR
+from bench.lib.profile import Profile, check_dedicated_redis
 
 logger = logging.getLogger("bench.populate")
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium_populate_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
-DEFAULT_JSON = serving.RESULTS_DIR / "populate.json"
+DEFAULT_JSON = RESULTS_DIR / "populate.json"
 DEFAULT_SEED = 2026  # populate_demo's own default
 GAMES = 3
 GOAL_SECONDS = 10.0
 FLOOR_TABLES = (("scores_score", "bench_floor_score"), ("rankings_standing", "bench_floor_standing"))
 SQLITE_BATCH = 10_000
-MANAGE = [sys.executable, str(serving.PROJECT_DIR / "manage.py")]
+MANAGE = [sys.executable, str(PROJECT_DIR / "manage.py")]
 BAR = re.compile(r"^(?P<step>\S+)\s+\[[#.]*\]\s+(?P<done>[\d,]+)/(?P<total>[\d,]+)")
 FOREIGN_KEY = re.compile(r'\s+REFERENCES\s+"\w+"\s*\("\w+"\)(\s+DEFERRABLE INITIALLY DEFERRED)?')
 
@@ -126,15 +125,10 @@ def floor() -> dict[str, Any]:
 # --- the parent: databases, child processes, report -----------------------------------
 
 
-def postgres_admin(database_url: str, statement: str) -> None:
-    with psycopg.connect(urlunsplit(urlsplit(database_url)._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(statement)
-
-
 def run_child(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     """Run ``command`` to its end; its wall time, stdout, and each progress-bar update with when it was drawn."""
     started = time.monotonic()
-    child = subprocess.Popen(command, cwd=serving.PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     events: list[tuple[float, str, int]] = []
     other: list[str] = []
     pending = b""
@@ -176,17 +170,16 @@ def phases(events: Sequence[tuple[float, str, int]], total: float) -> dict[str, 
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="podium-populate-"))
     if backend == "postgres":
-        name = urlsplit(args.database_url).path.lstrip("/")
-        postgres_admin(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        postgres_admin(args.database_url, f'CREATE DATABASE "{name}"')
-        profile = serving.Profile(database_url=args.database_url, redis_url=args.redis_url)
+        postgres.drop_database(args.database_url)
+        postgres.admin(args.database_url, f'CREATE DATABASE "{postgres.database_name(args.database_url)}"')
+        profile = Profile(database_url=args.database_url, redis_url=args.redis_url)
     else:
-        profile = serving.Profile(database_url=f"sqlite:///{scratch / 'podium.sqlite3'}", redis_url="")
+        profile = Profile(database_url=f"sqlite:///{scratch / 'podium.sqlite3'}", redis_url="")
     env = profile.server_environ() | {"PYTHONUNBUFFERED": "1"}
     try:
         if backend == "postgres":
             redis.Redis.from_url(args.redis_url).flushdb()
-        subprocess.run([*MANAGE, "migrate", "--verbosity", "0"], cwd=serving.PROJECT_DIR, env=env, check=True)
+        subprocess.run([*MANAGE, "migrate", "--verbosity", "0"], cwd=PROJECT_DIR, env=env, check=True)
         logger.info("%s: populate_demo --players %s --scores %s", backend, f"{args.players:,}", f"{args.scores:,}")
         command = [*MANAGE, "populate_demo", "--players", str(args.players), "--scores", str(args.scores)]
         populate = run_child([*command, "--games", str(GAMES), "--seed", str(args.seed)], env)
@@ -195,7 +188,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if backend == "postgres":
             redis.Redis.from_url(args.redis_url).flushdb()
-            postgres_admin(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            postgres.drop_database(args.database_url)
         shutil.rmtree(scratch, ignore_errors=True)
     found = json.loads(measured["stdout"])
     created = re.search(r"Created demo data in ([\d.]+)s", populate["stdout"])
@@ -221,29 +214,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def machine_info() -> dict[str, Any]:
-    import django
-
-    def git(*command: str) -> str:
-        return subprocess.run(["git", *command], cwd=serving.PROJECT_DIR, capture_output=True, text=True).stdout
-
-    changed = [line[3:] for line in git("status", "--porcelain").splitlines() if not line[3:].startswith("bench/")]
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": serving.cpu_model(),
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "load_average": os.getloadavg(),
-        "busy_percent_before": serving.machine_busy_percent(),
-        "code": {"commit": git("rev-parse", "HEAD").strip(), "uncommitted_outside_bench": changed},
-    }
-
-
 def format_table(runs: Sequence[dict[str, Any]], machine: dict[str, Any]) -> str:
     lines = [
-        f"populate  {machine['date']}  {machine['cpu_count']} CPUs ({machine['cpu_model']})  "
-        f"Python {machine['python']}  Django {machine['django']}",
+        report.machine_line("populate", machine, f"Python {machine['python']}", f"Django {machine['django']}"),
         "manage.py populate_demo, fresh database, wall time of the command (process start to exit); "
         "floor = the same score and standing rows stored again into scratch tables with the same indexes "
         "(executemany on SQLite, COPY on PostgreSQL)",
@@ -281,27 +254,29 @@ def format_table(runs: Sequence[dict[str, Any]], machine: dict[str, Any]) -> str
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.populate", description=__doc__.split("\n", 1)[0])
+    parser = cli.parser("bench.populate", __doc__)
     parser.add_argument("--players", type=int, default=10_000, help="default 10,000")
     parser.add_argument("--scores", type=int, default=200_000, help="default 200,000")
     parser.add_argument("--backends", default=None, help="sqlite, postgres (default both; postgres if reachable)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"populate_demo's seed (default {DEFAULT_SEED})")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="default bench/results/populate.json")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="a scratch database: dropped and created")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a dedicated Redis DB: it is flushed")
+    cli.add_json(parser, DEFAULT_JSON)
+    cli.add_services(
+        parser,
+        database_url=DEFAULT_DATABASE_URL,
+        redis_url=DEFAULT_REDIS_URL,
+        database_help="a scratch database: dropped and created",
+    )
     parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.floor:
         return args
     explicit = args.backends is not None
-    args.backends = [name.strip() for name in (args.backends or "sqlite,postgres").split(",") if name.strip()]
-    if unknown := set(args.backends) - {"sqlite", "postgres"}:
-        parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
-    if error := serving.check_dedicated_redis(args.redis_url):
+    args.backends = cli.known_names(parser, args.backends or "sqlite,postgres", ("sqlite", "postgres"), "backends")
+    if error := check_dedicated_redis(args.redis_url):
         parser.error(error)
     if "postgres" in args.backends and not explicit:
         try:
-            postgres_admin(args.database_url, "SELECT 1")
+            postgres.admin(args.database_url, "SELECT 1")
         except psycopg.Error as error:
             logger.warning("PostgreSQL at %s is not reachable (%s): SQLite only", args.database_url, error)
             args.backends.remove("postgres")
@@ -309,21 +284,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    cli.setup_logging()
     args = parse_args(argv)
     if args.floor:
         sys.stdout.write(json.dumps(floor(), default=str) + "\n")
         return 0
-    machine = machine_info()
-    serving.warn_if_busy(machine)
+    import django
+
+    info = machine.machine_info(django=django.get_version(), **machine.load_before(), code=machine.code_state())
+    machine.warn_if_busy(info)
     runs = [run_backend(backend, args) for backend in args.backends]
-    table = format_table(runs, machine)
+    table = format_table(runs, info)
     sys.stdout.write(table + "\n")
-    serving.write_json(
+    report.write_json(
         args.json,
         {
             "benchmark": "populate",
-            "machine": machine,
+            "machine": info,
             "settings": {"players": args.players, "scores": args.scores, "games": GAMES, "seed": args.seed},
             "goal": {"seconds": GOAL_SECONDS, "met": {run["backend"]: run["goal_met"] for run in runs}},
             "runs": runs,

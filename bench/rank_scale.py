@@ -32,32 +32,28 @@ See bench/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import logging
-import math
 import os
-import platform
 import random
-import secrets
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from bench import serving
+from bench.lib import cli, machine, report, stats
+from bench.lib.paths import RESULTS_DIR
+from bench.lib.postgres import ensure_database
+from bench.lib.profile import Profile, check_dedicated_redis, setup_django
+from bench.lib.seed import T0, VALUE_RANGE, Player, load_postgres, make_player, make_players, reset_postgres
+from bench.lib.timing import Query, QueryResult, time_query
 
 logger = logging.getLogger("bench.rank_scale")
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
-DEFAULT_JSON = PROJECT_DIR / "bench" / "results" / "rank_scale.json"
+DEFAULT_JSON = RESULTS_DIR / "rank_scale.json"
 DEFAULT_SEED = 20260301
 TEN_MILLION = 10_000_000
 
@@ -65,115 +61,10 @@ AROUND_BEFORE, AROUND_AFTER = 10, 9
 TOP_LIMIT = 100
 GOAL_P99_MS = 2.0  # the performance goals: rank / around p99 in the engine, Redis backend
 
-# Player i: a random UUID, a value uniform in [0, VALUE_RANGE) (a few ties at
-# 1M, more at 10M) and a reached_at within 30 days of T0, all derived from
-# (seed, i) so that any player can be rebuilt without keeping the board in memory.
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
-VALUE_RANGE = 1_000_000_000
-REACHED_SPREAD_MS = 30 * 86_400_000
-
 # Redis memory one player is expected to take (zset + hash entry), with headroom;
 # the 10M run is refused when the machine has less than twice that free.
 REDIS_BYTES_PER_PLAYER_ESTIMATE = 300
-COPY_CHUNK = 50_000
 ENGINE_FILES = ("rankings/engine/base.py", "rankings/engine/redis.py", "rankings/engine/sql.py")
-
-
-@dataclass(frozen=True)
-class Player:
-    index: int
-    user_id: uuid.UUID
-    value: int
-    reached_at: datetime
-
-
-def make_player(seed: int, index: int) -> Player:
-    digest = hashlib.blake2b(index.to_bytes(8, "big"), digest_size=32, key=seed.to_bytes(8, "big")).digest()
-    return Player(
-        index=index,
-        user_id=uuid.UUID(bytes=digest[:16], version=4),
-        value=int.from_bytes(digest[16:24], "big") % VALUE_RANGE,
-        reached_at=T0 + timedelta(milliseconds=int.from_bytes(digest[24:32], "big") % REACHED_SPREAD_MS),
-    )
-
-
-def make_players(seed: int, start: int, stop: int) -> Iterator[Player]:
-    return (make_player(seed, index) for index in range(start, stop))
-
-
-# --- timing -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stats:
-    samples: int
-    p50_ms: float
-    p99_ms: float
-    mean_ms: float
-    max_ms: float
-    ops_per_s: float
-
-
-def summarize(timings_ns: Sequence[int]) -> Stats:
-    """Nearest-rank percentiles; ops/s is one caller back to back (1 / mean)."""
-    ordered = sorted(timings_ns)
-    count = len(ordered)
-
-    def percentile(p: float) -> float:
-        return ordered[max(0, math.ceil(p / 100 * count) - 1)] / 1e6
-
-    mean_ns = sum(ordered) / count
-    return Stats(
-        samples=count,
-        p50_ms=round(percentile(50), 4),
-        p99_ms=round(percentile(99), 4),
-        mean_ms=round(mean_ns / 1e6, 4),
-        max_ms=round(ordered[-1] / 1e6, 4),
-        ops_per_s=round(1e9 / mean_ns, 1),
-    )
-
-
-@dataclass(frozen=True)
-class Query:
-    """One engine query and the floor it stands on, both called with a target player."""
-
-    name: str
-    podium: Callable[[Player], object]
-    floor: Callable[[Player], object]
-    floor_what: str
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    name: str
-    podium: Stats
-    floor: Stats
-    floor_what: str
-    ratio: dict[str, float]
-
-
-def time_query(query: Query, targets: Sequence[Player], warmup: Sequence[Player]) -> QueryResult:
-    """Warm up, then time engine call and floor alternately, swapping which goes first every sample.
-
-    Interleaving puts both under the same machine conditions, so the ratio
-    holds even when other work on the machine comes and goes.
-    """
-    for player in warmup:
-        query.podium(player)
-        query.floor(player)
-    podium_ns: list[int] = []
-    floor_ns: list[int] = []
-    pairs = ((query.podium, podium_ns), (query.floor, floor_ns))
-    for i, player in enumerate(targets):
-        for call, sink in pairs if i % 2 == 0 else pairs[::-1]:
-            start = time.perf_counter_ns()
-            call(player)
-            sink.append(time.perf_counter_ns() - start)
-    podium, floor = summarize(podium_ns), summarize(floor_ns)
-    ratio = {
-        key: round(getattr(podium, f"{key}_ms") / getattr(floor, f"{key}_ms"), 2) for key in ("p50", "p99", "mean")
-    }
-    return QueryResult(query.name, podium, floor, query.floor_what, ratio)
 
 
 # --- results ----------------------------------------------------------------
@@ -318,126 +209,10 @@ def run_redis(
 def position_quantiles(positions: Sequence[int], players: int) -> dict[str, float]:
     """Where the targets sit on the board, as a share of it (0 = top): shows the sample covers the middle."""
     ordered = sorted(positions)
-    return {
-        f"p{p}": round(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] / players, 3) for p in (1, 25, 50, 75, 99)
-    }
+    return {f"p{p}": round(stats.percentile(ordered, p / 100) / players, 3) for p in (1, 25, 50, 75, 99)}
 
 
 # --- PostgreSQL ---------------------------------------------------------------
-
-
-MARKER_TABLE = "bench_rank_scale_load"
-
-
-def ensure_database(database_url: str) -> None:
-    """Create the bench database if it is missing (connecting to the server's ``postgres`` database)."""
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            logger.info("postgres: creating database %s", name)
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _user_lines(seed: int, start: int, stop: int, now: str) -> Iterator[str]:
-    for player in make_players(seed, start, stop):
-        i = player.index
-        yield f"{player.user_id}\t!\t\\N\tf\tbench{i:08d}\tbench{i:08d}@example.invalid\t\t\tf\tt\t{now}\n"
-
-
-def _standing_lines(seed: int, board_key: str, players: int, now: str) -> Iterator[str]:
-    for player in make_players(seed, 0, players):
-        yield f"{board_key}\t{player.user_id}\t{player.value}\t{player.reached_at.isoformat()}\t1\t{now}\n"
-
-
-def _copy(cursor: Any, statement: str, lines: Iterator[str]) -> None:
-    with cursor.copy(statement) as copy:
-        while chunk := "".join(line for _, line in zip(range(COPY_CHUNK), lines, strict=False)):
-            copy.write(chunk)
-
-
-def reset_postgres(database_url: str) -> None:
-    """Empty the bench tables (``--reload``)."""
-    import psycopg
-
-    logger.info("postgres: emptying the bench tables")
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE accounts_user, rankings_standing CASCADE")
-        conn.execute(f"DROP TABLE IF EXISTS {MARKER_TABLE}")
-
-
-def load_postgres(*, database_url: str, board_key: str, players: int, seed: int) -> dict[str, Any]:
-    """Make sure users 0..players-1 and the board's standings are in the bench database (COPY), reusing what is there.
-
-    A marker row per data set (users, each board) is written in the same
-    transaction as its COPY, so an interrupted load is never taken for a complete one.
-    """
-    import psycopg
-
-    report: dict[str, Any] = {"method": "COPY", "reused": True}
-    now = datetime.now(UTC).isoformat()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (what text PRIMARY KEY, seed bigint NOT NULL, "
-            "players bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now())"
-        )
-        markers = {what: (s, n) for what, s, n in conn.execute(f"SELECT what, seed, players FROM {MARKER_TABLE}")}
-        users_seed, users_loaded = markers.get("users", (seed, 0))
-        if users_seed != seed:
-            logger.info("postgres: data of seed %d there, emptying the bench tables for seed %d", users_seed, seed)
-            conn.execute("TRUNCATE accounts_user, rankings_standing CASCADE")
-            conn.execute(f"TRUNCATE {MARKER_TABLE}")
-            markers, users_loaded = {}, 0
-        cursor = conn.cursor()
-        if users_loaded < players:
-            report["reused"] = False
-            logger.info("postgres: loading users %s..%s", f"{users_loaded:,}", f"{players - 1:,}")
-            started = time.perf_counter()
-            with conn.transaction():
-                _copy(
-                    cursor,
-                    "COPY accounts_user (id, password, last_login, is_superuser, username, email, display_name,"
-                    " country, is_staff, is_active, created_at) FROM STDIN",
-                    _user_lines(seed, users_loaded, players, now),
-                )
-                _set_marker(cursor, "users", seed, players)
-            report["users_seconds"] = round(time.perf_counter() - started, 1)
-        count = cursor.execute("SELECT count(*) FROM rankings_standing WHERE board = %s", [board_key]).fetchone()[0]
-        if markers.get(board_key) != (seed, players) or count != players:
-            report["reused"] = False
-            logger.info("postgres: loading %s standings on %s", f"{players:,}", board_key)
-            started = time.perf_counter()
-            with conn.transaction():
-                cursor.execute("DELETE FROM rankings_standing WHERE board = %s", [board_key])
-                _copy(
-                    cursor,
-                    "COPY rankings_standing (board, user_id, value, reached_at, version, updated_at) FROM STDIN",
-                    _standing_lines(seed, board_key, players, now),
-                )
-                _set_marker(cursor, board_key, seed, players)
-            report["standings_seconds"] = round(time.perf_counter() - started, 1)
-        if not report["reused"]:
-            # VACUUM sets the visibility map, so counts are index-only scans, as on a settled production table.
-            started = time.perf_counter()
-            conn.execute("VACUUM (ANALYZE) accounts_user")
-            conn.execute("VACUUM (ANALYZE) rankings_standing")
-            report["vacuum_analyze_seconds"] = round(time.perf_counter() - started, 1)
-        report["table_bytes"] = cursor.execute(
-            "SELECT pg_total_relation_size('rankings_standing'), pg_total_relation_size('accounts_user')"
-        ).fetchone()
-    report["standings_total_bytes"], report["users_total_bytes"] = report.pop("table_bytes")
-    return report
-
-
-def _set_marker(cursor: Any, what: str, seed: int, players: int) -> None:
-    cursor.execute(
-        f"INSERT INTO {MARKER_TABLE} (what, seed, players) VALUES (%s, %s, %s) ON CONFLICT (what) DO UPDATE"
-        " SET seed = EXCLUDED.seed, players = EXCLUDED.players, loaded_at = now()",
-        [what, seed, players],
-    )
 
 
 # The floors, written for a descending board (the bench board's direction) in
@@ -578,68 +353,16 @@ def explain_engine_calls(engine: Any, board: Any, player: Player) -> dict[str, l
 # --- set-up, report -------------------------------------------------------------
 
 
-def setup_django(*, database_url: str, redis_url: str) -> None:
-    """Point Podium at the bench database and Redis DB, as production would run (DEBUG off, no tracing)."""
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="leaderboard_project.settings",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        RANKING_REDIS_URL=redis_url,
-        # DEBUG on would record every SQL statement and time the ORM with its debug cursor.
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-    )
-    os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-    os.environ.pop("RANKING_ENGINE", None)
-    import django
-
-    django.setup()
-
-
-def machine_info(redis_url: str) -> dict[str, Any]:
-    import django
-    import psycopg
-    import redis
-    from django.db import connection
-
-    meminfo = _meminfo_kib() if Path("/proc/meminfo").exists() else {}
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        postgres_version = cursor.fetchone()[0]
-    client = redis.Redis.from_url(redis_url)
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "loadavg_start": [round(load, 2) for load in os.getloadavg()],
-        "cpu_count": os.cpu_count(),
-        "cpu_model": serving.cpu_model(),
-        "mem_total_gib": round(meminfo.get("MemTotal", 0) / 2**20, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "redis_py": redis.__version__,
-        "redis_server": client.info("server")["redis_version"],
-        "psycopg": psycopg.__version__,
-        "postgres": postgres_version,
-        "engine_files_sha256": {
-            name: hashlib.sha256((PROJECT_DIR / name).read_bytes()).hexdigest()[:16] for name in ENGINE_FILES
-        },
-    }
-
-
-def _meminfo_kib() -> dict[str, int]:
-    fields = (line.split() for line in Path("/proc/meminfo").read_text().splitlines())
-    return {parts[0].rstrip(":"): int(parts[1]) for parts in fields if len(parts) >= 2}
-
-
-def free_memory_bytes() -> int:
-    return _meminfo_kib().get("MemAvailable", 0) * 1024
-
-
 def format_table(runs: Sequence[BackendRun], settings: dict[str, Any], machine: dict[str, Any]) -> str:
     lines = [
-        f"rank_scale  {machine['date']}  {machine['cpu_count']} CPUs ({machine['cpu_model']})  "
-        f"Python {machine['python']}  redis-py {machine['redis_py']}  Redis {machine['redis_server']}  "
-        f"PostgreSQL {machine['postgres']}",
+        report.machine_line(
+            "rank_scale",
+            machine,
+            f"Python {machine['python']}",
+            f"redis-py {machine['redis_py']}",
+            f"Redis {machine['redis_server']}",
+            f"PostgreSQL {machine['postgres']}",
+        ),  # fmt: skip
         f"{settings['samples']} samples per query after {settings['warmup']} warm-up calls, seed {settings['seed']}; "
         f"around = before {AROUND_BEFORE}, after {AROUND_AFTER} (20 entries); top = offset 0, limit {TOP_LIMIT}; "
         "times in ms, one caller",
@@ -685,34 +408,46 @@ def goal_verdict(runs: Sequence[BackendRun]) -> dict[str, Any]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.rank_scale", description=__doc__.split("\n", 1)[0])
+    parser = cli.parser("bench.rank_scale", __doc__)
     parser.add_argument("--players", type=int, default=1_000_000, help="board size (default 1,000,000)")
     parser.add_argument("--also-10m", action="store_true", help="also run the Redis backend at 10M players")
     parser.add_argument("--samples", type=int, default=2000, help="timed calls per query (default 2000)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed calls per query first (default 200)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--backends", default="redis,sql", help="comma-separated: redis, sql (default both)")
-    parser.add_argument(
-        "--json", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON.relative_to(PROJECT_DIR)}"
-    )
+    cli.add_json(parser, DEFAULT_JSON)
     parser.add_argument("--reload", action="store_true", help="reload the PostgreSQL data even if it is there")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a dedicated Redis DB: it is flushed")
+    cli.add_services(parser, database_url=DEFAULT_DATABASE_URL, redis_url=DEFAULT_REDIS_URL, database_help=None)
     args = parser.parse_args(argv)
-    args.backends = [name.strip() for name in args.backends.split(",") if name.strip()]
-    if unknown := set(args.backends) - {"redis", "sql"}:
-        parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
-    if urlsplit(args.redis_url).path.strip("/") in ("", "0"):
-        parser.error("--redis-url must name a dedicated Redis DB other than 0: the bench flushes it")
+    args.backends = cli.known_names(parser, args.backends, ("redis", "sql"), "backends")
+    if error := check_dedicated_redis(args.redis_url):
+        parser.error(error)
     if args.samples < 1 or args.players < AROUND_BEFORE + AROUND_AFTER + TOP_LIMIT:
         parser.error("need at least one sample and a board larger than the queries")
     return args
 
 
+def machine_info(redis_url: str) -> dict[str, Any]:
+    import django
+    import psycopg
+    import redis
+
+    return machine.machine_info(
+        loadavg_start=[round(load, 2) for load in os.getloadavg()],
+        django=django.get_version(),
+        redis_py=redis.__version__,
+        redis_server=machine.redis_server_version(redis_url),
+        psycopg=psycopg.__version__,
+        postgres=machine.postgres_version(),
+        engine_files_sha256=machine.files_sha256(ENGINE_FILES),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     ensure_database(args.database_url)
-    setup_django(database_url=args.database_url, redis_url=args.redis_url)
+    # DEBUG off: the debug cursor would record every SQL statement and time the ORM.
+    setup_django(Profile(database_url=args.database_url, redis_url=args.redis_url))
 
     import redis
     from django.core.management import call_command
@@ -724,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         call_command("migrate", interactive=False, verbosity=0)
         if args.reload:
             reset_postgres(args.database_url)
-    machine = machine_info(args.redis_url)
+    info = machine_info(args.redis_url)
     settings = {"samples": args.samples, "warmup": args.warmup, "seed": args.seed, "backends": args.backends}
     sizes = [args.players] + ([TEN_MILLION] if args.also_10m and args.players != TEN_MILLION else [])
     flush_client = redis.Redis.from_url(args.redis_url)
@@ -743,23 +478,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs.append(phases[backend](args, board, players, targets, warmup, ranks_by_size[players]))
                 # Load average after the phase: the bench itself keeps about 1-3 busy; more means other work ran.
                 runs[-1].checks["loadavg_after"] = [round(load, 2) for load in os.getloadavg()]
-                write_report(args.json, runs, settings, machine, complete=False)
+                write_report(args.json, runs, settings, info, complete=False)
     finally:
         flush_client.flushdb(asynchronous=True)
 
-    table = write_report(args.json, runs, settings, machine, complete=True)
+    table = write_report(args.json, runs, settings, info, complete=True)
     sys.stdout.write(table + "\n")
-    logger.info("wrote %s", args.json)
     return 0
 
 
 def write_report(
     path: Path, runs: Sequence[BackendRun], settings: dict[str, Any], machine: dict[str, Any], *, complete: bool
 ) -> str:
-    """Write the JSON report and return the table. Until the run is complete it goes to ``<path>.partial``,
-    so a run that dies keeps what it measured without overwriting the last complete report."""
+    """Write the JSON report (``<path>.partial`` until the run is complete) and return the table."""
     table = format_table(runs, settings, machine)
-    report = {
+    result = {
         "benchmark": "rank_scale",
         "complete": complete,
         "machine": machine,
@@ -774,11 +507,7 @@ def write_report(
         "runs": [asdict(run) for run in runs],
         "table": table,
     }
-    partial = path.with_name(path.name + ".partial")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    (path if complete else partial).write_text(json.dumps(report, indent=2, default=str) + "\n")
-    if complete:
-        partial.unlink(missing_ok=True)
+    report.write_result(path, result, complete=complete)
     return table
 
 
@@ -791,8 +520,8 @@ def redis_phase(
     reference_ranks: dict[int, int],
 ) -> BackendRun:
     needed = players * REDIS_BYTES_PER_PLAYER_ESTIMATE
-    if free_memory_bytes() < 2 * needed:
-        reason = f"needs about {needed / 2**30:.1f} GiB twice over, {free_memory_bytes() / 2**30:.1f} GiB free"
+    if machine.free_memory_bytes() < 2 * needed:
+        reason = f"needs about {needed / 2**30:.1f} GiB twice over, {machine.free_memory_bytes() / 2**30:.1f} GiB free"
         logger.warning("redis at %s players skipped: %s", f"{players:,}", reason)
         return BackendRun("redis", players, skipped=reason)
     return run_redis(

@@ -21,7 +21,7 @@ whose HTTP goes through Django's ASGI handler):
 
 Each serves, one after another, on the same data (PostgreSQL and the Redis
 ranking index, DEBUG off, a fresh SECRET_KEY, the settings of
-``bench.serving.Profile`` with the URLconf of ``bench.servers_urls``):
+``bench.lib.profile.Profile`` with the URLconf of ``bench.servers_urls``):
 
 * ``ping``  -- ``GET /bench/ping``: a minimal DRF ``APIView`` with the project's
   default DRF classes answering a small JSON, no database, no Redis;
@@ -49,7 +49,6 @@ See bench/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import importlib.util
 import logging
 import math
@@ -62,14 +61,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import http, serving
-from bench.serving import CommandServer, GunicornServer, Phase, PhaseResult, Profile, Request, ServerConfig
+from bench import http
+from bench.lib import cli, machine, phases, procs, report
+from bench.lib.cpu import CLK_TCK, machine_busy_percent, processes
+from bench.lib.logs import scan_log
+from bench.lib.paths import RESULTS_DIR
+from bench.lib.phases import Phase, PhaseResult
+from bench.lib.profile import Profile, bench_services, check_dedicated_redis
+from bench.lib.seed import Seed, reset_and_seed, score_count
+from bench.lib.server import ASGI_APP, WSGI_APP, CommandServer, GunicornServer, ServerConfig, ServerProcess
+from bench.lib.stats import geometric_mean, median
+from bench.lib.wrk import Request, http_call, write_request_file
 
 logger = logging.getLogger("bench.servers")
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium_bench_servers"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
-DEFAULT_JSON = serving.RESULTS_DIR / "servers.json"
+DEFAULT_JSON = RESULTS_DIR / "servers.json"
 DEFAULT_SEED = 20260301
 SETTINGS_MODULE = "bench.servers_settings"
 PING_PATH = "/bench/ping"
@@ -92,7 +100,7 @@ class Candidate:
     environ: tuple[tuple[str, str], ...] = ()
     default: bool = True
 
-    def server(self, *, profile: Profile, port: int, log_path: Path) -> serving.ServerProcess:
+    def server(self, *, profile: Profile, port: int, log_path: Path) -> ServerProcess:
         if self.gunicorn is not None:
             return GunicornServer(profile=profile, config=self.gunicorn, port=port, log_path=log_path)
         return CommandServer(
@@ -139,7 +147,7 @@ CANDIDATES = (
         "granian-wsgi-2-default",
         "granian wsgi 2w bt256",
         "wsgi",
-        granian("wsgi", serving.WSGI_APP),
+        granian("wsgi", WSGI_APP),
         processes=3,
         default=False,
     ),
@@ -147,14 +155,14 @@ CANDIDATES = (
         "granian-wsgi-2-bt1",
         "granian wsgi 2w bt1",
         "wsgi",
-        granian("wsgi", serving.WSGI_APP, blocking_threads=1),
+        granian("wsgi", WSGI_APP, blocking_threads=1),
         processes=3,
     ),
     Candidate(
         "granian-wsgi-2-bt4",
         "granian wsgi 2w bt4",
         "wsgi",
-        granian("wsgi", serving.WSGI_APP, blocking_threads=4),
+        granian("wsgi", WSGI_APP, blocking_threads=4),
         processes=3,
     ),
     Candidate(
@@ -163,7 +171,7 @@ CANDIDATES = (
         "asgi",
         (
             str(BIN / "uvicorn"),
-            serving.ASGI_APP,
+            ASGI_APP,
             "--host",
             "127.0.0.1",
             "--port",
@@ -190,7 +198,7 @@ CANDIDATES = (
         "daphne 1p",
         "asgi",
         # -v 0: no access log (daphne writes one to stdout at the default verbosity), warnings and errors kept.
-        (str(BIN / "daphne"), "-b", "127.0.0.1", "-p", "{port}", "-v", "0", serving.ASGI_APP),
+        (str(BIN / "daphne"), "-b", "127.0.0.1", "-p", "{port}", "-v", "0", ASGI_APP),
         environ=ASGI_ENVIRON,
     ),
     # asginl: ASGI without lifespan; channels' ProtocolTypeRouter has no lifespan app, and granian's "asgi" would
@@ -199,7 +207,7 @@ CANDIDATES = (
         "granian-asgi-2",
         "granian asgi 2w",
         "asgi",
-        granian("asginl", serving.ASGI_APP),
+        granian("asginl", ASGI_APP),
         processes=3,
         environ=ASGI_ENVIRON,
     ),
@@ -209,21 +217,21 @@ CANDIDATES = (
 # --- phases ---------------------------------------------------------------------------------
 
 
-def build_phases(work: Path, seed: serving.Seed) -> dict[str, Phase]:
+def build_phases(work: Path, seed: Seed) -> dict[str, Phase]:
     """The endpoints' request files: ``top`` and ``write`` as bench.http makes them, plus ``ping``."""
     podium = {phase.name: phase for phase in http.build_phases(work, seed)}
     ping = Phase(
         "ping",
         f"GET {PING_PATH} (a DRF APIView, the project's default DRF classes, small constant JSON)",
-        serving.write_request_file(work / "ping.txt", [Request("GET", PING_PATH)]),
+        write_request_file(work / "ping.txt", [Request("GET", PING_PATH)]),
     )
     return {"ping": ping, "top": podium["top"], "write": podium["write"]}
 
 
-def check_server(base_url: str, seed: serving.Seed) -> dict[str, Any]:
+def check_server(base_url: str, seed: Seed) -> dict[str, Any]:
     """bench.http's checks (readyz, a write, top 100, around), then the ping endpoint."""
     checks = http.check_server(base_url, seed)
-    status, body = serving.http_call(base_url, Request("GET", PING_PATH))
+    status, body = http_call(base_url, Request("GET", PING_PATH))
     if status != 200 or body != PING_BODY:
         raise RuntimeError(f"{PING_PATH} answered {status} {body}")
     return checks
@@ -263,7 +271,7 @@ class Measured:
         return self.phase.unexpected + self.phase.log["errors"] + int(self.pids_changed)
 
     def record(self) -> dict[str, Any]:
-        return serving.phase_record(
+        return phases.phase_record(
             self.phase,
             round=self.round,
             candidate=self.candidate.key,
@@ -281,13 +289,13 @@ def run_candidate(
     args: argparse.Namespace,
     profile: Profile,
     candidate: Candidate,
-    phases: dict[str, Phase],
-    seed: serving.Seed,
+    built: dict[str, Phase],
+    seed: Seed,
     round_: int,
 ) -> tuple[list[Measured], dict[str, Any]]:
     """Start one candidate, wait until it is idle, check it, measure every endpoint, stop it."""
     log_path = args.work / f"{candidate.key}-r{round_}.log"
-    server = candidate.server(profile=profile, port=args.port or serving.free_port(), log_path=log_path)
+    server = candidate.server(profile=profile, port=args.port or procs.free_port(), log_path=log_path)
     measured: list[Measured] = []
     started = time.monotonic()
     try:
@@ -299,30 +307,30 @@ def run_candidate(
             "start_s": round(time.monotonic() - started, 1),
             "idle_after_s": idle_after,
             "processes": len(server.pids()),
-            "busy_percent_before": serving.machine_busy_percent(),
+            "busy_percent_before": machine_busy_percent(),
             "load_average_before": os.getloadavg(),
             "checks": check_server(server.base_url, seed),
         }
-        run["startup_log"] = serving.scan_log(server.log_since(0))
+        run["startup_log"] = scan_log(server.log_since(0))
         for endpoint in args.endpoints:
             pids = server.pids()
-            ticks = serving.processes()
-            phase = serving.run_phase(
+            ticks = processes()
+            phase = phases.run_phase(
                 server,
-                phases[endpoint],
+                built[endpoint],
                 duration=args.duration,
                 warmup=args.warmup,
                 connections=args.connections,
                 threads=args.threads,
-                count=serving.score_count if endpoint == "write" else None,
+                count=score_count if endpoint == "write" else None,
             )
             percent = phase.cpu[server.cpu_party]
             cpu_s = round(percent * phase.result.duration_s / 100, 2)
-            after = serving.processes()
+            after = processes()
             # Per process, warm-up included: how the load spread over the workers.
             split = sorted(
                 (
-                    round((after[pid].cpu_ticks - ticks[pid].cpu_ticks) / serving.CLK_TCK, 2)
+                    round((after[pid].cpu_ticks - ticks[pid].cpu_ticks) / CLK_TCK, 2)
                     for pid in pids
                     if pid in after and pid in ticks
                 ),
@@ -370,10 +378,6 @@ class Row:
         }
 
 
-def median(values: Sequence[float]) -> float:
-    return round(statistics.median(values), 2)
-
-
 def summarize(measured: Sequence[Measured], candidates: Sequence[Candidate], endpoints: Sequence[str]) -> list[Row]:
     rows = []
     for endpoint in endpoints:
@@ -384,7 +388,7 @@ def summarize(measured: Sequence[Measured], candidates: Sequence[Candidate], end
             details = []
             for m in runs:
                 if m.errors:
-                    found = [serving.statuses_text(m.phase)]
+                    found = [phases.statuses_text(m.phase)]
                     if m.phase.log["errors"]:
                         found.append(f"log errors {m.phase.log['errors']}")
                     if m.pids_changed:
@@ -413,10 +417,6 @@ def summarize(measured: Sequence[Measured], candidates: Sequence[Candidate], end
                 )
             )
     return rows
-
-
-def geometric_mean(values: Sequence[float]) -> float:
-    return math.exp(sum(math.log(value) for value in values) / len(values)) if values else 0.0
 
 
 def per_round_geomeans(measured: Sequence[Measured], key: str, endpoints: Sequence[str]) -> list[float]:
@@ -507,7 +507,7 @@ def ratio_text(value: float | None) -> str:
 def format_table(args: argparse.Namespace, rows: Sequence[Row], judged: dict[str, Any], machine: dict[str, Any]) -> str:
     by_key = {c.key: c for c in args.candidates}
     lines = [
-        serving.machine_line("servers", machine),
+        report.serving_machine_line("servers", machine),
         f"granian {machine['granian']}  uvicorn {machine['uvicorn']} (http {machine['uvicorn_http']}, "
         f"loop {machine['uvicorn_loop']})  daphne {machine['daphne']}  Twisted {machine['twisted']}",
         f"wrk {args.connections} connections, {args.threads} threads, {args.duration:g} s per endpoint after "
@@ -583,41 +583,31 @@ def format_table(args: argparse.Namespace, rows: Sequence[Row], judged: dict[str
     return "\n".join(lines)
 
 
-def postgres_setting(name: str) -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(f"SHOW {name}")
-        return cursor.fetchone()[0]
-
-
-def versions(machine: dict[str, Any]) -> dict[str, Any]:
-    def version(name: str) -> str:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
+def versions() -> dict[str, Any]:
+    """What the candidates run on, besides what every serving bench records."""
+    found = machine.package_versions(
+        ("granian", "uvicorn", "daphne", "twisted", "channels", "djangorestframework"), missing="not installed"
+    )
     # uvicorn's --http auto / --loop auto pick httptools and uvloop when installed, h11 and asyncio otherwise.
-    return machine | {
-        "granian": version("granian"),
-        "uvicorn": version("uvicorn"),
+    return {
+        "granian": found["granian"],
+        "uvicorn": found["uvicorn"],
         "uvicorn_http": "httptools" if importlib.util.find_spec("httptools") else "h11",
         "uvicorn_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        "daphne": version("daphne"),
-        "twisted": version("twisted"),
-        "channels": version("channels"),
-        "djangorestframework": version("djangorestframework"),
-        "postgres_max_connections": int(postgres_setting("max_connections")),
-        "code": serving.code_state(),
+        "daphne": found["daphne"],
+        "twisted": found["twisted"],
+        "channels": found["channels"],
+        "djangorestframework": found["djangorestframework"],
+        "postgres_max_connections": int(machine.postgres_setting("max_connections")),
+        "code": machine.code_state(),
     }
 
 
-def report(
+def result(
     args: argparse.Namespace,
     profile: Profile,
     machine: dict[str, Any],
-    seed: serving.Seed | None,
+    seed: Seed | None,
     measured: Sequence[Measured],
     runs: Sequence[dict[str, Any]],
     *,
@@ -631,10 +621,7 @@ def report(
         "complete": complete,
         "machine": machine,
         "settings": {
-            "duration_s": args.duration,
-            "warmup_s": args.warmup,
-            "connections": args.connections,
-            "wrk_threads": args.threads,
+            **phases.wrk_settings(args),
             "rounds": args.rounds,
             "users": args.users,
             "endpoints": args.endpoints,
@@ -685,13 +672,16 @@ def report(
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.servers", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--duration", type=float, default=10, help="timed seconds per endpoint (default 10)")
-    parser.add_argument("--warmup", type=float, default=2, help="untimed seconds before each (default 2)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser = cli.parser("bench.servers", __doc__)
+    cli.add_wrk_load(
+        parser,
+        duration=10,
+        connections=32,
+        duration_help="timed seconds per endpoint",
+        warmup_help="untimed seconds before each (default 2)",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="times every candidate is run (default 1)")
-    parser.add_argument("--users", type=int, default=1000, help="users, each with a token and a score (default 1000)")
+    cli.add_users(parser)
     parser.add_argument(
         "--candidates",
         default=",".join(c.key for c in CANDIDATES if c.default),
@@ -699,28 +689,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"{', '.join(c.key for c in CANDIDATES if not c.default)}; {BASELINE} is always run)",
     )
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS), help="comma-separated subset of ping,top,write")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="default bench/results/servers.json")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="a dedicated database: it is emptied")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a dedicated Redis DB: it is flushed")
-    parser.add_argument("--port", type=int, default=0, help="server port (default: a free one each time)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--keep-files", action="store_true", help="keep bench/work/servers (request files, logs)")
+    cli.add_json(parser, DEFAULT_JSON)
+    cli.add_services(parser, database_url=DEFAULT_DATABASE_URL, redis_url=DEFAULT_REDIS_URL)
+    cli.add_run(
+        parser,
+        seed=DEFAULT_SEED,
+        work="servers",
+        kept="request files, logs",
+        port="server port (default: a free one each time)",
+    )
     args = parser.parse_args(argv)
-    keys = [key.strip() for key in args.candidates.split(",") if key.strip()]
-    known = {c.key: c for c in CANDIDATES}
-    if unknown := set(keys) - set(known):
-        parser.error(f"unknown candidates: {', '.join(sorted(unknown))}")
+    keys = cli.known_names(parser, args.candidates, [c.key for c in CANDIDATES], "candidates")
     if BASELINE not in keys:
         keys.insert(0, BASELINE)
     args.candidates = [c for c in CANDIDATES if c.key in keys]
-    args.endpoints = [name.strip() for name in args.endpoints.split(",") if name.strip()]
-    if unknown := set(args.endpoints) - set(ENDPOINTS):
-        parser.error(f"unknown endpoints: {', '.join(sorted(unknown))}")
+    args.endpoints = cli.known_names(parser, args.endpoints, ENDPOINTS, "endpoints")
     if args.duration < 1 or not float(args.duration).is_integer() or not float(args.warmup).is_integer():
         parser.error("--duration and --warmup are whole seconds (wrk's), --duration at least 1")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    if error := serving.check_dedicated_redis(args.redis_url):
+    if error := check_dedicated_redis(args.redis_url):
         parser.error(error)
     if args.users < http.AROUND_LIMIT + http.TOP_LIMIT:
         parser.error(f"need at least {http.AROUND_LIMIT + http.TOP_LIMIT} users")
@@ -728,40 +716,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    cli.setup_logging()
     args = parse_args(argv)
     profile = Profile(database_url=args.database_url, redis_url=args.redis_url, settings_module=SETTINGS_MODULE)
-    serving.ensure_database(args.database_url)
-    serving.setup_django(profile)
-    args.work = serving.work_dir("servers")
-    partial = args.json.with_name(args.json.name + ".partial")
     measured: list[Measured] = []
     runs: list[dict[str, Any]] = []
     seed = None
-    with serving.stopped_on_signals():
-        try:
-            machine = versions(serving.machine_info(profile))
-            serving.warn_if_busy(machine)
-            seed = serving.reset_and_seed(profile=profile, users=args.users, tokens=True, seed=args.seed)
-            phases = build_phases(args.work, seed)
-            for round_ in range(args.rounds):
-                order = args.candidates if round_ % 2 == 0 else list(reversed(args.candidates))
-                for candidate in order:
-                    found, run = run_candidate(args, profile, candidate, phases, seed, round_)
-                    measured += found
-                    runs.append(run)
-                    serving.write_json(partial, report(args, profile, machine, seed, measured, runs, complete=False))
-        finally:
-            import redis
+    with bench_services(profile, name="servers", keep_files=args.keep_files) as args.work:
+        info = machine.machine_info(**machine.serving_stack(args.redis_url), **machine.load_before(), **versions())
+        machine.warn_if_busy(info)
+        seed = reset_and_seed(profile=profile, users=args.users, tokens=True, seed=args.seed)
+        built = build_phases(args.work, seed)
+        for round_ in range(args.rounds):
+            order = args.candidates if round_ % 2 == 0 else list(reversed(args.candidates))
+            for candidate in order:
+                found, run = run_candidate(args, profile, candidate, built, seed, round_)
+                measured += found
+                runs.append(run)
+                partial = result(args, profile, info, seed, measured, runs, complete=False)
+                report.write_result(args.json, partial, complete=False)
 
-            redis.Redis.from_url(args.redis_url).flushdb()
-            if not args.keep_files:
-                serving.remove_work_dir(args.work)
-
-    result = report(args, profile, machine, seed, measured, runs, complete=True)
-    sys.stdout.write(result["table"] + "\n")
-    serving.write_json(args.json, result)
-    partial.unlink(missing_ok=True)
+    complete = result(args, profile, info, seed, measured, runs, complete=True)
+    sys.stdout.write(complete["table"] + "\n")
+    report.write_result(args.json, complete, complete=True)
     if any(m.errors for m in measured):
         logger.error("some phases had unexpected statuses, socket errors, log errors or worker restarts: see the table")
         return 1
@@ -769,8 +746,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        logger.warning("interrupted: the server is stopped and the Redis DB flushed; what was measured is in *.partial")
-        sys.exit(130)
+    cli.run(
+        main,
+        logger=logger,
+        interrupted="interrupted: the server is stopped and the Redis DB flushed; what was measured is in *.partial",
+    )

@@ -53,55 +53,51 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata
-import json
 import logging
 import math
 import os
-import platform
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
-from bench import serving
+from bench.lib import cli, machine, postgres, procs, report
+from bench.lib.cpu import machine_ticks
+from bench.lib.locust import Window, aggregate, endpoints, load_figures, minutes
+from bench.lib.logs import scan_log
+from bench.lib.memory import (
+    GROWTH_MIB_PER_MIN,
+    MIB,
+    ProfileProcesses,
+    memory_trend,
+    postgres_memory,
+    redis_memory,
+    wait_leftovers,
+)
+from bench.lib.paths import BENCH_DIR, PROJECT_DIR, RESULTS_DIR, remove_work_dir, work_dir
+from bench.lib.profile import CLEARED_ENV as SERVING_CLEARED_ENV
+from bench.lib.profile import cleared_environ
 
 logger = logging.getLogger("bench.soak")
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium_soak"
-DEFAULT_JSON = serving.RESULTS_DIR / "soak.json"
-LOCUSTFILE = serving.BENCH_DIR / "soak_locustfile.py"
+DEFAULT_JSON = RESULTS_DIR / "soak.json"
+LOCUSTFILE = BENCH_DIR / "soak_locustfile.py"
 START_SECONDS = 180.0
-MIB = 2**20
-
-# A process "grows steadily" when its RSS rises by at least this much per minute both over the whole window and
-# over its second half. 0.25 MiB/min is 15 MiB an hour, 360 MiB a day: a leak of that size would take a worker
-# of about 100 MiB past 1 GiB within three days, and at the default 60 actions/s it is about 140 bytes kept per
-# request for each web worker (about 32 requests/s each). Below it, a 10-minute window cannot tell a leak from the
-# allocator: RSS moves in steps of an arena or a page run (about 1 MiB), and one 1 MiB step in the middle of a
-# window fits a slope of about 0.15 MiB/min. Requiring the second half to grow too separates a warm-up that
-# settles (caches, connection pools, interned strings filled in the first minutes) from growth that goes on.
-GROWTH_MIB_PER_MIN = 0.25
-
 SHORT_WINDOW_S = 300
 
 # The shell's variables that would change the profile: the bench sets its own, or leaves the settings' defaults.
 CLEARED_ENV = (
-    *serving.CLEARED_ENV,
+    *SERVING_CLEARED_ENV,
     "PORT",
     "WEB_HOST",
     "WEB_PORT",
@@ -149,129 +145,16 @@ print(len(accounts))
 # --- the services the bench starts ------------------------------------------------------------
 
 
-def wait_for(
-    what: str, ready: Any, *, timeout: float, process: subprocess.Popen | None = None, log: Path | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what}: exited with {process.returncode}\n{tail(log)}")
-        with contextlib.suppress(Exception):
-            if ready():
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what}: not ready within {timeout:.0f} s\n{tail(log)}")
-
-
-def tail(log: Path | None, lines: int = 40) -> str:
-    if log is None or not log.exists():
-        return ""
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def start_process(command: Sequence[str], *, env: dict[str, str] | None, log: Path) -> subprocess.Popen:
-    """A child in its own session (so its process group is its own), its output in ``log``."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            list(command),
-            cwd=serving.PROJECT_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def stop_group(process: subprocess.Popen | None, *, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-    """Signal the child's process group, wait, then SIGKILL the group if it is still there."""
-    if process is None or process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        logger.warning("pid %d did not stop within %.0f s: SIGKILL", process.pid, timeout)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-
-
-def wait_leftovers(procs: Iterable[psutil.Process], *, grace: float = 30, timeout: float = 10) -> dict[str, Any]:
-    """Wait for these processes to end (honcho has signalled them), then SIGTERM and SIGKILL the ones still alive.
-
-    honcho counts a Procfile entry stopped when its shell ends, which is at once, while the Celery worker and
-    beat under it are still shutting down: they outlive honcho by a moment, and must be gone before the next run.
-    """
-    started = time.monotonic()
-    alive = [proc for proc in procs if proc.is_running()]
-    names = {proc.pid: f"{proc.pid} {proc.name()}" for proc in alive}
-    _, alive = psutil.wait_procs(alive, timeout=grace)
-    waited = round(time.monotonic() - started, 1)
-    forced = [names[proc.pid] for proc in alive]
-    if alive:
-        logger.warning("processes still alive %.0f s after the profile stopped, terminating: %s", grace, forced)
-        for proc in alive:
-            with contextlib.suppress(psutil.Error):
-                proc.terminate()
-        _, alive = psutil.wait_procs(alive, timeout=timeout)
-        for proc in alive:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        psutil.wait_procs(alive, timeout=5)
-    return {"outlived_honcho": sorted(names.values()), "waited_s": waited, "terminated_by_bench": forced}
-
-
 def start_redis(work: Path) -> tuple[subprocess.Popen, int]:
-    port = serving.free_port()
-    command = [
-        shutil.which("redis-server") or "redis-server",
-        "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no",
-        "--dir", str(work),
-    ]  # fmt: skip
-    log = work / "redis.log"
-    process = start_process(command, env=None, log=log)
-    import redis
-
-    client = redis.Redis(port=port, socket_connect_timeout=1)
-    wait_for("redis-server", client.ping, timeout=15, process=process, log=log)
-    logger.info("redis-server %s on port %d (pid %d)", client.info("server")["redis_version"], port, process.pid)
+    port = procs.free_port()
+    process = procs.start_redis_server(port=port, workdir=work, log=work / "redis.log")
+    version = machine.redis_server_version(f"redis://127.0.0.1:{port}/0")
+    logger.info("redis-server %s on port %d (pid %d)", version, port, process.pid)
     return process, port
 
 
-def admin_url(database_url: str) -> str:
-    return urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
-
-
-def database_name(database_url: str) -> str:
-    return urlsplit(database_url).path.lstrip("/")
-
-
-def recreate_database(database_url: str) -> None:
-    import psycopg
-
-    name = database_name(database_url)
-    with psycopg.connect(admin_url(database_url), autocommit=True) as conn:
-        sessions = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]).fetchone()[0]
-        if sessions:
-            raise RuntimeError(f"database {name} has {sessions} sessions: another soak run, or something else, uses it")
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    logger.info("postgres: database %s created", name)
-
-
-def drop_database(database_url: str) -> None:
-    import psycopg
-
-    name = database_name(database_url)
-    with psycopg.connect(admin_url(database_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    logger.info("postgres: database %s dropped", name)
-
-
 def profile_environ(*, database_url: str, redis_port: int, web_port: int, ws_port: int, work: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in CLEARED_ENV}
+    env = cleared_environ(CLEARED_ENV)
     bin_dir = str(Path(sys.executable).parent)
     return env | {
         "DJANGO_SETTINGS_MODULE": "leaderboard_project.settings",
@@ -305,7 +188,7 @@ def manage(env: dict[str, str], log: Path, *args: str) -> tuple[float, str]:
     with log.open("ab") as err:
         done = subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=serving.PROJECT_DIR,
+            cwd=PROJECT_DIR,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -314,7 +197,7 @@ def manage(env: dict[str, str], log: Path, *args: str) -> tuple[float, str]:
         )
     output = done.stdout.decode(errors="replace").strip()
     if done.returncode:
-        raise RuntimeError(f"manage.py {' '.join(args[:1])} failed ({done.returncode}): {output}\n{tail(log)}")
+        raise RuntimeError(f"manage.py {' '.join(args[:1])} failed ({done.returncode}): {output}\n{procs.tail(log)}")
     return round(time.monotonic() - started, 1), output
 
 
@@ -329,7 +212,7 @@ def seed_data(args: argparse.Namespace, env: dict[str, str], work: Path, credent
     code = CREDENTIALS_CODE.format(seed=args.seed, count=args.players, lifetime=lifetime, path=str(credentials))
     _, output = manage(env, log, "shell", "--command", code)
     made = output.splitlines()[-1] if output else "0"  # the shell may print what it imported first
-    vacuum_s = vacuum_analyze(args.database_url)
+    vacuum_s = postgres.vacuum_analyze(args.database_url)
     logger.info("data: %s; %s player tokens; VACUUM (ANALYZE) %.1f s", populated, made, vacuum_s)
     if int(made or 0) < args.players:
         raise RuntimeError(f"only {made} demo players for {args.players} locust players: raise --demo-players")
@@ -344,298 +227,30 @@ def seed_data(args: argparse.Namespace, env: dict[str, str], work: Path, credent
     }
 
 
-def vacuum_analyze(database_url: str) -> float:
-    """Statistics for the freshly loaded tables, as a database in service has: without them the first minutes'
-    plans are made blind until autovacuum gets to the tables, and the latency of those minutes says so."""
-    import psycopg
-
-    started = time.monotonic()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
-    return round(time.monotonic() - started, 1)
-
-
-def http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def start_profile(env: dict[str, str], work: Path) -> subprocess.Popen:
     """``python -m leaderboard_project.serve``; returns once web and ws answer and the worker and beat are up."""
     log = work / "serve.log"
-    process = start_process([sys.executable, "-m", "leaderboard_project.serve"], env=env, log=log)
+    process = procs.start([sys.executable, "-m", "leaderboard_project.serve"], env=env, log=log)
     web, ws = f"http://127.0.0.1:{env['WEB_PORT']}", f"http://127.0.0.1:{env['WS_PORT']}"
     logger.info("production profile: honcho pid %d, web %s, ws %s", process.pid, web, ws)
 
     def up() -> bool:
         text = log.read_text(errors="replace")
         return (
-            http_status(f"{web}/healthz") == 200
-            and http_status(f"{ws}/healthz") == 200
+            procs.http_status(f"{web}/healthz") == 200
+            and procs.http_status(f"{ws}/healthz") == 200
             and " ready." in text
             and "LocalTime ->" in text
         )
 
-    wait_for("make serve", up, timeout=START_SECONDS, process=process, log=log)
-    status = http_status(f"{web}/readyz")
+    procs.wait_until(up, timeout=START_SECONDS, what="make serve", process=process, log=log, tolerate=(Exception,))
+    status = procs.http_status(f"{web}/readyz")
     if status != 200:
-        raise RuntimeError(f"/readyz answered {status}\n{tail(log)}")
+        raise RuntimeError(f"/readyz answered {status}\n{procs.tail(log)}")
     return process
 
 
-# --- processes and memory ----------------------------------------------------------------------
-
-ROLES = (("web", ("granian",)), ("ws", ("uvicorn",)), ("worker", ("celery", "worker")), ("beat", ("celery", "beat")))
-MAIN_NAME = {"web": "granian main", "ws": "uvicorn", "worker": "celery main", "beat": "celery beat"}
-CHILD_NAME = {"web": "granian worker", "ws": "uvicorn worker", "worker": "celery pool", "beat": "beat child"}
-
-
-def role_of(procs: Iterable[psutil.Process]) -> str:
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            words = {Path(word).name for word in " ".join(proc.cmdline()).split()}
-            for role, needed in ROLES:
-                if all(word in words for word in needed):
-                    return role
-    return "other"
-
-
-@dataclass
-class Tracked:
-    label: str
-    role: str
-    proc: psutil.Process
-    command: str
-    first_seen_s: float
-    rss_mib: list[float | None] = field(default_factory=list)
-    uss_mib: list[float | None] = field(default_factory=list)
-    cpu_s: list[float | None] = field(default_factory=list)
-
-
-class ProfileProcesses:
-    """Every process under honcho, each with a stable label (``web: granian worker 1``) and its samples."""
-
-    def __init__(self, honcho_pid: int) -> None:
-        self.root = psutil.Process(honcho_pid)
-        self.tracked: dict[int, Tracked] = {}
-        self.restarts: list[dict[str, Any]] = []
-        self.times_s: list[float] = []
-        self.marks: list[str] = []
-
-    def discover(self, now_s: float) -> None:
-        """Label processes not seen before: by Procfile entry (role) and depth under honcho."""
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if self.root.pid not in self.tracked:
-                self._track(self.root, "honcho (parent)", "honcho", now_s)
-            for runner in self.root.children():
-                below = runner.children(recursive=True)
-                role = role_of(below)
-                self._track(runner, f"{role}: honcho runner", role, now_s)
-                for shell in runner.children():
-                    self._track(shell, f"{role}: sh", role, now_s)
-                    for main in shell.children():
-                        self._track(main, f"{role}: {MAIN_NAME.get(role, main.name())}", role, now_s)
-                        for child in sorted(main.children(recursive=True), key=lambda p: (p.create_time(), p.pid)):
-                            self._track(
-                                child, f"{role}: {CHILD_NAME.get(role, child.name())}", role, now_s, numbered=True
-                            )
-
-    def _track(self, proc: psutil.Process, label: str, role: str, now_s: float, *, numbered: bool = False) -> None:
-        if proc.pid in self.tracked and self.tracked[proc.pid].proc.is_running():
-            return
-        if numbered:
-            taken = {t.label for t in self.tracked.values() if t.proc.is_running()}
-            number = 1
-            while f"{label} {number}" in taken:
-                number += 1
-            label = f"{label} {number}"
-        gone = [t for t in self.tracked.values() if t.label == label and not t.proc.is_running()]
-        if gone:
-            self.restarts.append({"label": label, "old_pid": gone[0].proc.pid, "new_pid": proc.pid, "at_s": now_s})
-            label = f"{label} (pid {proc.pid})"
-        try:
-            command = " ".join(proc.cmdline())
-        except psutil.Error:
-            command = ""
-        tracked = Tracked(label, role, proc, command[:300], now_s)
-        tracked.rss_mib = [None] * len(self.times_s)
-        tracked.uss_mib = [None] * len(self.times_s)
-        tracked.cpu_s = [None] * len(self.times_s)
-        self.tracked[proc.pid] = tracked
-
-    def sample(self, now_s: float, mark: str) -> None:
-        self.discover(now_s)
-        self.times_s.append(round(now_s, 1))
-        self.marks.append(mark)
-        for tracked in self.tracked.values():
-            rss = uss = cpu = None
-            with contextlib.suppress(psutil.Error):
-                if tracked.proc.is_running():
-                    with tracked.proc.oneshot():
-                        info = tracked.proc.memory_full_info()
-                        times = tracked.proc.cpu_times()
-                    rss, uss = round(info.rss / MIB, 2), round(info.uss / MIB, 2)
-                    cpu = round(times.user + times.system, 2)
-            tracked.rss_mib.append(rss)
-            tracked.uss_mib.append(uss)
-            tracked.cpu_s.append(cpu)
-
-    def all_procs(self) -> list[psutil.Process]:
-        with contextlib.suppress(psutil.Error):
-            self.discover(self.times_s[-1] if self.times_s else 0.0)
-        return [tracked.proc for tracked in self.tracked.values()]
-
-    def total_rss(self, index: int) -> float:
-        return round(sum(t.rss_mib[index] or 0 for t in self.tracked.values()), 1)
-
-
-def redis_memory(port: int, pid: int) -> dict[str, Any]:
-    import redis
-
-    info = redis.Redis(port=port, socket_timeout=2).info()
-    return {
-        "used_memory_mib": round(info["used_memory"] / MIB, 2),
-        "used_memory_rss_mib": round(info["used_memory_rss"] / MIB, 2),
-        "process_rss_mib": round(psutil.Process(pid).memory_info().rss / MIB, 2),
-        "keys": sum(value.get("keys", 0) for key, value in info.items() if key.startswith("db")),
-        "connected_clients": info["connected_clients"],
-    }
-
-
-def postgres_memory(database_url: str) -> dict[str, Any]:
-    """The database's size, and the sessions connected to it (not this one) with their backends' memory."""
-    import psycopg
-
-    name = database_name(database_url)
-    with psycopg.connect(admin_url(database_url), autocommit=True) as conn:
-        size = conn.execute("SELECT pg_database_size(%s)", [name]).fetchone()[0]
-        pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])]
-    rss = uss = 0
-    for pid in pids:
-        with contextlib.suppress(psutil.Error):
-            info = psutil.Process(pid).memory_full_info()
-            rss, uss = rss + info.rss, uss + info.uss
-    return {
-        "database_mib": round(size / MIB, 2),
-        "sessions": len(pids),
-        "backends_rss_mib": round(rss / MIB, 2),
-        "backends_uss_mib": round(uss / MIB, 2),
-    }
-
-
-# --- statistics -------------------------------------------------------------------------------
-
-
-def percentile(histogram: Counter, fraction: float) -> float | None:
-    total = sum(histogram.values())
-    if not total:
-        return None
-    wanted = math.ceil(fraction * total)
-    seen = 0
-    for value in sorted(histogram):
-        seen += histogram[value]
-        if seen >= wanted:
-            return value
-    return max(histogram)
-
-
-def latency(histogram: Counter) -> dict[str, float | None]:
-    return {
-        "p50_ms": percentile(histogram, 0.50),
-        "p95_ms": percentile(histogram, 0.95),
-        "p99_ms": percentile(histogram, 0.99),
-        "max_ms": max(histogram) if histogram else None,
-    }
-
-
-def slope(times_s: Sequence[float], values: Sequence[float | None]) -> float | None:
-    """Least-squares slope in units per minute, over the samples that have a value."""
-    points = [(t / 60, v) for t, v in zip(times_s, values, strict=True) if v is not None]
-    if len(points) < 3:
-        return None
-    mean_t = sum(t for t, _ in points) / len(points)
-    mean_v = sum(v for _, v in points) / len(points)
-    var = sum((t - mean_t) ** 2 for t, _ in points)
-    if not var:
-        return None
-    return round(sum((t - mean_t) * (v - mean_v) for t, v in points) / var, 3)
-
-
-def mean(values: Iterable[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return round(sum(present) / len(present), 2) if present else None
-
-
-@dataclass
-class Window:
-    t0: float
-    t1: float
-
-    @property
-    def seconds(self) -> float:
-        return self.t1 - self.t0
-
-
-def load_figures(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {"seconds": {}, "endpoints": {}, "error_samples": {}}
-    return json.loads(path.read_text())
-
-
-def aggregate(figures: dict[str, Any], start: float, end: float) -> dict[str, Any]:
-    """Sum the per-second buckets of ``[start, end)`` (Unix seconds)."""
-    http, ws = Counter(), Counter()
-    http_errors, ws_errors = Counter(), Counter()
-    actions = connects = 0
-    for key, bucket in figures["seconds"].items():
-        if start <= int(key) < end:
-            actions += bucket["actions"]
-            connects += bucket["ws_connects"]
-            http.update({float(ms): n for ms, n in bucket["http"].items()})
-            ws.update({float(ms): n for ms, n in bucket["ws"].items()})
-            http_errors.update(bucket["http_errors"])
-            ws_errors.update(bucket["ws_errors"])
-    seconds = max(end - start, 1e-9)
-    requests = sum(http.values())
-    failures = sum(http_errors.values())
-    return {
-        "seconds": round(end - start, 1),
-        "actions": actions,
-        "actions_per_s": round(actions / seconds, 2),
-        "requests": requests,
-        "requests_per_s": round(requests / seconds, 2),
-        "failures": failures,
-        "error_rate": round(failures / requests, 6) if requests else None,
-        "errors_by_kind": dict(http_errors.most_common()),
-        "latency": latency(http),
-        "ws_events": sum(ws.values()),
-        "ws_events_per_s": round(sum(ws.values()) / seconds, 2),
-        "ws_lag": latency(ws),
-        "ws_connects": connects,
-        "ws_errors_by_kind": dict(ws_errors.most_common()),
-    }
-
-
-def minutes(figures: dict[str, Any], window: Window) -> list[dict[str, Any]]:
-    rows = []
-    start = window.t0
-    index = 1
-    while start < window.t1 - 0.5:
-        end = min(start + 60, window.t1)
-        rows.append({"minute": index} | aggregate(figures, math.floor(start), math.floor(end)))
-        start, index = end, index + 1
-    return rows
-
-
-def endpoints(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for name, data in sorted(figures["endpoints"].items()):
-        histogram = Counter({float(ms): n for ms, n in data["ms"].items()})
-        rows.append({"endpoint": name, "requests": data["requests"], "failures": data["failures"]} | latency(histogram))
-    return rows
+# --- the profile's log ---------------------------------------------------------------------------
 
 
 _LOG_LINE = re.compile(r'"level": "(WARNING|ERROR|CRITICAL)", "logger": "([^"]*)", "message": "([^"]*)"')
@@ -652,46 +267,6 @@ def log_kinds(text: str) -> dict[str, Any]:
 
 def nearest(times_s: Sequence[float], wanted: float) -> int:
     return min(range(len(times_s)), key=lambda i: abs(times_s[i] - wanted))
-
-
-def memory_trend(
-    times_s: Sequence[float], values: Sequence[float | None], *, end: int, duration: float
-) -> dict[str, Any]:
-    """Slope over the window (samples up to index ``end``) and its second half, the halves' means, and the verdict.
-
-    The verdict is "STEADY GROWTH" when both slopes reach ``GROWTH_MIB_PER_MIN``
-    and the last half's mean is above the first's.
-    """
-    inside = list(zip(times_s[: end + 1], values[: end + 1], strict=True))
-    times = [t for t, _ in inside]
-    vals = [v for _, v in inside]
-    half = duration / 2
-    first = [v for t, v in inside if t < half]
-    last = [v for t, v in inside if t >= half]
-    whole = slope(times, vals)
-    late = slope([t for t in times if t >= half], [v for t, v in inside if t >= half])
-    first_mean, last_mean = mean(first), mean(last)
-    halves = round(last_mean - first_mean, 2) if first_mean is not None and last_mean is not None else None
-    present = [v for v in vals if v is not None]
-    if whole is None or late is None or halves is None:
-        verdict = "not enough samples"
-    elif whole >= GROWTH_MIB_PER_MIN and late >= GROWTH_MIB_PER_MIN and halves > 0:
-        verdict = "STEADY GROWTH"
-    elif whole >= GROWTH_MIB_PER_MIN and halves > 0:
-        verdict = "grew, then settled"
-    else:
-        verdict = "no steady growth"
-    return {
-        "start": present[0] if present else None,
-        "end": present[-1] if present else None,
-        "growth": round(present[-1] - present[0], 2) if present else None,
-        "slope_per_min": whole,
-        "second_half_slope_per_min": late,
-        "first_half_mean": first_mean,
-        "last_half_mean": last_mean,
-        "last_minus_first_half": halves,
-        "verdict": verdict,
-    }
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -724,7 +299,7 @@ def locust_environ(
     args: argparse.Namespace, env: dict[str, str], credentials: Path, output: Path, window: Window
 ) -> dict[str, str]:
     return env | {
-        "PYTHONPATH": str(serving.PROJECT_DIR),
+        "PYTHONPATH": str(PROJECT_DIR),
         "PODIUM_STRESS_CREDENTIALS": str(credentials),
         "PODIUM_STRESS_THROUGHPUT": f"{args.throughput:.6f}",
         "PODIUM_STRESS_SPECTATORS": str(args.spectators),
@@ -754,18 +329,17 @@ def fmt_ms(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace, started: Started, work: Path) -> dict[str, Any]:
-    machine = machine_info()
-    if machine["busy_percent_before"] > 25:
-        logger.warning("the machine was %.0f%% busy before the run", machine["busy_percent_before"])
+    info = machine_info()
+    machine.warn_if_busy(info)
     redis_process, redis_port = start_redis(work)
     started.redis = redis_process
-    recreate_database(args.database_url)
+    postgres.recreate_database(args.database_url)
     started.database = True
     env = profile_environ(
         database_url=args.database_url,
         redis_port=redis_port,
-        web_port=serving.free_port(),
-        ws_port=serving.free_port(),
+        web_port=procs.free_port(),
+        ws_port=procs.free_port(),
         work=work,
     )
     (work / "metrics").mkdir(exist_ok=True)  # the setup commands write their metrics too; serve empties it
@@ -775,15 +349,15 @@ def run(args: argparse.Namespace, started: Started, work: Path) -> dict[str, Any
     setup_started = time.monotonic()
     started.profile = start_profile(env, work)
     profile_start_s = round(time.monotonic() - setup_started, 1)
-    procs = started.processes = ProfileProcesses(started.profile.pid)
-    procs.discover(0.0)
-    logger.info("profile up in %.1f s: %d processes", profile_start_s, len(procs.tracked))
+    profile_procs = started.processes = ProfileProcesses(started.profile.pid)
+    profile_procs.discover(0.0)
+    logger.info("profile up in %.1f s: %d processes", profile_start_s, len(profile_procs.tracked))
 
     host = f"http://127.0.0.1:{env['WEB_PORT']}"
     output = work / "locust-figures.json"
     launched = time.time()
     window = Window(launched + args.warmup, launched + args.warmup + args.duration)
-    started.locust = start_process(
+    started.locust = procs.start(
         locust_command(args, host), env=locust_environ(args, env, credentials, output, window), log=work / "locust.log"
     )
     locust_proc = psutil.Process(started.locust.pid)
@@ -798,12 +372,12 @@ def run(args: argparse.Namespace, started: Started, work: Path) -> dict[str, Any
 
     def sample(mark: str) -> None:
         now_s = time.time() - window.t0
-        procs.sample(now_s, mark)
+        profile_procs.sample(now_s, mark)
         row: dict[str, Any] = {
             "t_s": round(now_s, 1),
             "mark": mark,
             "load_average": os.getloadavg(),
-            "machine_ticks": serving.machine_ticks(),
+            "machine_ticks": machine_ticks(),
         }
         with contextlib.suppress(Exception):
             row["redis"] = redis_memory(redis_port, redis_process.pid)
@@ -824,9 +398,9 @@ def run(args: argparse.Namespace, started: Started, work: Path) -> dict[str, Any
 
     def check_alive() -> None:
         if started.locust.poll() is not None:
-            raise RuntimeError(f"locust exited early ({started.locust.returncode})\n{tail(work / 'locust.log')}")
+            raise RuntimeError(f"locust exited early ({started.locust.returncode})\n{procs.tail(work / 'locust.log')}")
         if started.profile.poll() is not None:
-            raise RuntimeError(f"the profile exited ({started.profile.returncode})\n{tail(work / 'serve.log')}")
+            raise RuntimeError(f"the profile exited ({started.profile.returncode})\n{procs.tail(work / 'serve.log')}")
 
     while time.time() < window.t0:
         check_alive()
@@ -845,23 +419,23 @@ def run(args: argparse.Namespace, started: Started, work: Path) -> dict[str, Any
         if done_minutes > printed:
             rows = minutes(load_figures(output), window)
             for row in rows[printed:done_minutes]:
-                index = nearest(procs.times_s, 60 * row["minute"])
-                logger.info(progress_line(row, target, procs.total_rss(index)))
+                index = nearest(profile_procs.times_s, 60 * row["minute"])
+                logger.info(progress_line(row, target, profile_procs.total_rss(index)))
             printed = done_minutes
-    stop_group(started.locust, timeout=30)
+    procs.stop_group(started.locust, timeout=30)
     logger.info("locust stopped; memory once more after %.0f s without load", args.idle_seconds)
     time.sleep(args.idle_seconds)
     sample("idle after")
     log_text = (work / "serve.log").read_text(errors="replace")
-    serve_log = serving.scan_log(log_text) | log_kinds(log_text)
+    serve_log = scan_log(log_text) | log_kinds(log_text)
     figures = load_figures(output)
     return build_report(
         args,
-        machine=machine,
+        machine=info,
         env=env,
         seed=seed,
         profile_start_s=profile_start_s,
-        procs=procs,
+        profile_procs=profile_procs,
         extra=extra,
         locust_samples=locust_samples,
         figures=figures,
@@ -869,7 +443,7 @@ def run(args: argparse.Namespace, started: Started, work: Path) -> dict[str, Any
         launched=launched,
         target=target,
         serve_log=serve_log,
-        locust_log=tail(work / "locust.log", 30),
+        locust_log=procs.tail(work / "locust.log", 30),
     )
 
 
@@ -880,7 +454,7 @@ def build_report(
     env: dict[str, str],
     seed: dict[str, Any],
     profile_start_s: float,
-    procs: ProfileProcesses,
+    profile_procs: ProfileProcesses,
     extra: list[dict[str, Any]],
     locust_samples: list[dict[str, Any]],
     figures: dict[str, Any],
@@ -892,13 +466,13 @@ def build_report(
 ) -> dict[str, Any]:
     overall = aggregate(figures, math.floor(window.t0), math.floor(window.t1))
     warmup = aggregate(figures, math.floor(launched), math.floor(window.t0))
-    last = procs.marks.index("end")
+    last = profile_procs.marks.index("end")
 
     def trend(values: Sequence[float | None]) -> dict[str, Any]:
-        return memory_trend(procs.times_s, values, end=last, duration=args.duration)
+        return memory_trend(profile_procs.times_s, values, end=last, duration=args.duration)
 
     processes = []
-    for tracked in procs.tracked.values():
+    for tracked in profile_procs.tracked.values():
         rss = trend(tracked.rss_mib)
         uss = trend(tracked.uss_mib)
         cpu_start, cpu_end = tracked.cpu_s[0], tracked.cpu_s[last]
@@ -918,16 +492,16 @@ def build_report(
                 "uss_mib": uss | {"idle_after": tracked.uss_mib[-1], "samples": tracked.uss_mib},
             }
         )
-    total = [procs.total_rss(i) for i in range(len(procs.times_s))]
+    total = [profile_procs.total_rss(i) for i in range(len(profile_procs.times_s))]
     per_minute = minutes(figures, window)
     for row in per_minute:
-        first = nearest(procs.times_s, 60 * (row["minute"] - 1))
-        end = nearest(procs.times_s, min(60 * row["minute"], args.duration))
-        seconds = max(procs.times_s[end] - procs.times_s[first], 1e-9)
+        first = nearest(profile_procs.times_s, 60 * (row["minute"] - 1))
+        end = nearest(profile_procs.times_s, min(60 * row["minute"], args.duration))
+        seconds = max(profile_procs.times_s[end] - profile_procs.times_s[first], 1e-9)
         (busy_0, all_0), (busy_1, all_1) = extra[first]["machine_ticks"], extra[end]["machine_ticks"]
         cpu = sum(
             (t.cpu_s[end] or 0) - (t.cpu_s[first] or 0)
-            for t in procs.tracked.values()
+            for t in profile_procs.tracked.values()
             if t.cpu_s[first] is not None and t.cpu_s[end] is not None
         )
         row["profile_cpu_percent"] = round(100 * cpu / seconds, 1)
@@ -984,12 +558,12 @@ def build_report(
         "endpoints": endpoints(figures),
         "error_samples": figures.get("error_samples", {}),
         "memory": {
-            "sample_times_s": procs.times_s,
-            "sample_marks": procs.marks,
+            "sample_times_s": profile_procs.times_s,
+            "sample_marks": profile_procs.marks,
             "end_index": last,
             "processes": processes,
             "profile_total_rss_mib": total_trend,
-            "restarts": procs.restarts,
+            "restarts": profile_procs.restarts,
             "verdict": verdict,
             "settled": settled,
             "redis": {
@@ -1144,36 +718,21 @@ def trend_line(label: str, pid: str, cpu: float | None, cells: str, trend: dict[
 
 
 def machine_info() -> dict[str, Any]:
-    def version(package: str) -> str:
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return ""
-
-    redis_server = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, check=False).stdout
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": serving.cpu_model(),
-        "mem_total_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "packages": {
-            name: version(name)
-            for name in ("django", "granian", "uvicorn", "celery", "channels", "channels-redis", "locust", "psutil")
-        },
-        "redis_server": redis_server.split()[2].removeprefix("v=") if redis_server else "",
-        "load_average": os.getloadavg(),
-        "busy_percent_before": serving.machine_busy_percent(),
-        "code": serving.code_state(),
-    }
+    return machine.machine_info(
+        packages=machine.package_versions(
+            ("django", "granian", "uvicorn", "celery", "channels", "channels-redis", "locust", "psutil")
+        ),
+        redis_server=machine.redis_server_version(),
+        **machine.load_before(),
+        code=machine.code_state(),
+    )
 
 
 def clean_up(started: Started, args: argparse.Namespace) -> None:
     """Stop what was started, in reverse order; each step runs even when an earlier one fails."""
     steps = []
     if started.locust is not None:
-        steps.append(("locust", lambda: stop_group(started.locust, timeout=20)))
+        steps.append(("locust", lambda: procs.stop_group(started.locust, timeout=20)))
     if started.profile is not None:
 
         def stop_profile() -> None:
@@ -1182,14 +741,14 @@ def clean_up(started: Started, args: argparse.Namespace) -> None:
             except psutil.Error:
                 every = []
             # Ctrl-C, as at the terminal: honcho sends SIGTERM to the process group of each Procfile entry.
-            stop_group(started.profile, sig=signal.SIGINT, timeout=40)
+            procs.stop_group(started.profile, sig=signal.SIGINT, timeout=40)
             started.leftovers = wait_leftovers(every)
 
         steps.append(("profile", stop_profile))
     if started.redis is not None:
-        steps.append(("redis-server", lambda: stop_group(started.redis, timeout=15)))
+        steps.append(("redis-server", lambda: procs.stop_group(started.redis, timeout=15)))
     if started.database:
-        steps.append(("database", lambda: drop_database(args.database_url)))
+        steps.append(("database", lambda: postgres.drop_database(args.database_url)))
     for name, step in steps:
         try:
             step()
@@ -1197,34 +756,8 @@ def clean_up(started: Started, args: argparse.Namespace) -> None:
             logger.exception("clean-up: %s failed", name)
 
 
-@contextlib.contextmanager
-def interrupted_on_signals() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt, so that the clean-up runs (SIGINT too when the bench
-    was started with it ignored, as a shell does for a command it runs in the background)."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def ignored_signals() -> Iterator[None]:
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
+    parser = cli.parser("bench.soak", __doc__, summary_lines=True)
     parser.add_argument("--duration", type=float, default=600, help="measured seconds (default 600)")
     parser.add_argument("--warmup", type=float, default=60, help="untimed seconds of load first (default 60)")
     parser.add_argument("--players", type=int, default=60, help="locust players (default 60)")
@@ -1237,43 +770,45 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--demo-scores", type=int, default=None, help="populate_demo --scores (default 20 a player)")
     parser.add_argument("--games", type=int, default=3, help="populate_demo --games (default 3)")
     parser.add_argument("--seed", type=int, default=2026, help="populate_demo --seed, and the players' choice")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="created and dropped by the bench")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON}")
+    cli.add_services(
+        parser, database_url=DEFAULT_DATABASE_URL, redis_url=None, database_help="created and dropped by the bench"
+    )
+    cli.add_json(parser, DEFAULT_JSON)
     parser.add_argument("--keep-work", action="store_true", help="keep bench/work/soak (logs) after a good run")
     args = parser.parse_args(argv)
     if args.duration < 3 * args.sample_seconds:
         parser.error("--duration must hold at least three memory samples (--sample-seconds)")
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         parser.error("--database-url must be a PostgreSQL URL")
-    if database_name(args.database_url) in ("", "postgres", "template0", "template1"):
+    if postgres.database_name(args.database_url) in ("", "postgres", "template0", "template1"):
         parser.error("--database-url must name a database of its own: the bench drops it")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    cli.setup_logging()
     args = parse_args(argv)
-    work = serving.work_dir("soak")
+    work = work_dir("soak")
     started = Started()
-    report = None
+    result = None
     try:
-        with interrupted_on_signals():
-            report = run(args, started, work)
+        with procs.interrupted_on(procs.SIGNALS):
+            result = run(args, started, work)
     except KeyboardInterrupt:
         logger.error("interrupted: stopping everything the bench started")
     finally:
         # A second Ctrl-C must not leave a server, Redis or the database behind: the clean-up is bounded.
-        with ignored_signals():
+        with procs.ignored_signals():
             clean_up(started, args)
-        if report is None:
+        if result is None:
             logger.info("logs kept in %s", work)
-    if report is None:
+    if result is None:
         return 130
-    report["clean_up"] = {"profile_processes_after_honcho": started.leftovers}
-    sys.stdout.write(format_report(report) + "\n")
-    serving.write_json(args.json, report)
+    result["clean_up"] = {"profile_processes_after_honcho": started.leftovers}
+    sys.stdout.write(format_report(result) + "\n")
+    report.write_json(args.json, result)
     if not args.keep_work:
-        serving.remove_work_dir(work)
+        remove_work_dir(work)
     return 0
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import array
 import asyncio
 import json
-import math
 import os
 import resource
 import sys
@@ -47,6 +46,10 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from bench.lib.child import emit
+from bench.lib.cpu import rss_mib as processes_rss_mib
+from bench.lib.stats import bucket_of
+
 SCORE = "score.submitted"
 UPDATED = "leaderboard.updated"
 SNAPSHOT = "leaderboard.snapshot"
@@ -54,40 +57,6 @@ SNAPSHOT = "leaderboard.snapshot"
 # What a frame is, once parsed.
 EVENTS, SUBSCRIBED, SNAPSHOT_FRAME, DROPPED, OTHER = range(5)
 CACHE_LIMIT = 4096
-
-# Latency histogram: 0.1 ms buckets below 1 s, 1 ms buckets above.
-_FINE_LIMIT_MS = 1000.0
-
-
-def bucket_of(ms: float) -> int:
-    if ms < _FINE_LIMIT_MS:
-        return int(ms * 10) if ms > 0 else 0
-    return 10_000 + int(ms - _FINE_LIMIT_MS)
-
-
-def bucket_upper_ms(bucket: int) -> float:
-    """The upper edge of a bucket: percentiles read from the histogram are never below the true value."""
-    return (bucket + 1) / 10 if bucket < 10_000 else _FINE_LIMIT_MS + (bucket - 10_000) + 1
-
-
-def histogram_percentiles(histogram: dict[int, int], quantiles: tuple[float, ...]) -> dict[str, float | None]:
-    """Nearest-rank percentiles of a merged histogram (bucket upper edges, ms), plus max and count."""
-    total = sum(histogram.values())
-    found: dict[str, float | None] = {}
-    if total == 0:
-        return {f"p{q * 100:g}": None for q in quantiles} | {"max": None, "count": 0}
-    ordered = sorted(histogram.items())
-    for q in quantiles:
-        rank = max(1, math.ceil(q * total - 1e-9))
-        seen = 0
-        for bucket, count in ordered:
-            seen += count
-            if seen >= rank:
-                found[f"p{q * 100:g}"] = round(bucket_upper_ms(bucket), 1)
-                break
-    found["max"] = round(bucket_upper_ms(ordered[-1][0]), 1)
-    found["count"] = total
-    return found
 
 
 def parse_ts(text: str) -> float:
@@ -355,15 +324,7 @@ class Clients:
 
 
 def rss_mib() -> float:
-    for line in open(f"/proc/{os.getpid()}/status"):  # noqa: SIM115
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
-def emit(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    return processes_rss_mib([os.getpid()])
 
 
 async def main_async(settings: dict[str, Any], commands: asyncio.StreamReader) -> None:

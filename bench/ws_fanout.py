@@ -46,12 +46,8 @@ import json
 import logging
 import math
 import os
-import queue
 import resource
-import signal
-import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -59,15 +55,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import serving
-from bench.serving import GunicornServer, Profile, Request, ServerConfig, UvicornServer
-from bench.ws_client import histogram_percentiles
+from bench.lib import cli, cpu, machine, procs, report
+from bench.lib.child import Child
+from bench.lib.logs import scan_log
+from bench.lib.paths import PROJECT_DIR, RESULTS_DIR
+from bench.lib.profile import Profile, bench_services, check_dedicated_redis
+from bench.lib.seed import Seed, reset_and_seed
+from bench.lib.server import ASGI_APP, WSGI_APP, GunicornServer, ServerConfig, UvicornServer
+from bench.lib.stats import histogram_percentiles, slope
+from bench.lib.wrk import Request, http_call
 
 logger = logging.getLogger("bench.ws_fanout")
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/podium_ws_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
-DEFAULT_JSON = serving.RESULTS_DIR / "ws_fanout.json"
+DEFAULT_JSON = RESULTS_DIR / "ws_fanout.json"
 DEFAULT_SEED = 20260401
 BASELINE_APP = "bench.ws_baseline:application"
 BASELINE_SETTINGS = "bench.ws_baseline_settings"
@@ -92,92 +94,6 @@ class LayerProfile(Profile):
 
 
 # --- child processes --------------------------------------------------------------------------
-
-
-class Child:
-    """A bench process (clients or load) in its own process group, talking JSON lines over stdin/stdout."""
-
-    def __init__(self, name: str, module: str, settings: dict[str, Any], log_path: Path) -> None:
-        self.name = name
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        env = {key: value for key, value in os.environ.items() if key not in serving.CLEARED_ENV}
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", module],
-                cwd=serving.PROJECT_DIR,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                start_new_session=True,
-            )
-        self.log_path = log_path
-        threading.Thread(target=self._read, name=f"{name}-stdout", daemon=True).start()
-        self.send(settings)
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message, separators=(",", ":")) + "\n")
-        self.process.stdin.flush()
-
-    def expect(self, event: str, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise RuntimeError(f"{self.name}: no {event!r} within {timeout:.0f}s; log:\n{self.log_tail()}")
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line is None:
-                self.process.wait(timeout=5)
-                raise RuntimeError(
-                    f"{self.name} exited ({self.process.returncode}) before {event!r}; log:\n{self.log_tail()}"
-                )
-            message = json.loads(line)
-            if message.get("event") == event:
-                return message
-
-    def log_tail(self, lines: int = 20) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self, timeout: float = 3) -> None:
-        """Close its stdin (it exits on its own), then end its process group if it does not."""
-        try:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-        except (OSError, ValueError):
-            pass
-        for sig in (None, signal.SIGTERM, signal.SIGKILL):
-            if sig is not None:
-                try:
-                    os.killpg(self.process.pid, sig)
-                except ProcessLookupError:
-                    break
-            try:
-                self.process.wait(timeout=timeout if sig is None else 5)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        if self.process.stdout is not None:
-            try:
-                self.process.stdout.close()
-            except (OSError, ValueError):
-                pass
 
 
 def sleep_until(moment: float) -> None:
@@ -222,8 +138,8 @@ async def _check_delivery(urls: list[str], channel: str, post: Any) -> dict[str,
             await client.close()
 
 
-def check_servers(http: GunicornServer, servers: list[UvicornServer], seed: serving.Seed) -> dict[str, Any]:
-    status, ready = serving.http_call(http.base_url, Request("GET", "/readyz"))
+def check_servers(http: GunicornServer, servers: list[UvicornServer], seed: Seed) -> dict[str, Any]:
+    status, ready = http_call(http.base_url, Request("GET", "/readyz"))
     if status != 200 or ready.get("status") != "ok":
         raise RuntimeError(f"/readyz: {status} {ready} (the ranking index must be complete and in use)")
     body = json.dumps({"game_id": str(seed.game_id), "score": 1})
@@ -232,7 +148,7 @@ def check_servers(http: GunicornServer, servers: list[UvicornServer], seed: serv
         _check_delivery(
             [server.ws_base_url + PODIUM_PATH for server in servers],
             f"leaderboard.{seed.game_id}",
-            lambda: serving.http_call(http.base_url, write),
+            lambda: http_call(http.base_url, write),
         )
     )
     return {"readyz": ready, "delivery": delivery}
@@ -255,7 +171,7 @@ def client_processes(args: argparse.Namespace, clients: int) -> int:
 
 
 def scan(server_log: str) -> dict[str, Any]:
-    found = serving.scan_log(server_log)
+    found = scan_log(server_log)
     del found["worker_boots"]
     found["over_capacity"] = sum(1 for line in server_log.splitlines() if "over capacity" in line)
     found["exceptions"] = dict(Counter(
@@ -288,7 +204,7 @@ def run_phase(
     *,
     servers: list[UvicornServer],
     http: GunicornServer | None,
-    seed: serving.Seed,
+    seed: Seed,
 ) -> dict[str, Any]:
     podium = spec.name == "podium"
     path = PODIUM_PATH if podium else BASELINE_PATH
@@ -372,14 +288,14 @@ def run_phase(
             "load": {load.pid},
         }
         sleep_until(t0)
-        before = serving.cpu_snapshot()
+        before = cpu.cpu_snapshot()
         sleep_until(t1)
-        after = serving.cpu_snapshot()
-        record["cpu"] = serving.cpu_by_party(before, after, parties)
+        after = cpu.cpu_snapshot()
+        record["cpu"] = cpu.cpu_by_party(before, after, parties)
         record["rss_mib"] = {
-            "uvicorn": serving.rss_mib(uvicorn_pids),
-            "clients": serving.rss_mib(parties["clients"]),
-            "gunicorn": serving.rss_mib(parties["gunicorn"]),
+            "uvicorn": cpu.rss_mib(uvicorn_pids),
+            "clients": cpu.rss_mib(parties["clients"]),
+            "gunicorn": cpu.rss_mib(parties["gunicorn"]),
         }
         record["loadavg_after"] = os.getloadavg()
 
@@ -478,15 +394,15 @@ def merge(
     window_frames: list[int] = []
     window_events: list[int] = []
     window_updates: list[int] = []
-    for report in reports:
-        histogram.update({int(bucket): count for bucket, count in report["histogram"].items()})
-        per_id.update({int(score_id): count for score_id, count in report["per_id"].items()})
-        per_client_timed += report["per_client_timed"]
-        for frames, events, updates in report["per_client_window"]:
+    for part in reports:
+        histogram.update({int(bucket): count for bucket, count in part["histogram"].items()})
+        per_id.update({int(score_id): count for score_id, count in part["per_id"].items()})
+        per_client_timed += part["per_client_timed"]
+        for frames, events, updates in part["per_client_window"]:
             window_frames.append(frames)
             window_events.append(events)
             window_updates.append(updates)
-        for second, (count, total, peak) in report["by_second"].items():
+        for second, (count, total, peak) in part["by_second"].items():
             slot = by_second.setdefault(int(second), [0, 0.0, 0.0])
             slot[0] += count
             slot[1] += total
@@ -505,12 +421,8 @@ def merge(
 
     latency = histogram_percentiles(dict(histogram), QUANTILES)
     seconds = sorted(second for second in by_second if 0 <= second < duration and by_second[second][0])
-    growth = None
-    if len(seconds) >= 3:  # least-squares slope of the mean latency over the window: > 0 means falling behind
-        means = [by_second[second][1] / by_second[second][0] / 1000 for second in seconds]
-        mx, my = sum(seconds) / len(seconds), sum(means) / len(means)
-        spread_x = sum((x - mx) ** 2 for x in seconds)
-        growth = round(sum((x - mx) * (y - my) for x, y in zip(seconds, means, strict=True)) / spread_x, 3)
+    # Least-squares slope of the mean latency over the window: > 0 means falling behind.
+    growth = slope(seconds, [by_second[second][1] / by_second[second][0] / 1000 for second in seconds])
     return {
         "rate_requested": rate,
         "timed_scores": len(ids),
@@ -649,13 +561,13 @@ def notes(args: argparse.Namespace, phases: list[dict[str, Any]], checks: dict[s
 
 
 def header(machine: dict[str, Any]) -> str:
-    return (
-        f"ws_fanout  {machine['date']}  {machine['cpu_count']} CPUs ({machine['cpu_model']})  "
-        f"Python {machine['python']}  Django {machine['django']}  gunicorn {machine['gunicorn']}  "
-        f"uvicorn {machine['uvicorn']}  websockets {machine['websockets']}  channels {machine['channels']}  "
-        f"channels-redis {machine['channels_redis']}  redis-py {machine['redis_py']}  "
-        f"PostgreSQL {machine['postgres'].split()[0]}  Redis {machine['redis_server']}"
-    )
+    return report.machine_line(
+        "ws_fanout", machine, f"Python {machine['python']}", f"Django {machine['django']}",
+        f"gunicorn {machine['gunicorn']}", f"uvicorn {machine['uvicorn']}", f"websockets {machine['websockets']}",
+        f"channels {machine['channels']}", f"channels-redis {machine['channels_redis']}",
+        f"redis-py {machine['redis_py']}", f"PostgreSQL {machine['postgres'].split()[0]}",
+        f"Redis {machine['redis_server']}",
+    )  # fmt: skip
 
 
 def format_table(
@@ -664,7 +576,7 @@ def format_table(
 ) -> str:  # fmt: skip
     lines = [
         header(machine),
-        f"HTTP: gunicorn {serving.WSGI_APP}, {args.workers} sync workers; WebSockets: {args.ws_servers} x uvicorn "
+        f"HTTP: gunicorn {WSGI_APP}, {args.workers} sync workers; WebSockets: {args.ws_servers} x uvicorn "
         f"(--ws websockets-sansio, one process each); clients offer compression: {args.compression}",
         f"Podium: scores over HTTP at {args.rate:g}/s for {args.duration:g} s after {args.warmup:g} s warm-up, "
         f"clients on leaderboard.<game>; baseline: plain Channels consumer, group_send at "
@@ -748,7 +660,7 @@ def format_table(
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.ws_fanout", description=__doc__.split("\n", 1)[0])
+    parser = cli.parser("bench.ws_fanout", __doc__)
     parser.add_argument("--clients", default="1000", help="comma-separated client counts, e.g. 1000,5000")
     parser.add_argument("--layers", default="pubsub,core", help="channel layers for Podium: pubsub, core")
     parser.add_argument("--ws-servers", type=int, default=1, help="uvicorn processes; clients spread over them")
@@ -777,13 +689,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--drain-max", type=float, default=90, help="after the window, wait at most this long")
     parser.add_argument("--load-threads", type=int, default=16, help="threads of the HTTP load generator")
-    parser.add_argument("--users", type=int, default=1000, help="users, each with a token and a score (default 1000)")
+    cli.add_users(parser)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="default bench/results/ws_fanout.json")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="a dedicated database: it is emptied")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a dedicated Redis DB: it is flushed")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--keep-files", action="store_true", help="keep bench/work/ws_fanout (server and client logs)")
+    cli.add_json(parser, DEFAULT_JSON)
+    cli.add_services(parser, database_url=DEFAULT_DATABASE_URL, redis_url=DEFAULT_REDIS_URL)
+    cli.add_run(parser, seed=DEFAULT_SEED, work="ws_fanout", kept="server and client logs", port=None)
     args = parser.parse_args(argv)
 
     def counts(text: str) -> list[int]:
@@ -791,11 +701,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
     args.client_counts = counts(args.clients)
     args.baseline_counts = counts(args.baseline)
-    args.layer_list = [name.strip() for name in args.layers.split(",") if name.strip()]
-    args.baseline_layer_list = [name.strip() for name in args.baseline_layers.split(",") if name.strip()]
-    if unknown := (set(args.layer_list) | set(args.baseline_layer_list)) - {"pubsub", "core"}:
-        parser.error(f"unknown layers: {', '.join(sorted(unknown))}")
-    if error := serving.check_dedicated_redis(args.redis_url):
+    args.layer_list = cli.known_names(parser, args.layers, ("pubsub", "core"), "layers")
+    args.baseline_layer_list = cli.known_names(parser, args.baseline_layers, ("pubsub", "core"), "layers")
+    if error := check_dedicated_redis(args.redis_url):
         parser.error(error)
     if args.ws_servers < 1:
         parser.error("--ws-servers must be at least 1")
@@ -813,11 +721,7 @@ def fits(args: argparse.Namespace, clients: int, done: list[dict[str, Any]]) -> 
         last = measured[-1]
         per_client_mib = (last["rss_mib"]["uvicorn"] + last["rss_mib"]["clients"]) / last["clients"]
         needed = per_client_mib * clients * 1.5
-        available = next(
-            int(line.split()[1]) / 1024
-            for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.startswith("MemAvailable")
-        )
+        available = machine.free_memory_bytes() / 2**20
         if needed > available:
             return f"skipped: about {needed:,.0f} MiB needed (from the last phase), {available:,.0f} MiB available"
     return None
@@ -839,127 +743,134 @@ def code_state() -> dict[str, Any]:
     import hashlib
 
     files = sorted(
-        [*serving.PROJECT_DIR.glob("realtime/*.py"), serving.PROJECT_DIR / "scores" / "services.py",
-         serving.PROJECT_DIR / "rankings" / "services.py", serving.PROJECT_DIR / "leaderboard_project" / "settings.py",
-         serving.PROJECT_DIR / "leaderboard_project" / "asgi.py"]
+        [*PROJECT_DIR.glob("realtime/*.py"), *PROJECT_DIR.glob("events/*.py"),
+         PROJECT_DIR / "scores" / "services.py", PROJECT_DIR / "rankings" / "services.py",
+         PROJECT_DIR / "leaderboard_project" / "settings.py", PROJECT_DIR / "leaderboard_project" / "asgi.py"]
     )  # fmt: skip
     digest = hashlib.sha256()
     for path in files:
-        digest.update(path.relative_to(serving.PROJECT_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+        digest.update(path.relative_to(PROJECT_DIR).as_posix().encode() + b"\0" + path.read_bytes())
 
     return {
-        **serving.code_state(),
+        **machine.code_state(),
         "realtime_path_sha256": digest.hexdigest(),
-        "hashed_files": [path.relative_to(serving.PROJECT_DIR).as_posix() for path in files],
+        "hashed_files": [path.relative_to(PROJECT_DIR).as_posix() for path in files],
     }
 
 
-def versions(machine: dict[str, Any]) -> dict[str, Any]:
+def machine_info(redis_url: str) -> dict[str, Any]:
     import channels
     import channels_redis
     import uvicorn
     import websockets
 
-    return machine | {
-        "uvicorn": uvicorn.__version__,
-        "websockets": websockets.version.version,
-        "channels": channels.__version__,
-        "channels_redis": channels_redis.__version__,
-        "nofile_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
-    }
+    return machine.machine_info(
+        **machine.serving_stack(redis_url),
+        **machine.load_before(),
+        uvicorn=uvicorn.__version__,
+        websockets=websockets.version.version,
+        channels=channels.__version__,
+        channels_redis=channels_redis.__version__,
+        nofile_limit=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+        code=code_state(),
+    )
+
+
+def run_layer(
+    args: argparse.Namespace,
+    profile: LayerProfile,
+    name: str,
+    counts: list[int],
+    *,
+    seed: Seed,
+    phases: list[dict[str, Any]],
+    checks: dict[str, Any],
+) -> None:
+    """Start the servers of one layer (uvicorn, and gunicorn for Podium), check them, run each client count."""
+    layer = profile.layer
+    http = None
+    servers = [
+        UvicornServer(
+            profile=profile,
+            port=procs.free_port(),
+            log_path=args.work / f"uvicorn-{name}-{layer}-{index}.log",
+            app=ASGI_APP if name == "podium" else BASELINE_APP,
+        )
+        for index in range(args.ws_servers)
+    ]
+    try:
+        if name == "podium":
+            http = GunicornServer(
+                profile=profile,
+                config=ServerConfig("sync", workers=args.workers),
+                port=procs.free_port(),
+                log_path=args.work / f"gunicorn-{layer}.log",
+            )
+            http.start()
+        for server in servers:
+            server.start()
+        if http is not None:
+            try:
+                checks[layer] = check_servers(http, servers, seed)
+                logger.info("%s: checks passed %s", layer, checks[layer]["delivery"])
+            except Exception as error:  # noqa: BLE001  measured anyway: the phase shows what it does
+                checks[layer] = {"error": f"{type(error).__name__}: {error}"}
+                logger.warning("%s: check failed, measuring anyway: %s", layer, checks[layer]["error"])
+        for clients in counts:
+            spec = PhaseSpec(name, layer, clients)
+            if reason := fits(args, clients, phases) or dead_layer(spec, phases):
+                logger.warning("%s %s %d: %s", name, layer, clients, reason)
+                phases.append({"phase": name, "layer": layer, "clients": clients, "skipped": reason})
+                continue
+            try:
+                phases.append(run_phase(args, spec, servers=servers, http=http, seed=seed))
+            except RuntimeError as error:
+                logger.error("%s %s %d failed: %s", name, layer, clients, error)
+                phases.append({"phase": name, "layer": layer, "clients": clients, "error": str(error)})
+            report.write_result(
+                args.json, {"benchmark": "ws_fanout", "complete": False, "phases": phases}, complete=False
+            )
+    finally:
+        for server in servers:
+            server.stop()
+        if http is not None:
+            http.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    cli.setup_logging()
     args = parse_args(argv)
     base = Profile(database_url=args.database_url, redis_url=args.redis_url)
-    serving.ensure_database(args.database_url)
-    serving.setup_django(base)
-    args.work = serving.work_dir("ws_fanout")
     phases: list[dict[str, Any]] = []
     checks: dict[str, Any] = {}
     started = time.monotonic()
-    partial = args.json.with_suffix(args.json.suffix + ".partial")
-    with serving.stopped_on_signals():
-        try:
-            machine = versions(serving.machine_info(base)) | {"code": code_state()}
-            serving.warn_if_busy(machine)
-            seed = serving.reset_and_seed(profile=base, users=args.users, tokens=True, seed=args.seed)
-            plans: list[tuple[str, str, list[int]]] = [
-                ("podium", layer, args.client_counts) for layer in args.layer_list
-            ]
-            if args.baseline_counts:
-                plans += [("baseline", layer, args.baseline_counts) for layer in args.baseline_layer_list]
-            for name, layer, counts in plans:
-                profile = LayerProfile(
-                    database_url=args.database_url,
-                    redis_url=args.redis_url,
-                    settings_module=base.settings_module if name == "podium" else BASELINE_SETTINGS,
-                    secret_key=base.secret_key,
-                    layer=layer,
-                )
-                http = None
-                servers = [
-                    UvicornServer(
-                        profile=profile,
-                        port=serving.free_port(),
-                        log_path=args.work / f"uvicorn-{name}-{layer}-{index}.log",
-                        app=serving.ASGI_APP if name == "podium" else BASELINE_APP,
-                    )
-                    for index in range(args.ws_servers)
-                ]
-                try:
-                    if name == "podium":
-                        http = GunicornServer(
-                            profile=profile,
-                            config=ServerConfig(workers=args.workers),
-                            port=serving.free_port(),
-                            log_path=args.work / f"gunicorn-{layer}.log",
-                        )
-                        http.start()
-                    for server in servers:
-                        server.start()
-                    if http is not None:
-                        try:
-                            checks[layer] = check_servers(http, servers, seed)
-                            logger.info("%s: checks passed %s", layer, checks[layer]["delivery"])
-                        except Exception as error:  # noqa: BLE001  measured anyway: the phase shows what it does
-                            checks[layer] = {"error": f"{type(error).__name__}: {error}"}
-                            logger.warning("%s: check failed, measuring anyway: %s", layer, checks[layer]["error"])
-                    for clients in counts:
-                        spec = PhaseSpec(name, layer, clients)
-                        if reason := fits(args, clients, phases) or dead_layer(spec, phases):
-                            logger.warning("%s %s %d: %s", name, layer, clients, reason)
-                            phases.append({"phase": name, "layer": layer, "clients": clients, "skipped": reason})
-                            continue
-                        try:
-                            phases.append(run_phase(args, spec, servers=servers, http=http, seed=seed))
-                        except RuntimeError as error:
-                            logger.error("%s %s %d failed: %s", name, layer, clients, error)
-                            phases.append({"phase": name, "layer": layer, "clients": clients, "error": str(error)})
-                        serving.write_json(partial, {"benchmark": "ws_fanout", "complete": False, "phases": phases})
-                finally:
-                    for server in servers:
-                        server.stop()
-                    if http is not None:
-                        http.stop()
-        finally:
-            import redis
-
-            redis.Redis.from_url(args.redis_url).flushdb()
-            if not args.keep_files:
-                serving.remove_work_dir(args.work)
+    with bench_services(base, name="ws_fanout", keep_files=args.keep_files) as args.work:
+        info = machine_info(args.redis_url)
+        machine.warn_if_busy(info)
+        seed = reset_and_seed(profile=base, users=args.users, tokens=True, seed=args.seed)
+        plans: list[tuple[str, str, list[int]]] = [("podium", layer, args.client_counts) for layer in args.layer_list]
+        if args.baseline_counts:
+            plans += [("baseline", layer, args.baseline_counts) for layer in args.baseline_layer_list]
+        for name, layer, counts in plans:
+            profile = LayerProfile(
+                database_url=args.database_url,
+                redis_url=args.redis_url,
+                settings_module=base.settings_module if name == "podium" else BASELINE_SETTINGS,
+                secret_key=base.secret_key,
+                layer=layer,
+            )
+            run_layer(args, profile, name, counts, seed=seed, phases=phases, checks=checks)
 
     goal = verdicts(args, phases)
     compared = ratios(phases)
-    table = format_table(args, machine, phases, goal, compared, checks)
+    table = format_table(args, info, phases, goal, compared, checks)
     sys.stdout.write(table + "\n")
-    serving.write_json(
+    report.write_result(
         args.json,
         {
             "benchmark": "ws_fanout",
             "complete": True,
-            "machine": machine,
+            "machine": info,
             "settings": {
                 "clients": args.client_counts,
                 "layers": args.layer_list,
@@ -978,7 +889,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "drain_max_s": args.drain_max,
                 "load_threads": args.load_threads,
                 "users": args.users,
-                "gunicorn": f"{serving.WSGI_APP}, {args.workers} sync workers",
+                "gunicorn": f"{WSGI_APP}, {args.workers} sync workers",
                 "uvicorn": " ".join(UvicornServer(profile=base, port=0, log_path=Path()).command()[1:]).replace(
                     "--port 0", "--port <free>"
                 ),
@@ -998,14 +909,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seconds": round(time.monotonic() - started, 1),
             "table": table,
         },
+        complete=True,
     )
-    partial.unlink(missing_ok=True)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        logger.warning("interrupted: servers and clients are stopped and the Redis DB flushed, no results written")
-        sys.exit(130)
+    cli.run(
+        main,
+        logger=logger,
+        interrupted="interrupted: servers and clients are stopped and the Redis DB flushed, no results written",
+    )

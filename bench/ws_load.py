@@ -34,6 +34,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.lib.child import emit
+from bench.lib.stats import summarize_ms
+
 BASELINE_GROUP = "bench.baseline"
 BASELINE_MESSAGE_TYPE = "bench.event"
 
@@ -41,13 +44,6 @@ BASELINE_MESSAGE_TYPE = "bench.event"
 def timestamp(moment: float) -> str:
     text = datetime.fromtimestamp(moment, UTC).isoformat()
     return text[:-6] + "Z"
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 2)
 
 
 def slots(settings: dict[str, Any]) -> tuple[float, float, float, int]:
@@ -201,17 +197,8 @@ def summarize(
             "statuses": dict(Counter(r[3] for r in timed)),
             "achieved_per_s": round(len(timed_ok) / settings["duration"], 1),
             "completed_in_window_per_s": round(done_in_window / settings["duration"], 1),
-            "latency_ms": {
-                "p50": percentile(latencies, 0.50),
-                "p90": percentile(latencies, 0.90),
-                "p99": percentile(latencies, 0.99),
-                "max": round(max(latencies), 2) if latencies else None,
-            },
-            "send_late_ms": {
-                "p50": percentile(lateness, 0.50),
-                "p99": percentile(lateness, 0.99),
-                "max": round(max(lateness), 2) if lateness else None,
-            },
+            "latency_ms": summarize_ms(latencies, (0.50, 0.90, 0.99)),
+            "send_late_ms": summarize_ms(lateness, (0.50, 0.99)),
             "ids": sorted(r[4] for r in timed_ok if r[4] is not None),
             "first_sent": min((r[1] for r in timed), default=None),
             "last_done": max((r[2] for r in timed), default=None),
@@ -227,8 +214,7 @@ def main() -> None:
         result = run_scores(settings)
     else:
         result = asyncio.run(publish_baseline(settings))
-    sys.stdout.write(json.dumps(result, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 honcho) as separate process groups, so a test can kill one of them, start a
 second WebSocket server or a new worker, and keep the rest running. ``RedisServer``
 and ``PostgresServer`` are private servers on free ports that a test may stop and
-start again without touching the machine's own, which other tests use.
+start again without touching the machine's own, which other tests use. Starting,
+waiting and stopping processes is the benchmarks' harness (``bench/lib/procs.py``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis
-
+from bench.lib import procs
 from leaderboard_project import serve
 from realtime.tests.servers import PROJECT, free_port
 
@@ -45,33 +45,13 @@ def procfile() -> dict[str, str]:
     return commands
 
 
-def _kill_group(process: subprocess.Popen, sig: int = signal.SIGTERM, wait: float = 15.0) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(wait)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 def up(port: int, path: str = "/healthz") -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
-            return True
-    except (OSError, urllib.error.HTTPError):
-        return False
+    return 200 <= procs.http_status(f"http://127.0.0.1:{port}{path}", timeout=2) < 400
 
 
-def wait_until(check, seconds: float, what: str | Callable[[], str], interval: float = 0.2) -> None:
+def wait_until(check: Callable[[], Any], seconds: float, what: str | Callable[[], str], interval: float = 0.2) -> None:
     """Wait for ``check()`` to hold; ``what`` (or what it returns, read at the time-out) says what was awaited."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what() if callable(what) else what}: not within {seconds} s")
-        time.sleep(interval)
+    procs.wait_until(check, timeout=seconds, what=what, interval=interval, error=AssertionError)
 
 
 class RedisServer:
@@ -87,26 +67,12 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        with (self.workdir / f"redis-{self.port}.log").open("a") as log:
-            self.process = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-        def answers() -> bool:
-            try:
-                return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
-            except redis.RedisError:
-                return False
-
-        wait_until(answers, 10, "redis-server answering")
+        log = self.workdir / f"redis-{self.port}.log"
+        self.process = procs.start_redis_server(port=self.port, workdir=self.workdir, log=log, timeout=10)
 
     def stop(self, sig: int = signal.SIGKILL) -> None:
         if self.process is not None:
-            _kill_group(self.process, sig)
+            procs.stop_group(self.process, sig=sig)
             self.process = None
 
 
@@ -184,20 +150,14 @@ class Profile:
     def start(self, name: str, process: str | None = None, **env: str) -> subprocess.Popen:
         """Start the Procfile's ``process`` line (``name`` by default) as ``name``, with ``env`` on top."""
         command = procfile()[process or name]
-        with (self.workdir / f"{name}.log").open("a") as log:
-            started = subprocess.Popen(
-                ["bash", "-c", f"exec {command}"],
-                cwd=PROJECT,
-                env={**self.env, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        started = procs.start(
+            ["bash", "-c", f"exec {command}"], env={**self.env, **env}, log=self.workdir / f"{name}.log", cwd=PROJECT
+        )
         self.processes[name] = started
         return started
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        _kill_group(self.processes.pop(name), sig)
+        procs.stop_group(self.processes.pop(name), sig=sig)
 
     def stop_all(self) -> None:
         for name in list(self.processes):

@@ -1,33 +1,28 @@
 """Real servers for tests that cross processes: gunicorn (the HTTP API) and uvicorn (WebSockets).
 
 They run the production profile against the test database and the test Redis,
-so what a test commits, they see.
+so what a test commits, they see. Starting, waiting and stopping are the
+benchmarks' process harness (``bench/lib/procs.py``); the environment and the
+wait for the servers' database sessions to end are the tests' own.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 
+from bench.lib import procs
+from bench.lib.procs import free_port
+
 BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parents[2]
 APP_NAME = "podium-test-server"  # how the servers' database sessions are told apart from the test's own
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -45,19 +40,6 @@ def environment(**extra: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-
-
-def _wait_until_up(port: int, process: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
 
 
 @contextmanager
@@ -81,20 +63,12 @@ def serve(kind: str, tmp_path: Path, **env: str) -> Iterator[int]:
             "300",  # a stalled test client answers no pings; it must not be closed for that
         ]
     log = tmp_path / f"{kind}-{port}.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command, cwd=PROJECT, env=environment(**env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    process = procs.start(command, env=environment(**env), log=log, cwd=PROJECT)
     try:
-        _wait_until_up(port, process, log)
+        procs.wait_http(f"http://127.0.0.1:{port}/healthz", process=process, log=log, timeout=30, what=f"{kind} server")
         yield port
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        procs.stop_group(process, timeout=10)
         _wait_for_sessions_to_end()
 
 
