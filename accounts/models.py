@@ -66,7 +66,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     # A player made by a load tool (the simulator, a stress test, locust): it plays synthetic games only,
     # so it never appears on a real board or in a real tournament (simulator.services.synthetic).
     is_synthetic = models.BooleanField(default=False, editable=False)
-    # Shadow-banned (scores.moderation): the player's scores are kept, and shown to them only.
+    # Shadow-banned (scores.services.moderation): the player's scores are kept, and shown to them only.
     shadow_banned_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

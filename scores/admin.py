@@ -9,8 +9,9 @@ from django.http import HttpRequest
 from accounts.models import ModerationAudit
 from common.errors import DomainError
 
-from . import moderation, services
+from . import services
 from .models import Score, ScoreAudit
+from .services import moderation
 
 
 class VoidActionForm(ActionForm):
@@ -59,7 +60,7 @@ class ScoreAdmin(admin.ModelAdmin):
 
 
 class ModerationForm(forms.ModelForm):
-    """A new moderation action, carried out when saved (``scores.moderation``)."""
+    """A new moderation action, carried out when saved (``scores.services.moderation``)."""
 
     class Meta:
         model = ModerationAudit

@@ -42,7 +42,7 @@ from rankings.boards import Board, game_board_at, global_board_at
 from rankings.engine.base import Entry, percentile
 from rankings.periods import Period
 
-from . import groupcommit, moderation, selectors, services, sessions
+from . import groupcommit, selectors, services, sessions
 from .models import Score, Source
 from .serializers import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -58,6 +58,7 @@ from .serializers import (
     VoidSerializer,
     submit_response_body,
 )
+from .services import moderation
 
 _KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 SUBMIT_CONFLICT = OpenApiResponse(

@@ -8,8 +8,7 @@ from prometheus_client import REGISTRY
 from accounts.tests.factories import UserFactory
 from common.hotpath import routes
 from rankings import api
-from scores.moderation import player_shadow_ban
-from scores.services import score_submit
+from scores.services import player_shadow_ban, score_submit
 
 BOARD = "/api/v1/leaderboard/game/arena"
 GLOBAL = "/api/v1/leaderboard/global"

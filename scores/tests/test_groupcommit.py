@@ -15,8 +15,7 @@ from rankings.models import Standing
 from scores import services
 from scores.groupcommit import SubmitQueue
 from scores.models import Score
-from scores.moderation import player_shadow_ban
-from scores.services import PlayerScore, SubmitResult, score_submit, score_submit_group
+from scores.services import PlayerScore, SubmitResult, player_shadow_ban, score_submit, score_submit_group, submit
 from scores.sessions import ServerAuthoritative, SessionRequired
 
 
@@ -97,7 +96,7 @@ def test_a_shadow_banned_players_score_is_hidden_and_announced_to_nobody(game, m
     banned, shown = UserFactory.create_batch(2)
     player_shadow_ban(user=banned, actor=staff, reason="aimbot")
     published = []
-    monkeypatch.setattr(services, "publish_many", lambda events: published.extend(events))
+    monkeypatch.setattr(submit, "publish_many", lambda events: published.extend(events))
 
     outcomes = score_submit_group([item(banned, game, 99), item(shown, game, 10)])
 

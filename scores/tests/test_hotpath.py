@@ -13,7 +13,7 @@ from common.hotpath import routes
 from games.tests.factories import GameFactory
 from scores import api
 from scores.models import Score
-from scores.moderation import player_shadow_ban
+from scores.services import player_shadow_ban
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

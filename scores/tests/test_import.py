@@ -12,9 +12,8 @@ from games.tests.factories import GameFactory
 from rankings.boards import game_board_at, global_board_at
 from rankings.models import Standing
 from rankings.periods import Period
-from scores import services
 from scores.models import Score
-from scores.services import ImportItem, ScoreImportInvalid, score_import, score_submit
+from scores.services import ImportItem, ScoreImportInvalid, batch, score_import, score_submit, submit
 from tournaments.models import Participant, Status
 from tournaments.services import board_of
 from tournaments.tests.factories import TournamentFactory
@@ -181,7 +180,8 @@ def test_scores_inside_a_live_tournament_count_for_its_participants(game):
 
 def test_an_import_publishes_no_score_events(game, monkeypatch):
     published = []
-    monkeypatch.setattr(services, "publish_many", lambda events: published.extend(events))
+    for module in (batch, submit):
+        monkeypatch.setattr(module, "publish_many", lambda events: published.extend(events))
     player = UserFactory()
 
     score_import(items=[ImportItem(player.pk, game.pk, 5, RECENT)])

@@ -181,7 +181,7 @@ def test_a_banned_player_wins_no_tournament_and_a_lift_leaves_a_finished_one_as_
     grants = tournaments.tournament_pay(tournament=finished)
 
     assert winner.pk not in {grant.user_id for grant in grants}
-    from scores.moderation import player_shadow_ban_lift
+    from scores.services import player_shadow_ban_lift
 
     player_shadow_ban_lift(user=winner, actor=staff, reason="appeal")
     assert not Standing.objects.filter(user=winner, board=f"tournament.{cup.pk}.all").exists()

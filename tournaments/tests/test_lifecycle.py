@@ -10,6 +10,7 @@ from accounts.selectors import credit_balance
 from scores.services import score_submit
 from tournaments import selectors, services
 from tournaments.models import Status, Tournament, TournamentResult
+from tournaments.services import lifecycle, recurrence
 
 # Transactions commit for real: index writes and the payout task run after commit, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,17 +133,17 @@ def test_a_crash_between_freezing_and_paying_is_paid_by_the_next_tick(finished_u
 def test_a_payout_killed_halfway_writes_nothing_and_the_retry_pays_once(finished_unpaid, monkeypatch):
     cup, (a, b) = finished_unpaid
 
-    real_grant = services.credits_grant
+    real_grant = lifecycle.credits_grant
 
     def grant_then_die(*, grants):
         real_grant(grants=grants)
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(services, "credits_grant", grant_then_die)
+    monkeypatch.setattr(lifecycle, "credits_grant", grant_then_die)
     with pytest.raises(SystemExit):
         services.tournament_pay(tournament=cup)
     assert prizes(cup) == {}  # the transaction died with the worker
-    monkeypatch.setattr(services, "credits_grant", real_grant)
+    monkeypatch.setattr(lifecycle, "credits_grant", real_grant)
 
     assert len(services.tournament_pay(tournament=cup)) == 2
     assert prizes(cup) == {a.username: 50, b.username: 30}
@@ -262,7 +263,7 @@ def test_a_failing_tournament_does_not_stop_the_clock(make_tournament, monkeypat
             raise RuntimeError("boom")
         return real_start(tournament=tournament, **kwargs)
 
-    monkeypatch.setattr(services, "tournament_start", start)
+    monkeypatch.setattr(recurrence, "tournament_start", start)
     report = services.tournaments_tick()
 
     assert (report.started, report.failed) == (1, 1)

@@ -1,4 +1,9 @@
-"""Shadow-bans: a cheating player's scores are kept, and shown to them only.
+"""Moderation: a cheated score voided (``score_void``), a cheating player shadow-banned.
+
+A void takes the score off every board it counted on: they are recomputed from the player's other scores, and
+the void is audited (``ScoreAudit``).
+
+Shadow-bans: a cheating player's scores are kept, and shown to them only.
 
 A ban moves every standing of the player off the public boards onto their hidden twins
 (``rankings.boards.hidden_board``): nobody else sees them on a board, in a feed, in a score
@@ -12,16 +17,46 @@ that ended meanwhile keeps the places it finished with. Both are audited (``Mode
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ModerationAudit, User
 from common.errors import Conflict
-from rankings.boards import tournament_board
-from rankings.services import standings_move_player
+from rankings.boards import boards_for_score, tournament_board
+from rankings.services import standings_move_player, standings_recompute
 from tournaments.models import LIVE, Tournament
+from tournaments.services import tournaments_score_voided
 
-from .services import lock_players
+from ..models import Score, ScoreAudit
+from .errors import ScoreAlreadyVoid
+from .players import lock_players
+
+
+@transaction.atomic
+def score_void(*, score: Score, actor: User, reason: str) -> Score:
+    """Void a cheated score: recompute every board it counted on from the player's other scores, and audit it."""
+    hidden = bool(lock_players([score.user_id]))
+    score = Score.objects.select_related("game").get(pk=score.pk)
+    if score.is_void:
+        raise ScoreAlreadyVoid()
+    score.voided_at = timezone.now()
+    score.voided_by = actor
+    score.void_reason = reason
+    score.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    remaining: list[tuple[int, datetime]] = list(
+        Score.objects.filter(user_id=score.user_id, game=score.game, voided_at__isnull=True)
+        .order_by("created_at", "pk")
+        .values_list("value", "created_at")
+    )
+    standings_recompute(game=score.game, user_id=score.user_id, at=score.created_at, scores=remaining, hidden=hidden)
+    tournaments_score_voided(score=score)
+    recomputed = [board.key for pair in boards_for_score(score.game, score.created_at) for board in pair if board]
+    ScoreAudit.objects.create(
+        score=score, action=ScoreAudit.Action.VOID, actor=actor, reason=reason, boards=sorted(recomputed)
+    )
+    return score
 
 
 class AlreadyShadowBanned(Conflict):

@@ -1,0 +1,101 @@
+"""Rebuilding the ranking index from the standings table, and healing it after an outage."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
+
+from common.metrics import RANKING_SECONDS, timed
+from rankings import index
+from rankings.boards import (
+    HIDDEN_PREFIX,
+    Board,
+    board_from_key,
+)
+from rankings.engine import StandingChange, StandingRow, get_engine
+from rankings.models import StaleBoard, Standing
+
+logger = logging.getLogger(__name__)
+
+
+def _rows_of(board: Board, *, since: datetime | None = None) -> Iterable[StandingRow]:
+    rows = Standing.objects.filter(board=board.key).order_by()
+    if since is not None:
+        rows = rows.filter(updated_at__gte=since)
+    for user_id, value, reached_at, version in rows.values_list("user_id", "value", "reached_at", "version").iterator(
+        chunk_size=5_000
+    ):
+        yield StandingRow(user_id, value, reached_at, version)
+
+
+@timed(RANKING_SECONDS, "rebuild")
+def board_rebuild(*, board: Board) -> int:
+    """Rebuild one board's index from the standings table, then replay what changed meanwhile."""
+    started = timezone.now()
+    engine = get_engine()
+    loaded = engine.rebuild(board, _rows_of(board))
+    # Writes committed while the rebuild ran may have been overwritten by the swap: apply them again
+    # (versions make this idempotent). The margin covers clock skew between servers.
+    engine.apply(
+        [
+            StandingChange(board, row.user_id, row.value, row.reached_at, row.version)
+            for row in _rows_of(board, since=started - timedelta(seconds=5))
+        ]
+    )
+    StaleBoard.objects.filter(board=board.key, since__lte=started).delete()
+    return loaded
+
+
+def boards_rebuild(
+    *, boards: Sequence[Board], mark_ready: bool, progress: Callable[[Board, int], None] | None = None
+) -> int:
+    """Rebuild many boards. ``mark_ready`` (a full rebuild) records that the index holds every board."""
+    total = 0
+    for board in boards:
+        loaded = board_rebuild(board=board)
+        total += loaded
+        if progress:
+            progress(board, loaded)
+    if mark_ready and index.index_is_separate():
+        get_engine().mark_complete(at=timezone.now())
+    index.health.forget()
+    return total
+
+
+def all_boards() -> list[Board]:
+    """Every public board with standings; one whose game or tournament no longer exists is left out (and logged)."""
+    boards = []
+    keys = Standing.objects.exclude(board__startswith=HIDDEN_PREFIX).values_list("board", flat=True)
+    for key in keys.distinct().order_by("board"):
+        try:
+            boards.append(board_from_key(key))
+        except ObjectDoesNotExist:
+            logger.warning("standings of board %s name something that no longer exists; skipped", key)
+    return boards
+
+
+def index_heal() -> int:
+    """Bring the index back in line after an outage: everything if it restarted empty, else the stale boards.
+
+    Returns how many boards were rebuilt (0 when healthy or unreachable).
+    """
+    if not index.index_is_separate():
+        return 0
+    engine = get_engine()
+    try:
+        ready = engine.is_complete()
+    except index.INDEX_ERRORS:
+        return 0
+    if not ready:
+        boards = all_boards()
+        boards_rebuild(boards=boards, mark_ready=True)
+        return len(boards)
+    stale = list(StaleBoard.objects.values_list("board", flat=True))
+    if not stale:
+        return 0
+    boards_rebuild(boards=[board_from_key(key) for key in stale], mark_ready=False)
+    return len(stale)
