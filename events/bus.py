@@ -43,13 +43,16 @@ logger = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "bus.events"  # what a server's hub receives from the layer
 
+# An event: the channel it is sent on, its type, its data (JSON).
+Event = tuple[str, str, Mapping[str, Any]]
+
 
 def publish(channel: str, type: str, data: Mapping[str, Any]) -> None:
     """Send an event on a channel once the current transaction commits (at once outside one)."""
     publish_many([(channel, type, data)])
 
 
-def publish_many(events: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+def publish_many(events: Sequence[Event]) -> None:
     """``publish`` for several events: one commit hook, one layer message per channel."""
     prepared = [_prepare(channel, type, data) for channel, type, data in events]
     if prepared:

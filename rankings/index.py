@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-import redis
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
@@ -29,8 +28,6 @@ from .models import StaleBoard
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-INDEX_ERRORS = (redis.RedisError, OSError)
 
 
 class _IndexHealth:
@@ -58,7 +55,7 @@ class _IndexHealth:
         self.stale = frozenset(StaleBoard.objects.values_list("board", flat=True))
         try:
             self.ready = engine.is_complete()
-        except INDEX_ERRORS:
+        except engine.unavailable:
             self.ready = False
             self.trip()
 
@@ -88,7 +85,7 @@ def index_read(board: Board | Sequence[Board], read: Callable[[RankingEngine], T
         return read(sql_engine())
     try:
         return read(engine)
-    except INDEX_ERRORS as exc:
+    except engine.unavailable as exc:
         logger.warning(
             "ranking index unreachable, reading %s from the database: %s", ", ".join(b.key for b in boards), exc
         )
@@ -104,7 +101,7 @@ def index_version(board: Board) -> int | None:
         return None
     try:
         return engine.version(board)
-    except INDEX_ERRORS:
+    except engine.unavailable:
         health.trip()
         return None
 
@@ -114,9 +111,10 @@ def index_apply(changes: Sequence[StandingChange]) -> None:
     """Write committed standings to the index; on failure mark their boards stale instead of failing."""
     if not changes or not index_is_separate():
         return
+    engine = get_engine()
     try:
-        get_engine().apply(changes)
-    except INDEX_ERRORS as exc:
+        engine.apply(changes)
+    except engine.unavailable as exc:
         boards = sorted({change.board.key for change in changes})
         logger.warning("ranking index write failed for %d boards, marking them stale: %s", len(boards), exc)
         health.trip()
@@ -139,7 +137,7 @@ def index_status() -> dict[str, object]:
     stale = StaleBoard.objects.count()
     try:
         ready = engine.is_complete()
-    except INDEX_ERRORS:
+    except engine.unavailable:
         return {"backend": engine.name, "status": "degraded", "reason": "index unreachable", "stale_boards": stale}
     if not ready:
         return {"backend": engine.name, "status": "degraded", "reason": "index not built", "stale_boards": stale}

@@ -100,3 +100,30 @@ def test_nothing_outside_the_ranking_engine_reaches_its_redis_client():
 
 def test_the_websocket_consumer_makes_no_query_of_its_own():
     assert "objects" not in attributes(ROOT / "realtime" / "consumers.py")
+
+
+def test_the_rankings_publish_nothing_the_action_s_service_publishes_their_boards():
+    publishing = [
+        f"{name}: {alias.name}"
+        for name, path in importgraph.project_modules(["rankings"]).items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module == "events.bus"
+        for alias in node.names
+        if alias.name.startswith("publish")
+    ]
+
+    assert publishing == []
+
+
+def test_only_the_ranking_engine_and_the_shared_layers_know_the_redis_client_library():
+    knowing = []
+    for name, path in importgraph.project_modules().items():
+        if name.startswith(("rankings.engine", "common.", "realtime.presence", "leaderboard_project.")):
+            continue  # the engine itself, rate limits and dependency errors, presence counts, health probes
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import) and any(alias.name.split(".")[0] == "redis" for alias in node.names):
+                knowing.append(name)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "redis":
+                knowing.append(name)
+
+    assert knowing == []

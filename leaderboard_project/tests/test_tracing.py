@@ -86,11 +86,11 @@ def test_a_posted_score_is_one_trace_from_the_request_to_the_ranking_and_the_pub
     assert record.attributes["podium.game"] == "traced"
     assert f"game.{game.pk}.all" in record.attributes["podium.boards"]
     assert request in ancestors(record, trace)
-    # Two commit hooks publish: the ranking's board changes (the game's board and the global one), then the
-    # score's events (on the score feed and the game's board channel).
+    # One commit hook publishes the submission's events: the boards it moved (the game's board and the global
+    # one), then the score's (on the score feed and the game's board channel).
     publishes = [span for span in trace if span.name == "realtime.publish"]
-    assert [span.attributes["podium.channels"] for span in publishes] == [("boards",), ("leaderboard", "score")]
-    assert [span.attributes["podium.events"] for span in publishes] == [2, 2]
+    assert [span.attributes["podium.channels"] for span in publishes] == [("boards", "leaderboard", "score")]
+    assert [span.attributes["podium.events"] for span in publishes] == [4]
     assert all(request in ancestors(span, trace) for span in publishes)
     database = [span for span in trace if span.attributes.get("db.system") in ("sqlite", "postgresql")]
     assert database, [span.name for span in trace]

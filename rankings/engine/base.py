@@ -75,6 +75,9 @@ def ranked(rows: Iterable[tuple[uuid.UUID, int, datetime]], *, first_rank: int, 
 
 class RankingEngine(ABC):
     name: str
+    # The errors by which the engine says its store cannot be reached: callers fall back to the standings table
+    # on these, whatever the store is. An engine that is the table raises none of its own.
+    unavailable: tuple[type[Exception], ...] = ()
 
     @abstractmethod
     def apply(self, changes: Sequence[StandingChange]) -> None:

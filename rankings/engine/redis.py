@@ -144,6 +144,7 @@ def _hash_value(version: int, member: bytes) -> bytes:
 
 class RedisEngine(RankingEngine):
     name = "redis"
+    unavailable = (redis.RedisError, OSError)
 
     def __init__(self, url: str | None = None) -> None:
         self.client = redis.Redis.from_url(

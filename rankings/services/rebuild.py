@@ -88,7 +88,7 @@ def index_heal() -> int:
     engine = get_engine()
     try:
         ready = engine.is_complete()
-    except index.INDEX_ERRORS:
+    except engine.unavailable:
         return 0
     if not ready:
         boards = all_boards()

@@ -17,6 +17,7 @@ from opentelemetry import trace
 
 from common.metrics import RANKING_SECONDS, timed
 from common.tracing import tracer
+from events.bus import Event
 from games.models import Game
 from rankings.boards import (
     HIDDEN_PREFIX,
@@ -43,20 +44,25 @@ def _hidden_pairs(pairs: list[tuple[Board, Board | None]]) -> list[tuple[Board, 
 
 
 class StandingsWrites:
-    """Many ``standings_record_scores`` calls in one transaction (an import's chunk, one call per game and
-    round): each standings row is read at most once and written once, when the block ends.
+    """The standings writes of one action (a submission, a batch, an import's chunk, a void, ...), inside its
+    transaction. ``standings_record_scores`` reads each row at most once in the block and writes it once, when
+    the block ends; the other writes are written as they are made.
 
-    ::
+    When the block ends, the index is updated after commit and ``announcements`` holds the ``board.changed``
+    events of the public boards that moved. Rankings publish nothing themselves: the action's service publishes
+    these with its own events, in one ``publish_many``, so each action has one publisher. ::
 
         with StandingsWrites() as writes:
             standings_record_scores(game=game, scores=first, writes=writes)
             standings_record_scores(game=other, scores=second, writes=writes)
+        publish_many([*writes.announcements, *own_events])
     """
 
     def __init__(self) -> None:
         self.pending = PendingWrites(timezone.now())
         self._current: dict[tuple[str, uuid.UUID], Row] = {}
         self._read: dict[str, set[uuid.UUID]] = {}  # board key: players whose row on it was read
+        self.announcements: list[Event] = []
 
     def rows(self, keys: set[str], user_ids: set[uuid.UUID]) -> dict[tuple[str, uuid.UUID], Row]:
         """The rows as they stand in this block, reading only those not read before."""
@@ -77,20 +83,20 @@ class StandingsWrites:
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is None:
             self.pending.save()
-            self.pending.send_after_commit()
+            self.announcements = self.pending.index_after_commit()
 
 
 @timed(RANKING_SECONDS, "record")
 @tracer.start_as_current_span("rankings.record")
 def standings_record_scores(
-    *, game: Game, scores: Sequence[ScoreInput], writes: StandingsWrites | None = None
+    *, game: Game, scores: Sequence[ScoreInput], writes: StandingsWrites
 ) -> list[ScoreEffect | None]:
     """Apply scores of one game, in order, to every board they count on: one read, one write.
 
     A score that would overflow a total is skipped and its effect is None.
     The caller holds the row locks of every player involved and is inside a
-    transaction; the index is written after commit. With ``writes``, rows are
-    read and written through it instead, once for all its calls.
+    transaction. Rows are read and written through ``writes``, once for all its
+    calls; the index is written after commit.
     """
     # Every moment of one UTC day falls in the same windows: work the boards out once per day.
     pairs_by_day = {}
@@ -106,12 +112,8 @@ def standings_record_scores(
     span = trace.get_current_span()
     if span.is_recording():
         span.set_attributes({"podium.game": game.slug, "podium.boards": sorted(keys), "podium.scores": len(scores)})
-    if writes is None:
-        current = current_rows(keys, {score.user_id for score in scores})
-        pending = PendingWrites(timezone.now())
-    else:
-        current = writes.rows(keys, {score.user_id for score in scores})
-        pending = writes.pending
+    current = writes.rows(keys, {score.user_id for score in scores})
+    pending = writes.pending
     effects: list[ScoreEffect | None] = []
     for score, pairs in zip(scores, pairs_by_score, strict=True):
         try:
@@ -123,15 +125,14 @@ def standings_record_scores(
         for board, state, old in puts:
             row = pending.put(board, score.user_id, state, old)
             current[(board.key, score.user_id)] = Row(row.value, row.reached_at, row.version)
-    if writes is None:
-        pending.save()
-        pending.send_after_commit()
     return effects
 
 
 @timed(RANKING_SECONDS, "record_board")
 @tracer.start_as_current_span("rankings.record")
-def standings_record_board(*, board: Board, operator: str, scores: Sequence[ScoreInput]) -> list[bool]:
+def standings_record_board(
+    *, board: Board, operator: str, scores: Sequence[ScoreInput], writes: StandingsWrites
+) -> list[bool]:
     """Apply scores, in order, to one board combined by ``operator`` (a tournament's board): one read, one write.
 
     Returns, per score, whether it changed the player's value. A sum that would
@@ -148,7 +149,7 @@ def standings_record_board(*, board: Board, operator: str, scores: Sequence[Scor
             board__in=[board.key, hidden.key], user_id__in={score.user_id for score in scores}
         ).values_list("board", "user_id", "value", "reached_at", "version")
     }
-    pending = PendingWrites(timezone.now())
+    pending = writes.pending
     changed: list[bool] = []
     targets = {board.key: board, hidden.key: hidden}
     states = {key: state_of(row) for key, row in current.items()}
@@ -162,14 +163,18 @@ def standings_record_board(*, board: Board, operator: str, scores: Sequence[Scor
         if state is not None and state != state_of(current.get((board_key_, user_id))):
             pending.put(targets[board_key_], user_id, state, current.get((board_key_, user_id)))
     pending.save()
-    pending.send_after_commit()
     return changed
 
 
 @timed(RANKING_SECONDS, "replace")
-def standings_replace_board(*, board: Board, states: dict[uuid.UUID, State | None]) -> list[StandingChange]:
-    """Set players' values on one board outright (None removes the player): a recomputation's write."""
-    pending = PendingWrites(timezone.now())
+def standings_replace_board(
+    *, board: Board, states: dict[uuid.UUID, State | None], writes: StandingsWrites
+) -> list[StandingChange]:
+    """Set players' values on one board outright (None removes the player): a recomputation's write.
+
+    Returns the changes it made."""
+    pending = writes.pending
+    already = len(pending.changes)
     rows = {row.user_id: row for row in Standing.objects.filter(board=board.key, user_id__in=list(states))}
     for user_id, state in states.items():
         old = rows.get(user_id)
@@ -178,12 +183,13 @@ def standings_replace_board(*, board: Board, states: dict[uuid.UUID, State | Non
         elif state is not None and state_of(old) != state:
             pending.put(board, user_id, state, old)
     pending.save()
-    pending.send_after_commit()
-    return pending.changes
+    return pending.changes[already:]
 
 
 @timed(RANKING_SECONDS, "move")
-def standings_move_player(*, user_id: uuid.UUID, hide: bool, keep: Callable[[str], bool] = lambda key: True) -> int:
+def standings_move_player(
+    *, user_id: uuid.UUID, hide: bool, writes: StandingsWrites, keep: Callable[[str], bool] = lambda key: True
+) -> int:
     """Move all of a player's standings off the public boards onto their hidden ones (``hide``), or back.
 
     A standing whose public board key ``keep`` refuses is dropped instead of moved back (a tournament that
@@ -191,7 +197,7 @@ def standings_move_player(*, user_id: uuid.UUID, hide: bool, keep: Callable[[str
     """
     rows = Standing.objects.filter(user_id=user_id)
     rows = rows.exclude(board__startswith=HIDDEN_PREFIX) if hide else rows.filter(board__startswith=HIDDEN_PREFIX)
-    pending = PendingWrites(timezone.now())
+    pending = writes.pending
     moved = 0
     for row in list(rows):
         try:
@@ -205,7 +211,6 @@ def standings_move_player(*, user_id: uuid.UUID, hide: bool, keep: Callable[[str
             pending.put(target, user_id, State(row.value, row.reached_at), None)
             moved += 1
     pending.save()
-    pending.send_after_commit()
     return moved
 
 
@@ -243,6 +248,7 @@ def standings_recompute(
     user_id: uuid.UUID,
     at: datetime,
     scores: Sequence[tuple[int, datetime]],
+    writes: StandingsWrites,
     hidden: bool = False,
 ) -> list[StandingChange]:
     """Recompute a player's standings on every board the moment ``at`` falls in, from their remaining scores.
@@ -252,7 +258,8 @@ def standings_recompute(
     player's hidden boards. The caller holds the player's row lock.
     """
     where = hidden_board if hidden else (lambda board: board)
-    pending = PendingWrites(timezone.now())
+    pending = writes.pending
+    already = len(pending.changes)
     counting_game_ids = (
         list(Game.objects.filter(counts_toward_global=True).values_list("pk", flat=True))
         if game.counts_toward_global
@@ -273,8 +280,7 @@ def standings_recompute(
         if counting_game_ids:
             _recompute_global(where(global_board(window)), user_id, counting_game_ids, pending)
     pending.save()
-    pending.send_after_commit()
-    return pending.changes
+    return pending.changes[already:]
 
 
 def _recompute_global(

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from common import bulk
-from events.bus import publish_many
+from events.bus import Event
 from events.names import BOARDS, board_key_channel
 from rankings import index
 from rankings.boards import (
@@ -138,22 +138,22 @@ class PendingWrites:
         ]
         self.rows.clear()
 
-    def send_after_commit(self) -> None:
-        """Index the changes after commit, then announce the all-time boards that moved (in that order,
-        so a server reading a board on the announcement finds the change in the index)."""
+    def index_after_commit(self) -> list[Event]:
+        """Index the changes after commit; return the ``board.changed`` events of the public boards that moved,
+        for the action's service to publish (after this, so a server reading a board on the announcement finds
+        the change in the index)."""
         # A hidden standing (a shadow-banned player's) is in no index and moves no public board.
         changes = [change for change in self.changes if not is_hidden(change.board.key)]
+        self.changes = []
         if not changes:
-            return
+            return []
         transaction.on_commit(partial(index.index_apply, changes))
         moved: dict[str, set[str]] = {}
         for change in changes:
             channel = board_key_channel(change.board.key)
             if channel is not None:
                 moved.setdefault(channel, set()).add(str(change.user_id))
-        publish_many(
-            [(BOARDS, "board.changed", {"channel": name, "moved": sorted(users)}) for name, users in moved.items()]
-        )
+        return [(BOARDS, "board.changed", {"channel": name, "moved": sorted(users)}) for name, users in moved.items()]
 
 
 def current_rows(keys: set[str], user_ids: set[uuid.UUID]) -> dict[tuple[str, uuid.UUID], Row]:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from games.tests.factories import GameFactory
-from rankings.services import ScoreInput, standings_record_scores
+from rankings.services import ScoreInput, StandingsWrites, standings_record_scores
 from scores.services import score_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -115,8 +115,10 @@ def test_a_player_not_on_the_board_is_404(api_client, players):
 
 def test_period_boards_only_count_their_window(api_client, game):
     old_timer, newcomer = UserFactory(username="old"), UserFactory(username="new")
-    with transaction.atomic():
-        standings_record_scores(game=game, scores=[ScoreInput(old_timer.pk, 900, timezone.now() - timedelta(days=40))])
+    with transaction.atomic(), StandingsWrites() as writes:
+        standings_record_scores(
+            game=game, scores=[ScoreInput(old_timer.pk, 900, timezone.now() - timedelta(days=40))], writes=writes
+        )
     score_submit(user=newcomer, game=game, value=100)
 
     daily = board(api_client, period="daily")

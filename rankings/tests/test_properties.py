@@ -32,7 +32,7 @@ from rankings.engine import get_engine
 from rankings.engine.base import percentile
 from rankings.engine.redis import _keys as redis_keys
 from rankings.models import StaleBoard, Standing
-from rankings.services import ScoreInput, standings_record_scores
+from rankings.services import ScoreInput, StandingsWrites, standings_record_scores
 
 from . import reference
 from .reference import PERIODS, GameSpec, Model, Ranked, Window, window_of
@@ -166,8 +166,10 @@ def write_scores(engine, django_capture_on_commit_callbacks):
         for submission in world.submissions:
             at = INSTANTS[submission.instant]
             user_id = user_ids[submission.player]
-            with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-                standings_record_scores(game=games[submission.game], scores=[ScoreInput(user_id, submission.value, at)])
+            with django_capture_on_commit_callbacks(execute=True), transaction.atomic(), StandingsWrites() as writes:
+                standings_record_scores(
+                    game=games[submission.game], scores=[ScoreInput(user_id, submission.value, at)], writes=writes
+                )
             if not model.submit(game_id=submission.game, user_id=user_id, value=submission.value, at=at):
                 observe("a score is skipped: a total would overflow")
         assert not StaleBoard.objects.exists(), "an index write failed"

@@ -17,7 +17,7 @@ from common.metrics import SCORE_SUBMIT_SECONDS, timed
 from events.bus import publish_many
 from games.models import Game
 from games.services import SyntheticMismatch, synthetic_pairing_check
-from rankings.services import BoardValueOverflow, ScoreInput, standings_record_scores
+from rankings.services import BoardValueOverflow, ScoreInput, StandingsWrites, standings_record_scores
 from tournaments.services import tournament_record_scores
 
 from ..models import Score, Source
@@ -92,49 +92,55 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
 
     now = timezone.now()
     new_scores: list[tuple[int, _NewScore]] = []
-    for game_id in dict.fromkeys(item.game_id for _, item in accepted):
-        game = games[game_id]
-        of_game = [(index, item) for index, item in accepted if item.game_id == game_id]
-        previous = {} if game.score_operator == "best" else _previous_bests(game, [i.user_id for _, i in of_game])
-        inputs = [ScoreInput(item.user_id, item.value, now, item.user_id in hidden) for _, item in of_game]
-        effects = standings_record_scores(game=game, scores=inputs)
-        tournament_record_scores(
-            game=game, scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
-        )
-        for (index, item), effect in zip(of_game, effects, strict=True):
-            if effect is None:
-                outcomes[index] = _reject(index, BoardValueOverflow())
-                continue
-            best_so_far = previous.get(item.user_id)
-            personal_best = _personal_best(game, item.value, effect, best_so_far)
-            if best_so_far is None or _is_better(game, item.value, best_so_far):
-                previous[item.user_id] = item.value
-            new_scores.append(
-                (
-                    index,
-                    _NewScore(
-                        item.user_id,
-                        game.pk,
-                        item.value,
-                        item.metadata,
-                        item.idempotency_key,
-                        Source.SERVER,
-                        api_key.pk,
-                        personal_best,
-                        now,
-                    ),
-                )
+    with StandingsWrites() as writes:
+        for game_id in dict.fromkeys(item.game_id for _, item in accepted):
+            game = games[game_id]
+            of_game = [(index, item) for index, item in accepted if item.game_id == game_id]
+            previous = {} if game.score_operator == "best" else _previous_bests(game, [i.user_id for _, i in of_game])
+            inputs = [ScoreInput(item.user_id, item.value, now, item.user_id in hidden) for _, item in of_game]
+            effects = standings_record_scores(game=game, scores=inputs, writes=writes)
+            tournament_record_scores(
+                game=game,
+                scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None],
+                writes=writes,
             )
+            for (index, item), effect in zip(of_game, effects, strict=True):
+                if effect is None:
+                    outcomes[index] = _reject(index, BoardValueOverflow())
+                    continue
+                best_so_far = previous.get(item.user_id)
+                personal_best = _personal_best(game, item.value, effect, best_so_far)
+                if best_so_far is None or _is_better(game, item.value, best_so_far):
+                    previous[item.user_id] = item.value
+                new_scores.append(
+                    (
+                        index,
+                        _NewScore(
+                            item.user_id,
+                            game.pk,
+                            item.value,
+                            item.metadata,
+                            item.idempotency_key,
+                            Source.SERVER,
+                            api_key.pk,
+                            personal_best,
+                            now,
+                        ),
+                    )
+                )
     ids = _insert_scores([score for _, score in new_scores])
     created = [score._replace(pk=pk) for (_, score), pk in zip(new_scores, ids, strict=True)]
     for (index, _), score in zip(new_scores, created, strict=True):
         outcomes[index] = BatchOutcome(index, "created", score_id=score.pk)
     publish_many(
         [
-            event
-            for score in created
-            if score.user_id not in hidden
-            for event in _submitted_events(score, users[score.user_id].username, users[score.user_id].display_name)
+            *writes.announcements,  # the boards that moved, then the scores
+            *(
+                event
+                for score in created
+                if score.user_id not in hidden
+                for event in _submitted_events(score, users[score.user_id].username, users[score.user_id].display_name)
+            ),
         ]
     )
     _count_after_commit(Counter((games[score.game_id].slug, Source.SERVER) for score in created))

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from common import bulk
+from events.bus import publish_many
 from games.models import Game
 from games.services import SyntheticMismatch, synthetic_pairing_check
 from rankings.services import ScoreInput, StandingsWrites, standings_record_scores
@@ -149,7 +150,9 @@ def _import_chunk(items: Sequence[ImportItem], games: dict[uuid.UUID, Game], sou
             inputs = [ScoreInput(item.user_id, item.value, item.created_at, item.user_id in hidden) for item in run]
             effects = standings_record_scores(game=game, scores=inputs, writes=writes)
             tournament_record_scores(
-                game=game, scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
+                game=game,
+                scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None],
+                writes=writes,
             )
             if game.pk not in previous_bests:
                 previous_bests[game.pk] = (
@@ -169,6 +172,7 @@ def _import_chunk(items: Sequence[ImportItem], games: dict[uuid.UUID, Game], sou
     # Ids follow time, as they do for live scores.
     new_scores.sort(key=lambda score: score.created_at)
     _insert_imported(new_scores, source)
+    publish_many(writes.announcements)  # the boards that moved; an import's scores are news to nobody
     _count_after_commit(Counter((games[score.game_id].slug, "import") for score in new_scores))
     return len(new_scores)
 

@@ -24,8 +24,9 @@ from django.utils import timezone
 
 from accounts.models import ModerationAudit, User
 from common.errors import Conflict
+from events.bus import publish_many
 from rankings.boards import boards_for_score, tournament_board
-from rankings.services import standings_move_player, standings_recompute
+from rankings.services import StandingsWrites, standings_move_player, standings_recompute
 from tournaments.models import LIVE, Tournament
 from tournaments.services import tournaments_score_voided
 
@@ -50,8 +51,12 @@ def score_void(*, score: Score, actor: User, reason: str) -> Score:
         .order_by("created_at", "pk")
         .values_list("value", "created_at")
     )
-    standings_recompute(game=score.game, user_id=score.user_id, at=score.created_at, scores=remaining, hidden=hidden)
-    tournaments_score_voided(score=score)
+    with StandingsWrites() as writes:
+        standings_recompute(
+            game=score.game, user_id=score.user_id, at=score.created_at, scores=remaining, hidden=hidden, writes=writes
+        )
+        tournaments_score_voided(score=score, writes=writes)
+    publish_many(writes.announcements)
     recomputed = [board.key for pair in boards_for_score(score.game, score.created_at) for board in pair if board]
     ScoreAudit.objects.create(
         score=score, action=ScoreAudit.Action.VOID, actor=actor, reason=reason, boards=sorted(recomputed)
@@ -74,7 +79,9 @@ def player_shadow_ban(*, user: User, actor: User, reason: str) -> ModerationAudi
     """Hide the player's standings and every score they make from now on from everyone but themselves."""
     if user.pk in lock_players([user.pk]):
         raise AlreadyShadowBanned()
-    moved = standings_move_player(user_id=user.pk, hide=True)
+    with StandingsWrites() as writes:
+        moved = standings_move_player(user_id=user.pk, hide=True, writes=writes)
+    publish_many(writes.announcements)
     user.shadow_banned_at = timezone.now()
     User.objects.filter(pk=user.pk).update(shadow_banned_at=user.shadow_banned_at)
     return ModerationAudit.objects.create(
@@ -91,9 +98,14 @@ def player_shadow_ban_lift(*, user: User, actor: User, reason: str) -> Moderatio
         tournament_board(pk, descending=True).key
         for pk in Tournament.objects.filter(status__in=LIVE, participants__user_id=user.pk).values_list("pk", flat=True)
     }
-    moved = standings_move_player(
-        user_id=user.pk, hide=False, keep=lambda key: not key.startswith("tournament.") or key in live
-    )
+    with StandingsWrites() as writes:
+        moved = standings_move_player(
+            user_id=user.pk,
+            hide=False,
+            keep=lambda key: not key.startswith("tournament.") or key in live,
+            writes=writes,
+        )
+    publish_many(writes.announcements)
     user.shadow_banned_at = None
     User.objects.filter(pk=user.pk).update(shadow_banned_at=None)
     return ModerationAudit.objects.create(

@@ -25,7 +25,7 @@ from events.bus import publish_many
 from events.names import board_channel
 from games.models import Game
 from games.services import synthetic_pairing_check
-from rankings.services import BoardValueOverflow, ScoreInput, standings_record_scores
+from rankings.services import BoardValueOverflow, ScoreInput, StandingsWrites, standings_record_scores
 from tournaments.services import tournament_record_scores
 
 from ..models import Score, Source
@@ -122,36 +122,41 @@ def score_submit_group(items: Sequence[PlayerScore]) -> list[SubmitResult | Doma
             accepted.append(index)
     now = timezone.now()
     created: list[tuple[int, Score]] = []
-    for game_id in dict.fromkeys(items[index].game.pk for index in accepted):
-        of_game = [index for index in accepted if items[index].game.pk == game_id]
-        game = items[of_game[0]].game
-        user_ids = [items[index].user_id for index in of_game]
-        previous = {} if game.score_operator == "best" else _previous_bests(game, user_ids)
-        inputs = [ScoreInput(items[i].user_id, items[i].value, now, players[items[i].user_id].hidden) for i in of_game]
-        effects = standings_record_scores(game=game, scores=inputs)
-        tournament_record_scores(
-            game=game, scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
-        )
-        for index, effect in zip(of_game, effects, strict=True):
-            item = items[index]
-            if effect is None:
-                outcomes[index] = BoardValueOverflow()
-                continue
-            personal_best = _personal_best(game, item.value, effect, previous.get(item.user_id))
-            score = Score(
-                user_id=item.user_id,
+    with StandingsWrites() as writes:
+        for game_id in dict.fromkeys(items[index].game.pk for index in accepted):
+            of_game = [index for index in accepted if items[index].game.pk == game_id]
+            game = items[of_game[0]].game
+            user_ids = [items[index].user_id for index in of_game]
+            previous = {} if game.score_operator == "best" else _previous_bests(game, user_ids)
+            inputs = [
+                ScoreInput(items[i].user_id, items[i].value, now, players[items[i].user_id].hidden) for i in of_game
+            ]
+            effects = standings_record_scores(game=game, scores=inputs, writes=writes)
+            tournament_record_scores(
                 game=game,
-                value=item.value,
-                metadata=item.metadata,
-                idempotency_key=item.idempotency_key or None,
-                source=Source.CLIENT,
-                is_personal_best=personal_best,
-                created_at=now,
+                scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None],
+                writes=writes,
             )
-            created.append((index, score))
+            for index, effect in zip(of_game, effects, strict=True):
+                item = items[index]
+                if effect is None:
+                    outcomes[index] = BoardValueOverflow()
+                    continue
+                personal_best = _personal_best(game, item.value, effect, previous.get(item.user_id))
+                score = Score(
+                    user_id=item.user_id,
+                    game=game,
+                    value=item.value,
+                    metadata=item.metadata,
+                    idempotency_key=item.idempotency_key or None,
+                    source=Source.CLIENT,
+                    is_personal_best=personal_best,
+                    created_at=now,
+                )
+                created.append((index, score))
     for (_, score), pk in zip(created, _insert_scores([score for _, score in created]), strict=True):
         score.pk = pk
-    events = []
+    events = list(writes.announcements)  # the boards that moved, then the scores
     for index, score in created:
         player = players[score.user_id]
         outcomes[index] = SubmitResult(score, replayed=False, hidden=player.hidden)
@@ -198,10 +203,11 @@ def _submit(
     now = timezone.now()
     previous = None if game.score_operator == "best" else _previous_bests(game, [user.pk]).get(user.pk)
     inputs = [ScoreInput(user.pk, value, now, hidden)]
-    (effect,) = standings_record_scores(game=game, scores=inputs)
-    if effect is None:
-        raise BoardValueOverflow()
-    tournament_record_scores(game=game, scores=inputs)
+    with StandingsWrites() as writes:
+        (effect,) = standings_record_scores(game=game, scores=inputs, writes=writes)
+        if effect is None:
+            raise BoardValueOverflow()
+        tournament_record_scores(game=game, scores=inputs, writes=writes)
     score = Score.objects.create(
         user=user,
         game=game,
@@ -213,8 +219,10 @@ def _submit(
         is_personal_best=_personal_best(game, value, effect, previous),
         created_at=now,
     )
+    events = list(writes.announcements)
     if not hidden:  # a shadow-banned player's scores are news to nobody
-        publish_many(_submitted_events(score, user.username, user.display_name))
+        events += _submitted_events(score, user.username, user.display_name)
+    publish_many(events)
     _count_after_commit({(game.slug, source): 1})
     return SubmitResult(score, replayed=False, hidden=hidden)
 

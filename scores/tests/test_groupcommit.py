@@ -101,7 +101,8 @@ def test_a_shadow_banned_players_score_is_hidden_and_announced_to_nobody(game, m
     outcomes = score_submit_group([item(banned, game, 99), item(shown, game, 10)])
 
     assert [outcome.hidden for outcome in outcomes] == [True, False]
-    assert {data["user_id"] for _, _, data in published} == {str(shown.pk)}
+    assert {data["user_id"] for _, type, data in published if type == "score.submitted"} == {str(shown.pk)}
+    assert str(banned.pk) not in str(published)  # in no score and on no board that moved
     assert not Standing.objects.filter(user=banned, board=f"game.{game.pk}.all").exists()
 
 

@@ -22,12 +22,12 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from accounts.models import CreditEntry, User
-from events.bus import publish_resync
+from events.bus import publish_many, publish_resync
 from games.models import Game
 from rankings import index
 from rankings.boards import Board, board_from_key, game_scope
 from rankings.models import StaleBoard, Standing
-from rankings.services import board_rebuild, standings_recompute
+from rankings.services import StandingsWrites, board_rebuild, standings_recompute
 from scores.models import Score, ScoreAudit
 from tournaments.models import Participant, RecurringTournament, Tournament, TournamentResult
 from tournaments.services import prize_reference
@@ -119,9 +119,11 @@ def _forget_games_of_others(games: Sequence[Game], players: QuerySet[User]) -> N
             continue
         list(User.objects.select_for_update().filter(pk__in=sorted(moments)).order_by("pk").values_list("pk"))
         _delete_scores(Score.objects.filter(game=game, user_id__in=list(moments)))
-        for user_id, by_day in moments.items():
-            for at in by_day.values():
-                standings_recompute(game=game, user_id=user_id, at=at, scores=[])
+        with StandingsWrites() as writes:
+            for user_id, by_day in moments.items():
+                for at in by_day.values():
+                    standings_recompute(game=game, user_id=user_id, at=at, scores=[], writes=writes)
+        publish_many(writes.announcements)
 
 
 def _delete_scores(scores: QuerySet[Score]) -> None:

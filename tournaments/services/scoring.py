@@ -16,12 +16,20 @@ from typing import Protocol
 from django.db import connection, transaction
 
 from accounts.models import User
+from events.bus import publish_many
 from games.models import Game, ScoreOperator
 from rankings.boards import Board, hidden_board, tournament_board
 from rankings.engine.base import ranked
 from rankings.engine.sql import listing_order
 from rankings.models import Standing
-from rankings.services import ScoreInput, State, combine, standings_record_board, standings_replace_board
+from rankings.services import (
+    ScoreInput,
+    StandingsWrites,
+    State,
+    combine,
+    standings_record_board,
+    standings_replace_board,
+)
 
 from ..models import LIVE, Format, Participant, Status, Tournament, TournamentResult
 from ..prizes import Placed, prize_awards
@@ -51,10 +59,11 @@ def board_of(tournament: Tournament) -> Board:
     return tournament_board(tournament.pk, descending=tournament.game.sort_order == "desc")
 
 
-def tournament_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> None:
+def tournament_record_scores(*, game: Game, scores: Sequence[ScoreInput], writes: StandingsWrites) -> None:
     """Count new scores of one game in every live tournament their players joined (inside its window).
 
-    Called by score submission, in its transaction, with the players' row locks held.
+    Called by score submission, in its transaction, with the players' row locks held; the boards' writes go
+    through the submission's ``writes``, whose service announces them.
     """
     if not scores:
         return
@@ -78,7 +87,7 @@ def tournament_record_scores(*, game: Game, scores: Sequence[ScoreInput]) -> Non
         if seat.tournament_id in live:
             by_tournament.setdefault(seat.tournament_id, []).append(seat)
     for tournament_seats in by_tournament.values():
-        _count_scores(tournament_seats[0].tournament, {seat.user_id: seat for seat in tournament_seats}, scores)
+        _count_scores(tournament_seats[0].tournament, {seat.user_id: seat for seat in tournament_seats}, scores, writes)
 
 
 _SEATS_SQL = (
@@ -116,7 +125,12 @@ def _counts(tournament: Tournament, seat: Participant, at: datetime) -> bool:
     return tournament.format != Format.LIMITED_ATTEMPTS or seat.attempts_used < tournament.max_attempts
 
 
-def _count_scores(tournament: Tournament, seats: dict[uuid.UUID, Participant], scores: Sequence[ScoreInput]) -> None:
+def _count_scores(
+    tournament: Tournament,
+    seats: dict[uuid.UUID, Participant],
+    scores: Sequence[ScoreInput],
+    writes: StandingsWrites,
+) -> None:
     counted: list[ScoreInput] = []
     for score in scores:
         seat = seats.get(score.user_id)
@@ -125,18 +139,32 @@ def _count_scores(tournament: Tournament, seats: dict[uuid.UUID, Participant], s
             counted.append(score)
     if not counted:
         return
-    standings_record_board(board=board_of(tournament), operator=_OPERATOR[tournament.format], scores=counted)
+    standings_record_board(
+        board=board_of(tournament), operator=_OPERATOR[tournament.format], scores=counted, writes=writes
+    )
     Participant.objects.bulk_update(
         [seat for seat in seats.values() if any(s.user_id == seat.user_id for s in counted)], ["attempts_used"]
     )
 
 
 @transaction.atomic
-def tournament_recompute(*, tournament: Tournament, user_ids: Sequence[uuid.UUID] | None = None) -> int:
+def tournament_recompute(
+    *, tournament: Tournament, user_ids: Sequence[uuid.UUID] | None = None, writes: StandingsWrites | None = None
+) -> int:
     """Rebuild the standings (and attempts) from the scores, e.g. after a score was voided; refreezes a finished one.
 
-    Returns how many players are on the board afterwards (of those recomputed).
+    Returns how many players are on the board afterwards (of those recomputed). Part of another action (a
+    void), it writes through that action's ``writes``; on its own (the admin's action), it announces its boards.
     """
+    if writes is None:
+        with StandingsWrites() as writes:
+            on_board = _recompute(tournament, user_ids, writes)
+        publish_many(writes.announcements)
+        return on_board
+    return _recompute(tournament, user_ids, writes)
+
+
+def _recompute(tournament: Tournament, user_ids: Sequence[uuid.UUID] | None, writes: StandingsWrites) -> int:
     tournament = Tournament.objects.select_for_update(no_key=True).select_related("game").get(pk=tournament.pk)
     if tournament.status in (Status.PAID, Status.CANCELLED):
         raise IllegalTransition(f"A {tournament.status} tournament's standings are final.")
@@ -165,9 +193,13 @@ def tournament_recompute(*, tournament: Tournament, user_ids: Sequence[uuid.UUID
         states |= {user_id: None for (user_id,) in gone}
     # A shadow-banned player's standing stays on the board's hidden twin (rankings.boards.hidden_board).
     hidden = set(User.objects.filter(pk__in=list(seats), shadow_banned_at__isnull=False).values_list("pk", flat=True))
-    standings_replace_board(board=board, states={user_id: s for user_id, s in states.items() if user_id not in hidden})
+    standings_replace_board(
+        board=board, states={user_id: s for user_id, s in states.items() if user_id not in hidden}, writes=writes
+    )
     if hidden:
-        standings_replace_board(board=hidden_board(board), states={user_id: states[user_id] for user_id in hidden})
+        standings_replace_board(
+            board=hidden_board(board), states={user_id: states[user_id] for user_id in hidden}, writes=writes
+        )
     Participant.objects.bulk_update(list(seats.values()), ["attempts_used"], batch_size=1_000)
     if tournament.status == Status.FINISHED:
         _freeze(tournament)
@@ -217,8 +249,9 @@ class VoidedScore(Protocol):
     created_at: datetime
 
 
-def tournaments_score_voided(*, score: VoidedScore) -> None:
-    """Recompute the voided score's player in every tournament it counted in that is not paid yet."""
+def tournaments_score_voided(*, score: VoidedScore, writes: StandingsWrites) -> None:
+    """Recompute the voided score's player in every tournament it counted in that is not paid yet, through the
+    void's ``writes``."""
     for tournament in Tournament.objects.filter(
         game_id=score.game_id,
         status__in=(*LIVE, Status.FINISHED),
@@ -226,14 +259,16 @@ def tournaments_score_voided(*, score: VoidedScore) -> None:
         end_time__gt=score.created_at,
         participants__user_id=score.user_id,
     ):
-        tournament_recompute(tournament=tournament, user_ids=[score.user_id])
+        tournament_recompute(tournament=tournament, user_ids=[score.user_id], writes=writes)
 
 
 def tournament_deleted(*, instance: Tournament, **_signal: object) -> None:
     """Remove a deleted tournament's board: its standings rows, and its index after commit."""
     public = tournament_board(instance.pk, descending=True)  # the direction does not matter for removal
-    for board in (public, hidden_board(public)):
-        rows = list(Standing.objects.filter(board=board.key))
-        if rows:
-            states: dict[uuid.UUID, State | None] = dict.fromkeys((row.user_id for row in rows), None)
-            standings_replace_board(board=board, states=states)
+    with StandingsWrites() as writes:
+        for board in (public, hidden_board(public)):
+            rows = list(Standing.objects.filter(board=board.key))
+            if rows:
+                states: dict[uuid.UUID, State | None] = dict.fromkeys((row.user_id for row in rows), None)
+                standings_replace_board(board=board, states=states, writes=writes)
+    publish_many(writes.announcements)
