@@ -131,7 +131,7 @@ PRODUCTION_SCORE_RATE = "60/60"  # the settings' default SCORE_RATE_PER_USER_GAM
 CREDENTIALS_CODE = """
 import json, random
 from datetime import timedelta
-from simulator.services.populate import demo_players
+from simulator.selectors import demo_players
 from simulator.services.synthetic import load_credentials
 players = list(demo_players().order_by("username"))
 random.Random({seed}).shuffle(players)

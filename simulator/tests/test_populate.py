@@ -18,8 +18,8 @@ from rankings.models import Standing
 from rankings.periods import Period
 from scores.models import Score
 from scores.services import score_submit
+from simulator.selectors import demo_games, demo_players
 from simulator.services import populate as populate_service
-from simulator.services.populate import demo_games, demo_players
 from tournaments.models import Participant, Status, Tournament, TournamentResult
 from tournaments.services import board_of, prize_reference, tournaments_tick
 

@@ -4,13 +4,13 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from simulator.selectors import DemoSummary
 from simulator.services.populate import (
     CATALOGUE,
     DEFAULT_DAYS,
     DEFAULT_PLAYERS,
     DEFAULT_SCORES_PER_PLAYER,
     DEFAULT_SEED,
-    DemoSummary,
     demo_populate,
 )
 
