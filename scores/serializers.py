@@ -84,7 +84,16 @@ class SubmitResponseSerializer(serializers.Serializer):
 
 
 class BatchRequestSerializer(serializers.Serializer):
-    scores = serializers.ListField(child=serializers.DictField(), max_length=1000, min_length=1)
+    # Items are checked one by one (each bad one is reported by index and the rest stored), so the schema
+    # takes any JSON value as an item: an item that is no object is refused alone, as one with a bad field.
+    scores = serializers.ListField(
+        child=serializers.JSONField(
+            help_text="A score: an object of `user_id`, `game_id`, `score` and optional `metadata` and "
+            "`idempotency_key`. An item that is not such an object is rejected alone, by its index."
+        ),
+        max_length=1000,
+        min_length=1,
+    )
 
 
 class BatchItemResultSerializer(serializers.Serializer):

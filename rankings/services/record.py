@@ -35,6 +35,7 @@ from rankings.engine import StandingChange
 from rankings.models import Standing
 from rankings.periods import windows_containing
 
+from .merge import Merged, merge_applies, merge_scores
 from .state import BoardValueOverflow, Row, ScoreEffect, ScoreInput, State, checked, combine, state_of
 from .storage import PendingWrites, current_rows
 
@@ -77,6 +78,13 @@ class StandingsWrites:
                 self._read.setdefault(key, set()).update(users)
         return self._current
 
+    def merged(self, merged: Merged) -> None:
+        """Take in rows a statement wrote itself (``merge``): their index changes, and the rows as they now are."""
+        for (key, user_id), (board, row) in merged.rows.items():
+            self.pending.changes.append(StandingChange(board, user_id, row.value, row.reached_at, row.version))
+            self._current[(key, user_id)] = row
+            self._read.setdefault(key, set()).add(user_id)
+
     def __enter__(self) -> StandingsWrites:
         return self
 
@@ -96,8 +104,28 @@ def standings_record_scores(
     A score that would overflow a total is skipped and its effect is None.
     The caller holds the row locks of every player involved and is inside a
     transaction. Rows are read and written through ``writes``, once for all its
-    calls; the index is written after commit.
+    calls; the index is written after commit. On PostgreSQL, scores of one day
+    are merged by one statement instead (``merge``).
     """
+    if merge_applies(scores):
+        pairs = boards_for_score(game, scores[0].at)
+        _describe(game, {board.key for pair in pairs for board in pair if board is not None}, scores)
+        writes.pending.save()  # the statement reads the rows as written so far in this block
+        merged = merge_scores(game=game, scores=scores, pairs=pairs, micros=writes.pending.micros)
+        if merged is not None:
+            writes.merged(merged)
+            return list(merged.effects)
+    return _record_in_python(game, scores, writes)
+
+
+def _describe(game: Game, keys: set[str], scores: Sequence[ScoreInput]) -> None:
+    """Name the game, the boards and the number of scores on the trace's ``rankings.record`` span."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({"podium.game": game.slug, "podium.boards": sorted(keys), "podium.scores": len(scores)})
+
+
+def _record_in_python(game: Game, scores: Sequence[ScoreInput], writes: StandingsWrites) -> list[ScoreEffect | None]:
     # Every moment of one UTC day falls in the same windows: work the boards out once per day.
     pairs_by_day = {}
     for day, at in {(score.at.astimezone(UTC).date(), score.at) for score in scores}:
@@ -109,9 +137,7 @@ def standings_record_scores(
             _hidden_pairs(pairs) if score.hidden else pairs for score, pairs in zip(scores, pairs_by_score, strict=True)
         ]
     keys = {board.key for pairs in pairs_by_score for pair in pairs for board in pair if board is not None}
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.set_attributes({"podium.game": game.slug, "podium.boards": sorted(keys), "podium.scores": len(scores)})
+    _describe(game, keys, scores)
     current = writes.rows(keys, {score.user_id for score in scores})
     pending = writes.pending
     effects: list[ScoreEffect | None] = []
@@ -228,7 +254,7 @@ def _score_puts(
         old_state = state_of(old)
         new_state = combine(game.score_operator, game_board_.descending, old_state, score.value, score.at)
         if game_board_.window.start is None:
-            effect = ScoreEffect(old_state, new_state)
+            effect = ScoreEffect(new_state is not old_state)
         if new_state is old_state:
             continue
         puts.append((game_board_, new_state, old))

@@ -73,10 +73,9 @@ def state_of(row: Standing | Row | None) -> State | None:
 
 @dataclass(frozen=True)
 class ScoreEffect:
-    """What one score did to the player's all-time state on its game."""
+    """What one score did to the player's all-time state on its game: whether it moved it."""
 
-    before: State | None
-    after: State
+    moved: bool
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import groupby
 
 import pytest
 from django.db import transaction
@@ -142,7 +143,8 @@ def write_scores(engine, django_capture_on_commit_callbacks):
         read_from = engine.client.connection_pool.connection_kwargs
         assert (where["host"], where["port"], where["db"]) == (read_from["host"], read_from["port"], read_from["db"])
 
-    def write(world: World) -> tuple[list[object], list[uuid.UUID], Model]:
+    def write(world: World, *, together: bool = False) -> tuple[list[object], list[uuid.UUID], Model]:
+        """``together``: each run of submissions to one game at one instant is one call, as a batch makes it."""
         Standing.objects.all().delete()
         StaleBoard.objects.all().delete()
         if engine.name == "redis":
@@ -163,15 +165,28 @@ def write_scores(engine, django_capture_on_commit_callbacks):
                 for number, config in enumerate(world.games)
             }
         )
-        for submission in world.submissions:
-            at = INSTANTS[submission.instant]
-            user_id = user_ids[submission.player]
+        runs = [[submission] for submission in world.submissions]
+        if together:
+            runs = [
+                list(run)
+                for _, run in groupby(world.submissions, key=lambda submission: (submission.game, submission.instant))
+            ]
+        for run in runs:
+            at = INSTANTS[run[0].instant]
+            scores = [ScoreInput(user_ids[submission.player], submission.value, at) for submission in run]
             with django_capture_on_commit_callbacks(execute=True), transaction.atomic(), StandingsWrites() as writes:
-                standings_record_scores(
-                    game=games[submission.game], scores=[ScoreInput(user_id, submission.value, at)], writes=writes
-                )
-            if not model.submit(game_id=submission.game, user_id=user_id, value=submission.value, at=at):
-                observe("a score is skipped: a total would overflow")
+                effects = standings_record_scores(game=games[run[0].game], scores=scores, writes=writes)
+            if len(run) > 1 and len({score.user_id for score in scores}) < len(scores):
+                observe("one call holds several scores of a player")
+            all_time = window_of("all", at)
+            for submission, score, effect in zip(run, scores, effects, strict=True):
+                before = model.game_board(submission.game, all_time).get(score.user_id)
+                if not model.submit(game_id=submission.game, user_id=score.user_id, value=score.value, at=at):
+                    observe("a score is skipped: a total would overflow")
+                    assert effect is None, submission
+                    continue
+                moved = model.game_board(submission.game, all_time).get(score.user_id) != before
+                assert effect is not None and effect.moved == moved, submission
         assert not StaleBoard.objects.exists(), "an index write failed"
         return games, user_ids, model
 
@@ -314,6 +329,51 @@ def observe(what: str) -> None:
 def test_every_board_matches_the_reference_model(engine, write_scores, world):
     with telling_a_foreign_flush(engine):
         written = write_scores(world)
+    assert_world_matches(engine, world, *written)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(world=worlds())
+@example(  # a sum's running total passes INT64_MAX inside one call, then comes back: only that score is skipped
+    world=World(
+        games=(GameConfig("desc", "sum", True),),
+        players=2,
+        submissions=(
+            Submission(0, 0, 2**62, 0),
+            Submission(0, 0, 2**62, 0),
+            Submission(1, 0, 1, 0),
+            Submission(0, 0, -1, 0),
+            Submission(0, 0, 3, 0),
+        ),
+        seed=0,
+    )
+)
+@example(  # latest: a run of equal values after a change, and a player whose call changes nothing
+    world=World(
+        games=(GameConfig("asc", "latest", True), GameConfig("desc", "best", True)),
+        players=2,
+        submissions=(
+            Submission(0, 0, 2, 0),
+            Submission(1, 1, 5, 0),
+            Submission(0, 0, 3, 1),
+            Submission(0, 0, 2, 1),
+            Submission(0, 0, 2, 1),
+            Submission(1, 1, 5, 1),
+            Submission(1, 1, 4, 1),
+        ),
+        seed=0,
+    )
+)
+def test_scores_written_together_match_the_reference_model(engine, write_scores, world):
+    """Several scores in one call, a player's among them in order (a batch, a group of submissions): the same
+    boards as one score a call, and each score's effect on the player's all-time value as the model's."""
+    with telling_a_foreign_flush(engine):
+        written = write_scores(world, together=True)
     assert_world_matches(engine, world, *written)
 
 

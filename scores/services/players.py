@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Max, Min
 
 from accounts.models import User
+from common.bulk import one_of
 from games.models import Game
 from rankings.services import ScoreEffect
 
@@ -58,11 +59,12 @@ def _locked_rows(user_ids: Sequence[uuid.UUID], fields: Sequence[str], *, active
     extra = "".join(f", {quote(User._meta.get_field(name).column)}" for name in fields)
     active = f" AND {quote(User._meta.get_field('is_active').column)}" if active_only else ""
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    members, params = one_of(id_field, ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {column}, {banned} IS NOT NULL{extra} FROM {User._meta.db_table}"
-            f" WHERE {column} IN ({', '.join(['%s'] * len(ids))}){active} ORDER BY {column}{lock}",
-            [id_field.get_db_prep_value(user_id, connection) for user_id in ids],
+            f" WHERE {column} {members}{active} ORDER BY {column}{lock}",
+            params,
         )
         return [(id_field.to_python(pk), bool(hidden), *rest) for pk, hidden, *rest in cursor.fetchall()]
 
@@ -86,5 +88,5 @@ def _previous_bests(game: Game, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID
 def _personal_best(game: Game, value: int, effect: ScoreEffect, previous_best: int | None) -> bool:
     if game.score_operator == "best":
         # The all-time value is the best score: it moved only if this one beat it.
-        return effect.before is None or effect.after is not effect.before
+        return effect.moved
     return previous_best is None or _is_better(game, value, previous_best)

@@ -16,6 +16,7 @@ from typing import Protocol
 from django.db import connection, transaction
 
 from accounts.models import User
+from common.bulk import one_of
 from events.bus import publish_many
 from games.models import Game, ScoreOperator
 from rankings.boards import Board, hidden_board, tournament_board
@@ -93,7 +94,7 @@ def tournament_record_scores(*, game: Game, scores: Sequence[ScoreInput], writes
 _SEATS_SQL = (
     "SELECT p.id FROM tournaments_participant p JOIN tournaments_tournament t ON t.id = p.tournament_id"
     " WHERE t.game_id = %s AND t.status IN (%s, %s) AND t.start_time <= %s AND t.end_time > %s"
-    " AND p.user_id IN ({users})"
+    " AND p.user_id {users}"
 )
 
 
@@ -111,10 +112,10 @@ def _seat_ids(game: Game, user_ids: set[uuid.UUID], first: datetime, last: datet
         *LIVE,
         moment.get_db_prep_value(last, connection),
         moment.get_db_prep_value(first, connection),
-        *(uuid_field.get_db_prep_value(user_id, connection) for user_id in sorted(user_ids)),
     ]
+    members, users = one_of(uuid_field, sorted(user_ids))
     with connection.cursor() as cursor:
-        cursor.execute(_SEATS_SQL.format(users=", ".join(["%s"] * len(user_ids))), params)
+        cursor.execute(_SEATS_SQL.format(users=members), params + users)
         return [row[0] for row in cursor.fetchall()]
 
 
