@@ -221,6 +221,9 @@ SCORE_RATE_PER_API_KEY = env.str("SCORE_RATE_PER_API_KEY", default="6000/min")
 # Most players' submissions a server process stores in one transaction when they arrive together (group commit,
 # scores.groupcommit); 1 stores each alone.
 SCORE_GROUP_MAX = env.int("SCORE_GROUP_MAX", default=64)
+# From this many scores of one game and day on (a game server's batch), PostgreSQL merges them into the standings
+# in one statement (rankings.services.merge) instead of Python reading the rows and writing those that move.
+STANDINGS_MERGE_MIN_SCORES = env.int("STANDINGS_MERGE_MIN_SCORES", default=100)
 # Seconds a rate-limit counter may take in Redis before the limit is skipped (fails open).
 RATE_LIMIT_REDIS_TIMEOUT = 0.5
 

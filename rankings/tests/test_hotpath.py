@@ -179,6 +179,39 @@ def test_a_hot_answer_is_counted_under_its_view(players, hot_only):
     assert REGISTRY.get_sample_value(name, labels) == before + 1
 
 
+def http_series() -> dict[tuple[str, tuple], float]:
+    """django-prometheus's request and response series (latencies by their count only; no creation times)."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for metric in REGISTRY.collect()
+        if metric.name.startswith("django_http_")
+        for sample in metric.samples
+        if not sample.name.endswith("_created") and ("latency" not in sample.name or sample.name.endswith("_count"))
+    }
+
+
+def moved_by(request) -> dict[tuple[str, tuple], float]:
+    before = http_series()
+    request()
+    return {key: value - before.get(key, 0) for key, value in http_series().items() if value != before.get(key, 0)}
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("ranking_index")
+def test_a_hot_answer_moves_the_same_series_as_the_full_routes(players, hot_only, full_route):
+    client = Client()
+    client.get(BOARD)  # every series exists from here on
+    hot_only()
+    hot = moved_by(lambda: client.get(BOARD, {"limit": "2"}))
+    full_route()
+    full = moved_by(lambda: client.get(BOARD, {"limit": "2"}))
+
+    assert hot == full
+    view = ("view", "leaderboard-game")
+    assert any(view in labels for _, labels in hot), hot
+
+
 @pytest.mark.django_db
 def test_without_a_versioned_index_every_read_goes_the_full_way(players, monkeypatch):
     """Boards read from the table have no version to keep bytes under: the full route reads them each time."""

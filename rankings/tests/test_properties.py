@@ -369,9 +369,11 @@ def test_every_board_matches_the_reference_model(engine, write_scores, world):
         seed=0,
     )
 )
-def test_scores_written_together_match_the_reference_model(engine, write_scores, world):
+def test_scores_written_together_match_the_reference_model(engine, write_scores, world, settings):
     """Several scores in one call, a player's among them in order (a batch, a group of submissions): the same
-    boards as one score a call, and each score's effect on the player's all-time value as the model's."""
+    boards as one score a call, and each score's effect on the player's all-time value as the model's. On
+    PostgreSQL one statement merges them, however few (``merge``)."""
+    settings.STANDINGS_MERGE_MIN_SCORES = 1
     with telling_a_foreign_flush(engine):
         written = write_scores(world, together=True)
     assert_world_matches(engine, world, *written)
