@@ -1,13 +1,18 @@
 """Events from writes to clients: after commit only, in order, with snapshots, seq, coalescing and rank changes."""
 
 import asyncio
+import json
+from decimal import Decimal
 
 import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.services import user_tokens
 from accounts.tests.factories import UserFactory
+from events import bus
+from events.bus import publish
 from games.services import game_create
 from games.tests.factories import GameFactory
 from scores.services import score_submit
@@ -251,3 +256,20 @@ def test_games_created_and_updated_are_announced(staff):
 
     assert event["type"] == "game.created"
     assert event["data"]["slug"] == "kart"
+
+
+@pytest.mark.parametrize(
+    "data", [{1: "a key that is no string"}, {"moment": timezone.now()}, {"value": 2**64}, {"value": Decimal("1.5")}]
+)
+def test_a_payload_that_is_not_json_is_refused_where_it_is_published(data):
+    with pytest.raises(TypeError), transaction.atomic():
+        publish("score", "score.submitted", data)
+
+
+def test_a_number_json_cannot_hold_is_published_as_null(monkeypatch):
+    sent = []
+    monkeypatch.setattr(bus, "_send", sent.extend)
+    with transaction.atomic():
+        publish("score", "score.submitted", {"ratio": float("nan"), "most": float("inf"), "score": 3})
+
+    assert [json.loads(message) for _, _, message in sent] == [{"ratio": None, "most": None, "score": 3}]
