@@ -104,8 +104,8 @@ def standings_record_scores(
     A score that would overflow a total is skipped and its effect is None.
     The caller holds the row locks of every player involved and is inside a
     transaction. Rows are read and written through ``writes``, once for all its
-    calls; the index is written after commit. On PostgreSQL, scores of one day
-    are merged by one statement instead (``merge``).
+    calls; the index is written after commit. On PostgreSQL, a batch's worth of
+    scores of one day is merged by one statement instead (``merge``).
     """
     if merge_applies(scores):
         pairs = boards_for_score(game, scores[0].at)
