@@ -4,6 +4,9 @@
  *   live.on("leaderboard", (event) => ...);        // every event of a channel, in order, batches unpacked
  *   live.onStatus((state) => ...);                 // "connecting" | "live" | "offline"
  *
+ * "live" means events flow: once the server has answered the subscriptions
+ * made when the socket opened (or at once, if there were none).
+ *
  * Subscribing to a board channel first brings its snapshot; after a drop, a
  * reconnect or a gap in a channel's seq the channel is subscribed again, so
  * the page re-syncs from a fresh snapshot instead of showing stale state.
@@ -65,7 +68,7 @@
         this.seq.clear();
         const channels = [...this.handlers.keys()];
         if (channels.length) this.send({ type: "subscribe", channels });
-        this.setState("live");
+        else this.setState("live");
       });
       socket.addEventListener("message", (message) => this.receive(message.data));
       socket.addEventListener("close", () => {
@@ -94,7 +97,9 @@
       } catch (error) {
         return;
       }
-      if (frame.type === "batch") {
+      if (frame.type === "subscribed" || frame.type === "error") {
+        this.setState("live"); // the server has answered: events of the channels it took flow from here on
+      } else if (frame.type === "batch") {
         frame.events.forEach((event) => this.dispatch(event));
       } else if (frame.type === "dropped") {
         this.resubscribe(frame.channels.filter((channel) => this.handlers.has(channel)));
