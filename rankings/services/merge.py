@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 
 from django.conf import settings
 from django.db import connection
@@ -33,24 +33,23 @@ from games.models import INT64_MAX, INT64_MIN, Game, ScoreOperator
 from rankings.boards import HIDDEN_PREFIX, Board, hidden_board
 from rankings.models import Standing
 
-from .state import Row, ScoreEffect, ScoreInput, State, combine
+from .state import BoardValueOverflow, Row, ScoreEffect, ScoreInput, State, combine
 
 
 @dataclass
 class _Reduced:
     """One player's scores as the operator keeps them, for the statement to combine with each current row.
 
-    ``value`` and ``at``: the state they leave on a board that had no row.
+    ``state``: what they leave on a board that had no row (``combine`` from none).
     ``steady``: an existing row keeps its state when the scores hold no change
     (sum: every score 0; latest: every score equal, and equal to the row).
     ``high``, ``low``: bounds of what the totals reach along the way, relative
-    to the row's value (sum: the prefix sums; latest and best: every value, a
-    superset of the bests a call passes through).
+    to the row's value (sum: the running totals and 0; latest and best: every
+    value, a superset of the bests a call passes through).
     """
 
     hidden: bool
-    value: int
-    at: datetime
+    state: State
     steady: bool
     high: int
     low: int
@@ -70,35 +69,34 @@ def merge_applies(scores: Sequence[ScoreInput]) -> bool:
     return True
 
 
-def _reduce(operator: str, descending: bool, scores: Sequence[ScoreInput]) -> dict[uuid.UUID, _Reduced]:
+def _reduce(operator: str, descending: bool, scores: Sequence[ScoreInput]) -> dict[uuid.UUID, _Reduced] | None:
+    """Each player's scores folded by ``combine`` from no row. None when a player's own running sum leaves the
+    signed 64-bit range: the Python path then decides, from the row, which scores overflow."""
+    sums = operator == ScoreOperator.SUM
     reduced: dict[uuid.UUID, _Reduced] = {}
     for index, score in enumerate(scores):
-        value = score.value
         kept = reduced.get(score.user_id)
         if kept is None:
-            high = low = 0 if operator == ScoreOperator.SUM else value
-            steady = operator != ScoreOperator.SUM or value == 0
+            state = combine(operator, descending, None, score.value, score.at)
+            floor = 0 if sums else score.value
             reduced[score.user_id] = _Reduced(
-                score.hidden, value, score.at, steady, max(high, value), min(low, value), [index]
+                score.hidden,
+                state,
+                not sums or score.value == 0,
+                max(floor, score.value),
+                min(floor, score.value),
+                [index],
             )
             continue
         kept.indexes.append(index)
-        if operator == ScoreOperator.BEST:
-            if value > kept.value if descending else value < kept.value:
-                kept.value, kept.at = value, score.at
-            kept.high, kept.low = max(kept.high, value), min(kept.low, value)
-        elif operator == ScoreOperator.SUM:
-            kept.value += value
-            if value != 0:
-                kept.at, kept.steady = score.at, False
-            kept.high, kept.low = max(kept.high, kept.value), min(kept.low, kept.value)
-        elif operator == ScoreOperator.LATEST:
-            if value != kept.value:
-                kept.at, kept.steady = score.at, False  # a new run of equal values starts here
-            kept.value = value
-            kept.high, kept.low = max(kept.high, value), min(kept.low, value)
-        else:
-            raise ValueError(f"unknown score operator {operator!r}")
+        try:
+            state = combine(operator, descending, kept.state, score.value, score.at)
+        except BoardValueOverflow:
+            return None
+        kept.steady &= state is kept.state
+        kept.state = state
+        point = state.value if sums else score.value
+        kept.high, kept.low = max(kept.high, point), min(kept.low, point)
     return reduced
 
 
@@ -180,6 +178,8 @@ def merge_scores(
     its global board or None) in one statement. None, with nothing written, when a total would overflow."""
     descending = game.sort_order == "desc"
     reduced = _reduce(game.score_operator, descending, scores)
+    if reduced is None:
+        return None
     players = list(reduced.values())
     boards = {board.key: board for pair in pairs for board in pair if board is not None}
     boards |= {hidden_board(board).key: hidden_board(board) for board in list(boards.values())}
@@ -189,8 +189,8 @@ def merge_scores(
             {
                 "users": array_literal(reduced),
                 "hidden": array_literal(player.hidden for player in players),
-                "values": array_literal(player.value for player in players),
-                "ats": array_literal(player.at for player in players),
+                "values": array_literal(player.state.value for player in players),
+                "ats": array_literal(player.state.reached_at for player in players),
                 "steady": array_literal(player.steady for player in players),
                 "highs": array_literal(player.high for player in players),
                 "lows": array_literal(player.low for player in players),
