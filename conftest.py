@@ -1,16 +1,18 @@
 """Shared fixtures, and how tests that need PostgreSQL or Redis are selected.
 
-A test marked ``postgres`` or ``redis`` runs when that service is configured
-(``DATABASE_URL`` / ``REDIS_URL``). When it is not: outside CI it is skipped
-with the reason; under ``CI=true`` it is deselected, because CI's other pass
-runs it, and ``PODIUM_REQUIRE_SERVICES=postgres,redis`` (set by ``.ci/run`` for
-that pass) turns a missing service into an error instead.
+A test marked ``postgres``, ``redis`` or ``redis_cluster`` runs when that
+service is configured (``DATABASE_URL`` / ``REDIS_URL`` / ``REDIS_CLUSTER_URL``,
+one node of a Redis Cluster such as ``deploy/redis-cluster.sh start`` makes).
+When it is not: outside CI it is skipped with the reason; under ``CI=true`` it
+is deselected, because CI's other pass runs it, and
+``PODIUM_REQUIRE_SERVICES=postgres,redis,redis_cluster`` (set by ``.ci/run``
+for that pass) turns a missing service into an error instead.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.conf import settings
@@ -19,12 +21,15 @@ from rest_framework.test import APIClient
 
 pytest_plugins = ["leaderboard_project.tests.browser"]
 
-SERVICE_ENV = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}
+SERVICE_ENV = {"postgres": "DATABASE_URL", "redis": "REDIS_URL", "redis_cluster": "REDIS_CLUSTER_URL"}
+REDIS_CLUSTER_URL = os.environ.get("REDIS_CLUSTER_URL", "")
 
 
 def service_configured(name: str) -> bool:
     if name == "postgres":
         return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if name == "redis_cluster":
+        return bool(REDIS_CLUSTER_URL)
     return bool(settings.REDIS_URL)
 
 
@@ -55,23 +60,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
-_redis_reachable: bool | None = None
+_reachable: dict[str, bool] = {}
+
+
+def _answers(name: str) -> bool:
+    import redis
+    from redis.cluster import RedisCluster
+    from redis.exceptions import RedisClusterException
+
+    try:
+        if name == "redis_cluster":
+            RedisCluster.from_url(REDIS_CLUSTER_URL, socket_connect_timeout=2).ping()
+        else:
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except (redis.RedisError, RedisClusterException):
+        return False
+    return True
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A configured Redis that does not answer is a failure, never a skip."""
-    global _redis_reachable
-    if item.get_closest_marker("redis") and service_configured("redis"):
-        if _redis_reachable is None:
-            import redis
+    """A configured Redis (or Redis Cluster) that does not answer is a failure, never a skip."""
+    for name in ("redis", "redis_cluster"):
+        if item.get_closest_marker(name) and service_configured(name):
+            if name not in _reachable:
+                _reachable[name] = _answers(name)
+            if not _reachable[name]:
+                pytest.fail(f"{SERVICE_ENV[name]}={os.environ.get(SERVICE_ENV[name])} is set but does not answer")
 
-            try:
-                redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
-                _redis_reachable = True
-            except redis.RedisError:
-                _redis_reachable = False
-        if not _redis_reachable:
-            pytest.fail(f"REDIS_URL={settings.REDIS_URL} is set but Redis does not answer")
+
+# The Redis indexes the index tests run against: the one server of REDIS_URL, and the cluster of REDIS_CLUSTER_URL.
+REDIS_INDEXES = [
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("redis_cluster", marks=pytest.mark.redis_cluster),
+]
+
+
+def redis_index_settings(kind: str) -> dict[str, object]:
+    """The settings that make ``get_engine()`` the Redis index of that kind. On the cluster every write waits
+    for one replica, as a deployment that must survive a failover would have it."""
+    cluster = kind == "redis_cluster"
+    return {
+        "RANKING_ENGINE": "rankings.engine.redis.RedisEngine",
+        "RANKING_REDIS_URL": REDIS_CLUSTER_URL if cluster else settings.REDIS_URL,
+        "RANKING_REDIS_CLUSTER": cluster,
+        "RANKING_REDIS_WAIT_REPLICAS": 1 if cluster else 0,
+    }
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -148,9 +181,7 @@ def client_for() -> Callable[[object], APIClient]:
     return make
 
 
-@pytest.fixture
-def ranking_index():
-    """The configured ranking index, empty and marked complete, so that reads really use it."""
+def _fresh_index() -> Iterator[object]:
     from django.utils import timezone
 
     from rankings import index
@@ -163,3 +194,17 @@ def ranking_index():
     index.health.forget()
     yield engine
     index.health.forget()
+
+
+@pytest.fixture
+def ranking_index() -> Iterator[object]:
+    """The configured ranking index, empty and marked complete, so that reads really use it."""
+    yield from _fresh_index()
+
+
+@pytest.fixture(params=REDIS_INDEXES)
+def redis_index(request: pytest.FixtureRequest, settings: object) -> Iterator[object]:
+    """Each Redis index (one server, a cluster) in turn as the ranking engine, empty and marked complete."""
+    for name, value in redis_index_settings(request.param).items():
+        setattr(settings, name, value)
+    yield from _fresh_index()

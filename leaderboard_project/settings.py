@@ -168,7 +168,10 @@ else:
 # Each server process subscribes once per channel and fans out itself (realtime.hub), so the layer carries one
 # message per event and server. The pub/sub layer is the default; "core" selects channels-redis' list-based one.
 REALTIME_CHANNEL_LAYER = env.str("REALTIME_CHANNEL_LAYER", default="pubsub")
-if REDIS_URL:
+# The layer's Redis servers, comma-separated: channels are spread over them by name. The pub/sub layer only
+# publishes and subscribes, so these may be nodes of a Redis Cluster, which carries every message to all nodes.
+REALTIME_REDIS_URLS = env.list("REALTIME_REDIS_URLS", default=[REDIS_URL] if REDIS_URL else [])
+if REALTIME_REDIS_URLS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": {
@@ -176,7 +179,7 @@ if REDIS_URL:
                 "core": "channels_redis.core.RedisChannelLayer",
             }[REALTIME_CHANNEL_LAYER],
             # The core layer blocks on BZPOPMIN for 5 s; redis-py's own 5 s socket time-out would cut it off.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+            "CONFIG": {"hosts": [{"address": url, "socket_timeout": 30} for url in REALTIME_REDIS_URLS]},
         }
     }
 else:
@@ -202,6 +205,11 @@ RANKING_ENGINE = env.str(
     default="rankings.engine.redis.RedisEngine" if REDIS_URL else "rankings.engine.sql.SqlEngine",
 )
 RANKING_REDIS_URL = env.str("RANKING_REDIS_URL", default="") or REDIS_URL
+# RANKING_REDIS_URL names one node of a Redis Cluster: the index spreads its boards over the cluster's primaries.
+RANKING_REDIS_CLUSTER = env.bool("RANKING_REDIS_CLUSTER", default=False)
+# Replicas that must hold each index write before it counts as done (Redis WAIT), so that a failover keeps it;
+# a write fewer replicas acknowledge marks its boards stale, to be rebuilt from the table. 0: do not wait.
+RANKING_REDIS_WAIT_REPLICAS = env.int("RANKING_REDIS_WAIT_REPLICAS", default=0)
 # Seconds a ranking-index call may take before reads fall back to the database.
 RANKING_REDIS_TIMEOUT = env.float("RANKING_REDIS_TIMEOUT", default=0.5)
 RANKING_INDEX_RETRY_SECONDS = 2.0

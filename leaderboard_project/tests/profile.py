@@ -2,9 +2,10 @@
 
 ``Profile`` runs the ``Procfile``'s lines (the commands ``make serve`` runs under
 honcho) as separate process groups, so a test can kill one of them, start a
-second WebSocket server or a new worker, and keep the rest running. ``RedisServer``
-and ``PostgresServer`` are private servers on free ports that a test may stop and
-start again without touching the machine's own, which other tests use. Starting,
+second WebSocket server or a new worker, and keep the rest running. ``RedisServer``,
+``RedisClusterNodes`` and ``PostgresServer`` are private servers on free ports that
+a test may stop and start again without touching the machine's own, which other
+tests use. Starting,
 waiting and stopping processes is the benchmarks' harness (``bench/lib/procs.py``).
 """
 
@@ -74,6 +75,86 @@ class RedisServer:
         if self.process is not None:
             procs.stop_group(self.process, sig=sig)
             self.process = None
+
+
+class RedisClusterNodes:
+    """A private Redis Cluster, as ``deploy/redis-cluster.sh`` makes it: 3 primaries and 3 replicas, each
+    keeping nothing on disk, on six free consecutive loopback ports (and their cluster-bus ports, +10000)."""
+
+    SCRIPT = PROJECT / "deploy" / "redis-cluster.sh"
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir / "redis-cluster"
+        self.port = _free_ports(6)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _run(self, command: str) -> str:
+        env = {**os.environ, "REDIS_CLUSTER_PORT": str(self.port), "REDIS_CLUSTER_DIR": str(self.dir)}
+        done = subprocess.run(
+            ["bash", str(self.SCRIPT), command], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, f"redis-cluster.sh {command}: {done.stdout}{done.stderr}"
+        return done.stdout
+
+    def start(self) -> None:
+        """Start every node that is not running (a stopped one rejoins as a replica), and wait until each
+        primary has a replica in sync."""
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")
+
+    def primary_port(self, key: str, *, asking: int | None = None) -> int | None:
+        """The port of the live primary that serves ``key``, as the node on ``asking`` (the first) sees the
+        cluster now; None while no live primary serves it."""
+        from redis.crc import key_slot
+
+        slot = key_slot(key.encode())
+        done = subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(asking or self.port), "cluster", "nodes"],
+            capture_output=True,
+            text=True,
+        )
+        for line in done.stdout.splitlines():
+            fields = line.split()  # id, address@bus-port, flags, primary, ping, pong, epoch, link, slots...
+            flags = fields[2].split(",")
+            if "master" not in flags or "fail" in flags or fields[7] != "connected":
+                continue
+            for served in fields[8:]:
+                first, _, last = served.partition("-")
+                if first.isdigit() and int(first) <= slot <= int(last or first):
+                    return int(fields[1].split("@")[0].rsplit(":", 1)[1])
+        return None
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node: no goodbye to the cluster, whose other nodes see it fail."""
+        os.kill(int((self.dir / str(port) / "redis.pid").read_text()), signal.SIGKILL)
+
+
+def _free_ports(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports that are free, each with its port + 10000."""
+    import random
+    import socket
+
+    for _ in range(100):
+        first = random.randrange(20000, 40000)
+        ports = [port for n in range(count) for port in (first + n, first + n + 10000)]
+        try:
+            probes = []
+            for port in ports:
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+        return first
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 class PostgresServer:

@@ -31,6 +31,7 @@ from games.tests.factories import GameFactory
 from leaderboard_project.tests.profile import (
     PostgresServer,
     Profile,
+    RedisClusterNodes,
     RedisServer,
     call,
     record,
@@ -38,6 +39,8 @@ from leaderboard_project.tests.profile import (
     up,
     wait_until,
 )
+from rankings.boards import game_board_at
+from rankings.periods import Period
 from realtime.tests.servers import APP_NAME, PROJECT, _wait_for_sessions_to_end, environment, free_port
 from scores.models import Score
 from scores.services import score_submit
@@ -283,6 +286,101 @@ def test_redis_stopped_mid_ingest_loses_nothing_and_the_boards_heal(profile, red
             "lost": len(acknowledged - stored),
             "reads_while_down": dict(Counter(str(status) for status in reads)),
             "logins_while_down": dict(Counter(str(status) for status in logins)),
+        },
+    )
+
+
+@pytest.fixture
+def redis_cluster(tmp_path) -> Iterator[RedisClusterNodes]:
+    cluster = RedisClusterNodes(tmp_path)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_a_cluster_primary_killed_mid_ingest_loses_nothing_and_the_boards_heal(
+    tmp_path, redis_server, redis_cluster, collected_static
+):
+    """The ranking index on a Redis Cluster whose writes wait for a replica: one primary is killed while scores
+    arrive, its replica takes over its slots, the killed node is started again and rejoins as a replica."""
+    index_env = {
+        "RANKING_REDIS_URL": redis_cluster.url,
+        "RANKING_REDIS_CLUSTER": "true",
+        "RANKING_REDIS_WAIT_REPLICAS": "1",
+    }
+    with running(_profile(tmp_path, redis_server.url, **index_env)) as profile:
+        _start(profile, "web", "worker", "beat")
+        web = int(profile.env["WEB_PORT"])
+        game = GameFactory(name="Failover Ingest")
+        tokens = _players(web, 8, "failover")
+        # The node that holds the game's all-time board: the board under test is on the primary that fails.
+        board = game_board_at(game, Period.ALL, timezone.now())
+        killed = redis_cluster.primary_port(f"podium:rank:{{{board.key}}}:z")
+        assert killed is not None
+        wait_until(
+            lambda: call(web, "GET", "/readyz")[1]["status"] == "ok", 60, lambda: f"{call(web, 'GET', '/readyz')}"
+        )
+
+        ingest = Ingest(port=web, game_id=str(game.pk), tokens=tokens, rate=40.0)
+        loader = threading.Thread(target=ingest.run, args=(25.0,))
+        loader.start()
+        reads: list[int] = []
+        try:
+            time.sleep(6)
+            redis_cluster.kill(killed)
+            killed_at = time.monotonic()
+            survivor = redis_cluster.port if killed != redis_cluster.port else redis_cluster.port + 1
+            key = f"podium:rank:{{{board.key}}}:z"
+            # Reads go on while no live primary serves the board, until its replica has taken over.
+            while redis_cluster.primary_port(key, asking=survivor) in (killed, None):
+                reads.append(call(web, "GET", f"/api/v1/leaderboard/game/{game.pk}?limit=10")[0])
+                time.sleep(0.2)
+                assert time.monotonic() - killed_at < 30, "no replica took over the failed primary's slots"
+            failover_seconds = time.monotonic() - killed_at
+            redis_cluster.start()  # the killed node comes back empty and rejoins as its successor's replica
+        finally:
+            loader.join()
+
+        # Every score was acknowledged (the index is never in the way of a submission), and every one is stored.
+        statuses = ingest.statuses()
+        assert set(statuses) == {201}, statuses
+        acknowledged = ingest.acknowledged()
+        stored = {str(pk) for pk in Score.objects.filter(game=game).values_list("pk", flat=True)}
+        assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged scores are not in PostgreSQL"
+        assert set(reads) <= {200}, Counter(reads)
+
+        # Writes to the failed primary's boards failed (or were not held by a replica): their boards were marked
+        # stale and read from the table. The heal task rebuilds them, and the index then equals the table.
+        assert "marking them stale" in profile.log("web"), profile.log("web")[-3000:]
+        wait_until(
+            lambda: call(web, "GET", "/readyz")[1]["status"] == "ok", 60, lambda: f"{call(web, 'GET', '/readyz')}"
+        )
+        check = subprocess.run(
+            [sys.executable, "manage.py", "check_rankings"],
+            cwd=PROJECT,
+            env=profile.env,
+            capture_output=True,
+            text=True,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+        healed = _board(web, str(game.pk))
+        assert len(healed) == 8
+        rebuild = [sys.executable, "manage.py", "rebuild_rankings"]
+        subprocess.run(rebuild, cwd=PROJECT, env=profile.env, check=True, capture_output=True)
+        assert _board(web, str(game.pk)) == healed
+    record(
+        "redis_cluster_primary_killed_mid_ingest",
+        {
+            "seconds": 25,
+            "rate_per_second": ingest.rate,
+            "failover_seconds": round(failover_seconds, 1),
+            "answers": {str(status): count for status, count in statuses.items()},
+            "acknowledged": len(acknowledged),
+            "stored": len(stored),
+            "lost": len(acknowledged - stored),
+            "reads_during_failover": dict(Counter(str(status) for status in reads)),
         },
     )
 

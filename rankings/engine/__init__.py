@@ -28,5 +28,5 @@ def sql_engine() -> SqlEngine:
 
 @receiver(setting_changed)
 def _reset_engine(*, setting: str, **kwargs: object) -> None:
-    if setting in ("RANKING_ENGINE", "RANKING_REDIS_URL", "RANKING_REDIS_TIMEOUT"):
+    if setting.startswith("RANKING_"):
         get_engine.cache_clear()

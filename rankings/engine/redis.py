@@ -13,22 +13,32 @@ every signed 64-bit value. A hash per board maps user id -> (version, member);
 a change is applied only if its version is newer, so late or replayed writes
 never undo newer ones. Both keys of a board share a hash tag, so a board
 lives on one Redis Cluster slot.
+
+The index may be one Redis server or a Redis Cluster (``RANKING_REDIS_CLUSTER``).
+Writes go in one round trip per node; with ``RANKING_REDIS_WAIT_REPLICAS`` each
+ends with ``WAIT``, so a write counts as done only once that many replicas hold
+it, and a failover keeps it. A write that fails or is not held is an
+unavailable index to the caller, which marks the board stale and reads the
+table until the board is rebuilt.
 """
 
 from __future__ import annotations
 
 import struct
-import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from itertools import groupby, islice
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from django.conf import settings
 from redis.client import Pipeline
-from redis.exceptions import NoScriptError
+from redis.cluster import RedisCluster
+from redis.commands.core import Script
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError, RedisClusterException
 
 from rankings.boards import Board
 
@@ -39,7 +49,8 @@ _SIGN = 1 << 63
 _MASK = (1 << 64) - 1
 _MICRO = timedelta(microseconds=1)
 _ORDER = struct.Struct(">QQ")
-# Set by a full rebuild: an index that restarted empty lacks it, and is rebuilt before it is read.
+# Set by a full rebuild: an index that restarted empty lacks it, and is rebuilt before it is read. On a cluster,
+# each primary holds one (READY_KEY:{n}, for the first n whose slot it serves): losing one node's keys shows too.
 READY_KEY = "podium:rank:ready"
 VERSION_WIDTH = 16  # hex digits before the member in the hash value
 REBUILD_CHUNK = 5_000
@@ -107,6 +118,44 @@ return found
 """
 
 
+_SWAP = """
+-- KEYS: the rebuilt sorted set and hash, the board's sorted set, hash and version. ARGV: rows loaded, expiry.
+if tonumber(ARGV[1]) > 0 then
+  redis.call('RENAME', KEYS[1], KEYS[3])
+  redis.call('RENAME', KEYS[2], KEYS[4])
+else
+  redis.call('DEL', KEYS[3], KEYS[4])
+end
+-- A new version, above any the board had (the apply script starts them from the clock too).
+local now = redis.call('TIME')
+redis.call('SET', KEYS[5], now[1] .. string.format('%06d', now[2]))
+if tonumber(ARGV[2]) > 0 then
+  if tonumber(ARGV[1]) > 0 then
+    redis.call('EXPIREAT', KEYS[3], ARGV[2])
+    redis.call('EXPIREAT', KEYS[4], ARGV[2])
+  end
+  redis.call('EXPIREAT', KEYS[5], ARGV[2])
+end
+return 1
+"""
+
+
+class _Scripts(NamedTuple):
+    apply: Script
+    top: Script
+    around: Script
+    entries: Script
+    swap: Script
+
+
+# A command for RedisEngine._pipelined: the key that routes it to its node, and what queues it on a pipeline.
+Command = tuple[str, Callable[[Pipeline], object]]
+
+
+class ReplicasBehind(redis.RedisError):
+    """Fewer replicas acknowledged a write than ``RANKING_REDIS_WAIT_REPLICAS`` asks: a failover could lose it."""
+
+
 def encode_member(*, descending: bool, value: int, reached_at: datetime, user_id: uuid.UUID) -> bytes:
     order = (value + _SIGN) & _MASK
     if descending:
@@ -144,41 +193,93 @@ def _hash_value(version: int, member: bytes) -> bytes:
 
 class RedisEngine(RankingEngine):
     name = "redis"
-    unavailable = (redis.RedisError, OSError)
+    unavailable = (redis.RedisError, RedisClusterException, OSError)
 
-    def __init__(self, url: str | None = None) -> None:
-        self.client = redis.Redis.from_url(
-            url or settings.RANKING_REDIS_URL,
-            socket_timeout=settings.RANKING_REDIS_TIMEOUT,
-            socket_connect_timeout=settings.RANKING_REDIS_TIMEOUT,
-        )
-        self._apply = self.client.register_script(_APPLY)
-        self._top = self.client.register_script(_TOP)
-        self._around = self.client.register_script(_AROUND)
-        self._entries = self.client.register_script(_ENTRIES)
-        self._scripts = (self._apply, self._top, self._around, self._entries)
+    def __init__(
+        self, url: str | None = None, *, cluster: bool | None = None, wait_replicas: int | None = None
+    ) -> None:
+        self.url = url or settings.RANKING_REDIS_URL
+        self.cluster = settings.RANKING_REDIS_CLUSTER if cluster is None else cluster
+        self.wait_replicas = settings.RANKING_REDIS_WAIT_REPLICAS if wait_replicas is None else wait_replicas
+
+    @cached_property
+    def client(self) -> redis.Redis | RedisCluster:
+        """Made on first use: a cluster client asks the cluster for its layout as it is made, and an index that
+        cannot be reached must fail the call, which falls back to the table, not the making of the engine."""
+        timeouts = {
+            "socket_timeout": settings.RANKING_REDIS_TIMEOUT,
+            "socket_connect_timeout": settings.RANKING_REDIS_TIMEOUT,
+        }
+        if self.cluster:
+            return RedisCluster.from_url(self.url, **timeouts)
+        return redis.Redis.from_url(self.url, **timeouts)
+
+    @cached_property
+    def _scripts(self) -> _Scripts:
+        client = self.client
+        return _Scripts(*(client.register_script(text) for text in (_APPLY, _TOP, _AROUND, _ENTRIES, _SWAP)))
 
     def _decode(self, board: Board, members: Sequence[bytes]) -> list[tuple[uuid.UUID, int, datetime]]:
         return [decode_member(member, descending=board.descending) for member in members]
 
-    def _pipelined(self, fill: Callable[[Pipeline], None]) -> list[Any]:
-        """Run the commands ``fill`` queues in one round trip, scripts by their SHA.
+    def _node(self, key: str) -> redis.Redis:
+        """The client of the server that holds ``key``: the one server, or the cluster's primary for its slot."""
+        if isinstance(self.client, RedisCluster):
+            return self.client.get_redis_connection(self.client.get_node_from_key(key))
+        return self.client
 
-        redis-py's own script support in pipelines asks ``SCRIPT EXISTS`` before
-        every execution, a second round trip. Here a script Redis does not know
-        (it restarted, or the cache was flushed) is loaded and the pipeline run
-        again; every script here is safe to repeat (reads, and versioned writes).
+    def _pipelined(self, commands: Sequence[Command], *, write: bool = False) -> list[Any]:
+        """Run commands, each queued by a callable under the key that routes it, in one round trip per node
+        (redis-py's cluster pipelines refuse scripts); the replies come back in the commands' order. Writes end
+        each node's round trip with ``WAIT`` when they must reach replicas.
+
+        Scripts go by their SHA: redis-py's own script support in pipelines asks
+        ``SCRIPT EXISTS`` before every execution, a second round trip. A script
+        Redis does not know (it restarted, failed over, or the cache was flushed)
+        is loaded and the round trip made again; every command here is safe to
+        repeat (reads, and versioned writes).
         """
+        by_node: dict[int, tuple[redis.Redis, list[int]]] = {}
+        for position, (key, _) in enumerate(commands):
+            node = self._node(key)
+            by_node.setdefault(id(node), (node, []))[1].append(position)
+        replies: list[Any] = [None] * len(commands)
+        try:
+            for node, positions in by_node.values():
+                queued = [commands[position][1] for position in positions]
+                for position, reply in zip(positions, self._round_trip(node, queued, write=write), strict=True):
+                    replies[position] = reply
+        except (redis.RedisError, OSError):
+            if isinstance(self.client, RedisCluster):
+                # A node failed or its slots moved (a failover): learn the cluster's layout again for what follows.
+                self.client.nodes_manager.initialize()
+            raise
+        return replies
+
+    def _round_trip(
+        self, node: redis.Redis, queued: Sequence[Callable[[Pipeline], object]], *, write: bool
+    ) -> list[Any]:
+        wait = self.wait_replicas if write else 0
         for attempt in range(2):
-            with self.client.pipeline(transaction=False) as pipe:
-                fill(pipe)
+            with node.pipeline(transaction=False) as pipe:
+                for queue in queued:
+                    queue(pipe)
+                if wait:
+                    # Half the time-out: the answer must come back before the socket gives up on it.
+                    pipe.execute_command("WAIT", wait, int(settings.RANKING_REDIS_TIMEOUT * 500))
                 try:
-                    return pipe.execute()
+                    replies = pipe.execute()
                 except NoScriptError:
                     if attempt:
                         raise
                     for script in self._scripts:
                         script.sha = self.client.script_load(script.script)
+                    continue
+            if wait:
+                if replies[-1] < wait:
+                    raise ReplicasBehind(f"{replies[-1]} of {wait} replicas acknowledged the write")
+                replies.pop()
+            return replies
         raise AssertionError("unreachable")
 
     def apply(self, changes: Sequence[StandingChange]) -> None:
@@ -202,14 +303,14 @@ class RedisEngine(RankingEngine):
                 args += [change.user_id.bytes, f"{change.version:0{VERSION_WIDTH}x}", member]
             calls.append((board, args))
 
-        def fill(pipe: Pipeline) -> None:
-            for board, args in calls:
-                pipe.evalsha(self._apply.sha, 3, *_keys(board), _version_key(board), *args)
+        def queue(board: Board, args: list[object]) -> Command:
+            zset, hashed = _keys(board)
+            return zset, lambda pipe: pipe.evalsha(self._scripts.apply.sha, 3, zset, hashed, _version_key(board), *args)
 
-        self._pipelined(fill)
+        self._pipelined([queue(board, args) for board, args in calls], write=True)
 
     def top(self, board: Board, *, offset: int = 0, limit: int = 10) -> list[Entry]:
-        reply = self._top(keys=[_keys(board)[0]], args=[offset, offset + limit - 1])
+        reply = self._scripts.top(keys=[_keys(board)[0]], args=[offset, offset + limit - 1])
         if not reply:
             return []
         better, members = reply
@@ -220,7 +321,7 @@ class RedisEngine(RankingEngine):
         return found[0] if found else None
 
     def around(self, board: Board, user_id: uuid.UUID, *, before: int, after: int) -> list[Entry]:
-        reply = self._around(keys=_keys(board), args=[user_id.bytes, before, after])
+        reply = self._scripts.around(keys=_keys(board), args=[user_id.bytes, before, after])
         if not reply:
             return []
         start, better, members = reply
@@ -230,17 +331,19 @@ class RedisEngine(RankingEngine):
         if not user_ids:
             return []
         unique = dict.fromkeys(user_ids)  # a player listed twice is one entry, as in SQL
-        reply = self._entries(keys=_keys(board), args=[user_id.bytes for user_id in unique])
+        reply = self._scripts.entries(keys=_keys(board), args=[user_id.bytes for user_id in unique])
         found = sorted(zip(reply[1::2], reply[0::2], strict=True))
         return [Entry(better + 1, *decode_member(member, descending=board.descending)) for member, better in found]
 
     def place(self, board: Board, *, value: int, reached_at: datetime, user_id: uuid.UUID) -> tuple[int, int]:
         member = encode_member(descending=board.descending, value=value, reached_at=reached_at, user_id=user_id)
         zset = _keys(board)[0]
-        with self.client.pipeline(transaction=False) as pipe:
-            pipe.zlexcount(zset, b"-", b"(" + member)
-            pipe.zlexcount(zset, b"-", b"(" + member[:8])
-            position, better = pipe.execute()
+        position, better = self._pipelined(
+            [
+                (zset, lambda pipe: pipe.zlexcount(zset, b"-", b"(" + member)),
+                (zset, lambda pipe: pipe.zlexcount(zset, b"-", b"(" + member[:8])),
+            ]
+        )
         return position, better + 1
 
     def size(self, board: Board) -> int:
@@ -255,14 +358,13 @@ class RedisEngine(RankingEngine):
     ) -> list[tuple[dict[uuid.UUID, Entry], int]]:
         unique = [user_id.bytes for user_id in dict.fromkeys(user_ids)]
 
-        def fill(pipe: Pipeline) -> None:
-            # One round trip for every board (each board's keys stay on their own cluster slot).
-            for board in boards:
-                zset, hashed = _keys(board)
-                pipe.evalsha(self._entries.sha, 2, zset, hashed, *unique)
-                pipe.zcard(zset)
-
-        replies = self._pipelined(fill)
+        sha = self._scripts.entries.sha
+        commands: list[Command] = []
+        for board in boards:  # one round trip for every board (on a cluster, one per node)
+            zset, hashed = _keys(board)
+            commands.append((zset, lambda pipe, zset=zset, hashed=hashed: pipe.evalsha(sha, 2, zset, hashed, *unique)))
+            commands.append((zset, lambda pipe, zset=zset: pipe.zcard(zset)))
+        replies = self._pipelined(commands)
         found: list[tuple[dict[uuid.UUID, Entry], int]] = []
         for board, reply, size in zip(boards, replies[0::2], replies[1::2], strict=True):
             entries = [
@@ -272,17 +374,33 @@ class RedisEngine(RankingEngine):
             found.append(({entry.user_id: entry for entry in entries}, size))
         return found
 
+    def _ready_keys(self) -> list[str]:
+        if not isinstance(self.client, RedisCluster):
+            return [READY_KEY]
+        owners = {slot: nodes[0].name for slot, nodes in self.client.nodes_manager.slots_cache.items() if nodes}
+        primaries = len(set(owners.values()))
+        keys: dict[str, str] = {}
+        for n in range(1 << 16):  # the first few n reach every primary; 16384 slots, a few per key on average
+            key = f"{READY_KEY}:{{{n}}}"
+            owner = owners.get(key_slot(key.encode()))
+            if owner is not None:
+                keys.setdefault(owner, key)
+                if len(keys) == primaries:
+                    break
+        return sorted(keys.values())
+
     def is_complete(self) -> bool:
-        return bool(self.client.exists(READY_KEY))
+        return all(self._pipelined([(key, lambda pipe, key=key: pipe.exists(key)) for key in self._ready_keys()]))
 
     def mark_complete(self, *, at: datetime) -> None:
-        self.client.set(READY_KEY, at.isoformat())
+        marks = [(key, lambda pipe, key=key: pipe.set(key, at.isoformat())) for key in self._ready_keys()]
+        self._pipelined(marks, write=True)
 
     def rebuild(self, board: Board, rows: Iterable[StandingRow]) -> int:
         """Load ``rows`` into fresh keys, then swap them in atomically: readers never see half a board."""
         zset, hashed = _keys(board)
         temp_zset, temp_hash = f"{zset}:rebuild", f"{hashed}:rebuild"
-        self.client.delete(temp_zset, temp_hash)
+        self._pipelined([(zset, lambda pipe: pipe.delete(temp_zset, temp_hash))])
         loaded = 0
         rows = iter(rows)
         while chunk := list(islice(rows, REBUILD_CHUNK)):
@@ -294,24 +412,14 @@ class RedisEngine(RankingEngine):
                 )
                 members[member] = 0
                 hashes[row.user_id.bytes] = _hash_value(row.version, member)
-            with self.client.pipeline(transaction=False) as pipe:
-                pipe.zadd(temp_zset, members)
-                pipe.hset(temp_hash, mapping=hashes)
-                pipe.execute()
+            self._pipelined(
+                [
+                    (zset, lambda pipe, members=members: pipe.zadd(temp_zset, members)),
+                    (zset, lambda pipe, hashes=hashes: pipe.hset(temp_hash, mapping=hashes)),
+                ]
+            )
             loaded += len(chunk)
-        with self.client.pipeline(transaction=True) as pipe:
-            if loaded:
-                pipe.rename(temp_zset, zset)
-                pipe.rename(temp_hash, hashed)
-            else:
-                pipe.delete(zset, hashed)
-            # A new version, above any the board had (the apply script starts them from the clock too).
-            pipe.set(_version_key(board), time.time_ns() // 1_000)
-            expire_at = _expire_at(board)
-            if expire_at:
-                if loaded:
-                    pipe.expireat(zset, expire_at)
-                    pipe.expireat(hashed, expire_at)
-                pipe.expireat(_version_key(board), expire_at)
-            pipe.execute()
+        keys = (temp_zset, temp_hash, zset, hashed, _version_key(board))
+        swap = (zset, lambda pipe: pipe.evalsha(self._scripts.swap.sha, len(keys), *keys, loaded, _expire_at(board)))
+        self._pipelined([swap], write=True)
         return loaded

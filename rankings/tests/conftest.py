@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from conftest import REDIS_INDEXES, redis_index_settings
 from rankings.boards import Board
 from rankings.engine import StandingChange
 from rankings.engine.redis import RedisEngine
@@ -17,14 +18,25 @@ def make_board(key: str = "test.board", *, descending: bool = True) -> Board:
     return Board(key, descending, period_window(Period.ALL, T0))
 
 
-@pytest.fixture(params=["sql", pytest.param("redis", marks=pytest.mark.redis)])
-def engine(request, db, settings):
-    """Each backend of the contract; the Redis one against the real Redis of REDIS_URL."""
+def redis_engine_of(kind: str) -> RedisEngine:
+    """A Redis engine, empty: on the one server of REDIS_URL, or on the cluster of REDIS_CLUSTER_URL."""
+    options = redis_index_settings(kind)
+    engine = RedisEngine(
+        options["RANKING_REDIS_URL"],
+        cluster=options["RANKING_REDIS_CLUSTER"],
+        wait_replicas=options["RANKING_REDIS_WAIT_REPLICAS"],
+    )
+    engine.client.flushdb()
+    return engine
+
+
+@pytest.fixture(params=["sql", *REDIS_INDEXES])
+def engine(request, db):
+    """Each backend of the contract; the Redis one against the real Redis of REDIS_URL and a real cluster."""
     if request.param == "sql":
         yield SqlEngine()
         return
-    engine = RedisEngine(settings.REDIS_URL)
-    engine.client.flushdb()
+    engine = redis_engine_of(request.param)
     yield engine
     engine.client.flushdb()
 

@@ -130,18 +130,20 @@ def worlds(draw: st.DrawFn) -> World:
 
 
 @pytest.fixture
-def write_scores(engine, django_capture_on_commit_callbacks):
+def write_scores(engine, settings, django_capture_on_commit_callbacks):
     """Start from empty standings and index, then write each submission in its own transaction.
 
     pytest-django keeps the test inside one transaction, so the after-commit
-    index writes are captured and run as a commit would run them.
+    index writes are captured and run as a commit would run them. A Redis
+    engine under test is made the configured one, so the writes go to it.
     """
     if engine.name == "redis":
-        configured = get_engine()
-        assert index.index_is_separate() and configured.name == "redis", "RANKING_ENGINE must be Redis here"
-        where = configured.client.connection_pool.connection_kwargs
-        read_from = engine.client.connection_pool.connection_kwargs
-        assert (where["host"], where["port"], where["db"]) == (read_from["host"], read_from["port"], read_from["db"])
+        settings.RANKING_ENGINE = "rankings.engine.redis.RedisEngine"
+        settings.RANKING_REDIS_URL = engine.url
+        settings.RANKING_REDIS_CLUSTER = engine.cluster
+        settings.RANKING_REDIS_WAIT_REPLICAS = engine.wait_replicas
+        index.health.forget()
+        assert index.index_is_separate() and get_engine().client.ping()
 
     def write(world: World, *, together: bool = False) -> tuple[list[object], list[uuid.UUID], Model]:
         """``together``: each run of submissions to one game at one instant is one call, as a batch makes it."""

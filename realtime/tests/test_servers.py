@@ -52,11 +52,38 @@ def post_score(port: int, key: str, user_id: str, game_id: str, value: int) -> d
         return json.loads(response.read())
 
 
-def test_a_score_submitted_over_http_reaches_clients_of_every_websocket_server(tmp_path):
+def cluster_environment() -> dict[str, str]:
+    """Servers whose channel layer and ranking index are on the Redis Cluster of REDIS_CLUSTER_URL: the layer
+    publishes and subscribes through the cluster's primaries, and the index waits for a replica."""
+    from redis.cluster import RedisCluster
+
+    from conftest import REDIS_CLUSTER_URL, redis_index_settings
+
+    client = RedisCluster.from_url(REDIS_CLUSTER_URL)
+    try:
+        primaries = sorted(f"redis://{node.host}:{node.port}/0" for node in client.get_primaries())
+    finally:
+        client.close()
+    index = redis_index_settings("redis_cluster")
+    return {
+        "REALTIME_REDIS_URLS": ",".join(primaries),
+        "RANKING_REDIS_URL": index["RANKING_REDIS_URL"],
+        "RANKING_REDIS_CLUSTER": "true",
+        "RANKING_REDIS_WAIT_REPLICAS": str(index["RANKING_REDIS_WAIT_REPLICAS"]),
+    }
+
+
+@pytest.mark.parametrize("layer", ["redis", pytest.param("redis_cluster", marks=pytest.mark.redis_cluster)])
+def test_a_score_submitted_over_http_reaches_clients_of_every_websocket_server(tmp_path, layer):
     player, game = UserFactory(), GameFactory()
     _, key = api_key_create(name="match server", games=[game])  # the servers have their own SECRET_KEY
+    env = cluster_environment() if layer == "redis_cluster" else {}
 
-    with serve("gunicorn", tmp_path) as http, serve("uvicorn", tmp_path) as ws_a, serve("uvicorn", tmp_path) as ws_b:
+    with (
+        serve("gunicorn", tmp_path, **env) as http,
+        serve("uvicorn", tmp_path, **env) as ws_a,
+        serve("uvicorn", tmp_path, **env) as ws_b,
+    ):
 
         async def scenario():
             first = await subscribed(ws_a, "score")
