@@ -210,6 +210,9 @@ RANKING_REDIS_CLUSTER = env.bool("RANKING_REDIS_CLUSTER", default=False)
 # Replicas that must hold each index write before it counts as done (Redis WAIT), so that a failover keeps it;
 # a write fewer replicas acknowledge marks its boards stale, to be rebuilt from the table. 0: do not wait.
 RANKING_REDIS_WAIT_REPLICAS = env.int("RANKING_REDIS_WAIT_REPLICAS", default=0)
+# Players one sorted set of the index holds before its board is cut by value into ranges on slots of their own
+# (rankings/engine/ranges.py): a board larger than one Redis node should hold. 0: every board is one sorted set.
+RANKING_REDIS_RANGE_SIZE = env.int("RANKING_REDIS_RANGE_SIZE", default=0)
 # Seconds a ranking-index call may take before reads fall back to the database.
 RANKING_REDIS_TIMEOUT = env.float("RANKING_REDIS_TIMEOUT", default=0.5)
 RANKING_INDEX_RETRY_SECONDS = 2.0

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -552,6 +553,66 @@ def test_a_worker_killed_inside_a_payout_pays_every_winner_exactly_once_after_a_
         "worker_killed_in_payout",
         {"winners": len(expected), "ledger_entries": len(entries), "paid_twice": paid_twice},
     )
+
+
+def test_two_worker_nodes_share_the_payouts_and_pay_every_winner_once(profile):
+    """Two Celery worker nodes on one queue: sixteen tournaments end on the same tick, both nodes take payouts,
+    and every winner of every tournament is paid exactly once."""
+    game = GameFactory(name="Shared Payouts")
+    organizer = UserFactory(is_staff=True)
+    start = timezone.now() - timedelta(seconds=1)
+    cups = []
+    for n in range(16):
+        cup = services.tournament_create(
+            organizer=organizer,
+            game=game,
+            name=f"Shared Cup {n}",
+            start_time=start,
+            end_time=start + timedelta(seconds=8),
+            prize_pool=1_000,
+            prize_split=[50, 30, 20],
+        )
+        cup = services.tournament_start(tournament=cup)
+        for rank, player in enumerate(UserFactory.create_batch(3)):
+            services.tournament_join(tournament=cup, user=player)
+            score_submit(user=player, game=game, value=1000 - rank)
+        cups.append(cup)
+
+    nodes = {"worker-one": "one", "worker-two": "two"}
+    for name, node in nodes.items():
+        profile.start(name, process="worker", LOG_LEVEL="INFO", WORKER_NAME=node)
+    for name, node in nodes.items():
+        wait_until(lambda name=name: "ready." in profile.log(name), 60, profile.logs)
+        assert f"{node}@" in profile.log(name), profile.log(name)[-2000:]
+    profile.start("beat", LOG_LEVEL="INFO")
+    wait_until(
+        lambda: all(c.status == Status.PAID for c in Tournament.objects.filter(pk__in=[c.pk for c in cups])),
+        90,
+        profile.logs,
+    )
+    time.sleep(3)  # more ticks, and any payout run twice, pay nobody again
+
+    # Each node says what it ran (Celery's remote control, over the broker): both took tasks off the queue.
+    inspect = subprocess.run(
+        [str(Path(sys.executable).parent / "celery"), "-A", "leaderboard_project", "inspect", "stats", "--json"],
+        cwd=PROJECT,
+        env=profile.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    stats = json.loads(inspect.stdout.strip().splitlines()[-1])
+    ran = {node.split("@")[0]: stats[node].get("total", {}) for node in stats}
+    assert set(ran) == set(nodes.values()), inspect.stdout + inspect.stderr
+    assert all(sum(tasks.values()) for tasks in ran.values()), ran
+    for cup in cups:
+        expected = dict(TournamentResult.objects.filter(tournament=cup, prize__gt=0).values_list("user_id", "prize"))
+        entries = list(
+            CreditEntry.objects.filter(reference=f"tournament:{cup.pk}:prize").values_list("user_id", "amount")
+        )
+        assert len(entries) == len(expected) == 3, cup.name
+        assert dict(entries) == expected and sum(expected.values()) == 1_000, cup.name
+    record("two_worker_nodes", {"tournaments": len(cups), "tasks_by_node": ran})
 
 
 def test_a_websocket_server_killed_leaves_the_other_ones_clients_alone_and_reconnecting_clients_resync(profile):

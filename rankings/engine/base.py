@@ -127,8 +127,14 @@ class RankingEngine(ABC):
         return None
 
     @abstractmethod
-    def rebuild(self, board: Board, rows: Iterable[StandingRow]) -> int:
-        """Replace the board's index with ``rows``. Returns how many were loaded."""
+    def rebuild(self, board: Board, rows: Iterable[StandingRow], *, size: int | None = None) -> int:
+        """Replace the board's index with ``rows`` (``size`` of them, when known), which come in board order unless
+        they are a list. Returns how many were loaded."""
+
+    def boards_to_recut(self) -> list[str]:
+        """Keys of boards the index asks to have rebuilt because one of its parts grew too large (the heal task
+        rebuilds them); each is handed out once."""
+        return []
 
     def is_complete(self) -> bool:
         """Whether the index holds every board: a full rebuild said so (``mark_complete``) and nothing has emptied

@@ -114,6 +114,6 @@ class SqlEngine(RankingEngine):
     def size(self, board: Board) -> int:
         return self._rows(board).count()
 
-    def rebuild(self, board: Board, rows: Iterable[StandingRow]) -> int:
+    def rebuild(self, board: Board, rows: Iterable[StandingRow], *, size: int | None = None) -> int:
         """Nothing to rebuild: the rows are the standings table itself."""
         return self.size(board)

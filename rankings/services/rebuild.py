@@ -17,13 +17,16 @@ from rankings.boards import (
     board_from_key,
 )
 from rankings.engine import StandingChange, StandingRow, get_engine
+from rankings.engine.sql import listing_order
 from rankings.models import StaleBoard, Standing
 
 logger = logging.getLogger(__name__)
 
 
 def _rows_of(board: Board, *, since: datetime | None = None) -> Iterable[StandingRow]:
-    rows = Standing.objects.filter(board=board.key).order_by()
+    """The board's rows in board order (the standings index's own order), or those changed since a moment."""
+    rows = Standing.objects.filter(board=board.key)
+    rows = rows.order_by() if since is not None else rows.order_by(*listing_order(board))
     if since is not None:
         rows = rows.filter(updated_at__gte=since)
     for user_id, value, reached_at, version in rows.values_list("user_id", "value", "reached_at", "version").iterator(
@@ -37,7 +40,7 @@ def board_rebuild(*, board: Board) -> int:
     """Rebuild one board's index from the standings table, then replay what changed meanwhile."""
     started = timezone.now()
     engine = get_engine()
-    loaded = engine.rebuild(board, _rows_of(board))
+    loaded = engine.rebuild(board, _rows_of(board), size=Standing.objects.filter(board=board.key).count())
     # Writes committed while the rebuild ran may have been overwritten by the swap: apply them again
     # (versions make this idempotent). The margin covers clock skew between servers.
     engine.apply(
@@ -94,8 +97,10 @@ def index_heal() -> int:
         boards = all_boards()
         boards_rebuild(boards=boards, mark_ready=True)
         return len(boards)
-    stale = list(StaleBoard.objects.values_list("board", flat=True))
+    stale = set(StaleBoard.objects.values_list("board", flat=True))
+    # Boards one of whose sorted sets outgrew its share are cut again along the values they hold now.
+    stale |= set(engine.boards_to_recut())
     if not stale:
         return 0
-    boards_rebuild(boards=[board_from_key(key) for key in stale], mark_ready=False)
+    boards_rebuild(boards=[board_from_key(key) for key in sorted(stale)], mark_ready=False)
     return len(stale)

@@ -98,3 +98,28 @@ def test_rebuild_and_check_commands(redis_index, game, user, capsys):
 
     out = capsys.readouterr().out
     assert "DRIFT" in out and "Rebuilt 4 boards" in out and "0 drifted" in out
+
+
+def test_boards_that_outgrow_their_sorted_set_are_cut_into_ranges_by_the_heal_task(redis_index, game, settings):
+    settings.RANKING_REDIS_RANGE_SIZE = 2  # a board of more than 4 players asks to be cut
+    players = [UserFactory() for _ in range(7)]
+    for i, player in enumerate(players[:5]):
+        score_submit(user=player, game=game, value=100 + i % 3)
+    engine = get_engine()
+    assert engine.range_size == 2
+
+    assert index_heal() == len(boards(game))  # each of the game's and the global boards, once
+
+    for board in boards(game):
+        layout = engine._layout(board)
+        assert layout is not None and layout.ranges >= 2, board.key
+        assert board_drift(board=board) == "", board.key
+    # Scores keep arriving on the boards cut into ranges.
+    score_submit(user=players[0], game=game, value=500)
+    score_submit(user=players[5], game=game, value=101)
+    score_submit(user=players[6], game=game, value=1)
+    for board in boards(game):
+        assert board_drift(board=board) == "", board.key
+    top = board_top(board=boards(game)[0], offset=0, limit=10)
+    assert [e.value for e in top.entries] == [500, 102, 101, 101, 101, 100, 1]
+    assert [e.rank for e in top.entries] == [1, 2, 3, 3, 3, 6, 7]
