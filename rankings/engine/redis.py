@@ -56,6 +56,8 @@ READY_KEY = "podium:rank:ready"
 VERSION_WIDTH = 16  # hex digits before the member in the hash value
 # Boards one of whose sorted sets outgrew twice RANKING_REDIS_RANGE_SIZE: the heal task cuts them again.
 RECUT_KEY = "podium:rank:recut"
+# How long the ranges of a board's previous layout outlive a rebuild, for reads that began before it.
+RETIRED_SECONDS = 60
 REBUILD_CHUNK = 5_000
 
 # A board's keys, as the scripts take them: KEYS[1] its sorted set, KEYS[2] its hash, KEYS[3] its version, KEYS[4]
@@ -619,7 +621,8 @@ class RedisEngine(RankingEngine):
         return loaded
 
     def _swap(self, board: Board, temp_zset: str, temp_hash: str, loaded: int, layout: str) -> None:
-        """Put a rebuilt board live, then delete the ranges of the layout it had, if it was split."""
+        """Put a rebuilt board live, then let the ranges of the layout it had, if it was split, expire: a read
+        that fetched the old layout just before the swap still finds its ranges for ``RETIRED_SECONDS``."""
         keys = (*_keys(board), temp_zset, temp_hash)
         (old,) = self._pipelined(
             [(keys[0], lambda pipe: pipe.evalsha(self._scripts.swap.sha, 6, *keys, loaded, _expire_at(board), layout))],
@@ -629,7 +632,7 @@ class RedisEngine(RankingEngine):
             before = Layout.parse(old)
             stale = [key for n in range(before.ranges) for key in _keys(before.range_board(board, n))[:3]]
             stale += before.directory_keys(board)
-            self._pipelined([(key, lambda pipe, key=key: pipe.unlink(key)) for key in stale])
+            self._pipelined([(key, lambda pipe, key=key: pipe.expire(key, RETIRED_SECONDS)) for key in stale])
 
     # --- boards split by value range (rankings/engine/ranges.py) ---
 
