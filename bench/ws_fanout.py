@@ -1,7 +1,8 @@
 """WebSocket fan-out of the production profile: scores over HTTP reaching 1,000 (or 5,000) clients of one board.
 
-Podium runs as in production (docs/operations.md): the HTTP API from
-``gunicorn leaderboard_project.wsgi:application`` with 2 sync workers, the
+Podium runs as in production (docs/operations.md): the HTTP API from the
+Procfile's ``web`` server (granian, 2 workers of 32 threads; ``--http sync`` for
+gunicorn with 2 sync workers instead), the
 WebSockets from ``uvicorn leaderboard_project.asgi:application`` (1 or 2
 processes, ``--ws websockets-sansio``), DEBUG off, PostgreSQL, and Redis for the
 ranking index, the cache and the channel layer, on a database and a Redis DB of
@@ -18,7 +19,7 @@ its ``ts`` (set by the server after commit) to its receipt. Reported per layer
 and client count: achieved score rate, deliveries/s, latency p50/p90/p99/max,
 missing deliveries (each 201 should reach every client), ``dropped`` notices,
 ``leaderboard.updated`` per second and client, connection errors, and the CPU
-of each party (uvicorn, gunicorn, PostgreSQL, Redis, clients, load generator,
+of each party (uvicorn, the HTTP server, PostgreSQL, Redis, clients, load generator,
 other) during the timed window.
 
 The baseline, measured in the same run on the same uvicorn and the same
@@ -61,7 +62,7 @@ from bench.lib.logs import scan_log
 from bench.lib.paths import PROJECT_DIR, RESULTS_DIR
 from bench.lib.profile import Profile, bench_services, check_dedicated_redis
 from bench.lib.seed import Seed, reset_and_seed
-from bench.lib.server import ASGI_APP, WSGI_APP, GunicornServer, ServerConfig, UvicornServer
+from bench.lib.server import ASGI_APP, WSGI_APP, ServerConfig, ServerProcess, UvicornServer, make_server
 from bench.lib.stats import histogram_percentiles, slope
 from bench.lib.wrk import Request, http_call
 
@@ -138,7 +139,7 @@ async def _check_delivery(urls: list[str], channel: str, post: Any) -> dict[str,
             await client.close()
 
 
-def check_servers(http: GunicornServer, servers: list[UvicornServer], seed: Seed) -> dict[str, Any]:
+def check_servers(http: ServerProcess, servers: list[UvicornServer], seed: Seed) -> dict[str, Any]:
     status, ready = http_call(http.base_url, Request("GET", "/readyz"))
     if status != 200 or ready.get("status") != "ok":
         raise RuntimeError(f"/readyz: {status} {ready} (the ranking index must be complete and in use)")
@@ -184,10 +185,10 @@ def scan(server_log: str) -> dict[str, Any]:
 class ServerLogs:
     """What each server logged in each stage of a phase: connect, window (and drain), close."""
 
-    def __init__(self, servers: list[UvicornServer], http: GunicornServer | None) -> None:
+    def __init__(self, servers: list[UvicornServer], http: ServerProcess | None) -> None:
         self.servers: dict[str, Any] = {f"uvicorn:{server.port}": server for server in servers}
         if http is not None:
-            self.servers["gunicorn"] = http
+            self.servers["http"] = http
         self.positions = {name: server.log_position() for name, server in self.servers.items()}
         self.found: dict[str, dict[str, Any]] = {}
 
@@ -203,7 +204,7 @@ def run_phase(
     spec: PhaseSpec,
     *,
     servers: list[UvicornServer],
-    http: GunicornServer | None,
+    http: ServerProcess | None,
     seed: Seed,
 ) -> dict[str, Any]:
     podium = spec.name == "podium"
@@ -283,7 +284,7 @@ def run_phase(
         uvicorn_pids = set().union(*(server.pids() for server in servers))
         parties = {
             "uvicorn": uvicorn_pids,
-            "gunicorn": http.pids() if http is not None else set(),
+            "http": http.pids() if http is not None else set(),
             "clients": {child.pid for child in children},
             "load": {load.pid},
         }
@@ -295,7 +296,7 @@ def run_phase(
         record["rss_mib"] = {
             "uvicorn": cpu.rss_mib(uvicorn_pids),
             "clients": cpu.rss_mib(parties["clients"]),
-            "gunicorn": cpu.rss_mib(parties["gunicorn"]),
+            "http": cpu.rss_mib(parties["http"]),
         }
         record["loadavg_after"] = os.getloadavg()
 
@@ -348,7 +349,7 @@ def run_phase(
 
 
 def cost(args: argparse.Namespace, record: dict[str, Any]) -> dict[str, float | None]:
-    """CPU per unit of work in the window: per delivery (uvicorn, clients), per write (gunicorn, PostgreSQL)."""
+    """CPU per unit of work in the window: per delivery (uvicorn, clients), per write (the HTTP server, PostgreSQL)."""
     deliveries = record["results"]["deliveries_per_s"] * args.duration
     writes = record["load"]["timed"]["requests"]
 
@@ -358,7 +359,7 @@ def cost(args: argparse.Namespace, record: dict[str, Any]) -> dict[str, float | 
     return {
         "uvicorn_us_per_delivery": per("uvicorn", deliveries, 1e6),
         "clients_us_per_delivery": per("clients", deliveries, 1e6),
-        "gunicorn_ms_per_write": per("gunicorn", writes, 1e3) if record["load"]["mode"] == "scores" else None,
+        "http_ms_per_write": per("http", writes, 1e3) if record["load"]["mode"] == "scores" else None,
         "postgres_ms_per_write": per("postgres", writes, 1e3) if record["load"]["mode"] == "scores" else None,
     }
 
@@ -560,6 +561,13 @@ def notes(args: argparse.Namespace, phases: list[dict[str, Any]], checks: dict[s
     return found
 
 
+def http_config(args: argparse.Namespace) -> ServerConfig:
+    """The HTTP server the writes go to: the Procfile's granian, or gunicorn's sync workers."""
+    if args.http == "granian":
+        return ServerConfig("granian", workers=args.workers, threads=args.blocking_threads)
+    return ServerConfig("sync", workers=args.workers)
+
+
 def header(machine: dict[str, Any]) -> str:
     return report.machine_line(
         "ws_fanout", machine, f"Python {machine['python']}", f"Django {machine['django']}",
@@ -576,7 +584,7 @@ def format_table(
 ) -> str:  # fmt: skip
     lines = [
         header(machine),
-        f"HTTP: gunicorn {WSGI_APP}, {args.workers} sync workers; WebSockets: {args.ws_servers} x uvicorn "
+        f"HTTP: {http_config(args).label} {WSGI_APP}; WebSockets: {args.ws_servers} x uvicorn "
         f"(--ws websockets-sansio, one process each); clients offer compression: {args.compression}",
         f"Podium: scores over HTTP at {args.rate:g}/s for {args.duration:g} s after {args.warmup:g} s warm-up, "
         f"clients on leaderboard.<game>; baseline: plain Channels consumer, group_send at "
@@ -613,8 +621,8 @@ def format_table(
         "",
         "CPU during the timed window, % of one core (machine = all cores, 100 per core); CPU per delivery (us) and "
         "per write (ms); memory at the window's end:",
-        f"{'phase':8} {'layer':6} {'clients':>7} | {'uvicorn':>7} {'gunicorn':>8} {'postgres':>8} {'redis':>6} "
-        f"{'clients':>7} {'load':>5} {'other':>6} | {'machine':>7} | {'uvicorn':>7} {'clients':>7} {'gunicorn':>8} | "
+        f"{'phase':8} {'layer':6} {'clients':>7} | {'uvicorn':>7} {'http':>8} {'postgres':>8} {'redis':>6} "
+        f"{'clients':>7} {'load':>5} {'other':>6} | {'machine':>7} | {'uvicorn':>7} {'clients':>7} {'http':>8} | "
         f"{'RSS uvicorn':>11} {'clients':>8} | "
         "server logs: errors, warnings (errors by stage)",
     ]
@@ -628,10 +636,10 @@ def format_table(
         }
         lines.append(
             f"{phase['phase']:8} {phase['layer']:6} {phase['clients']:7,} | {cpu['uvicorn']:7.0f} "
-            f"{cpu['gunicorn']:8.0f} {cpu['postgres']:8.0f} {cpu['redis']:6.0f} {cpu['clients']:7.0f} "
+            f"{cpu['http']:8.0f} {cpu['postgres']:8.0f} {cpu['redis']:6.0f} {cpu['clients']:7.0f} "
             f"{cpu['load']:5.0f} {cpu['other']:6.0f} | {cpu['machine']:7.0f} | "
             f"{_num(spent.get('uvicorn_us_per_delivery'))} {_num(spent.get('clients_us_per_delivery'))} "
-            f"{_num(spent.get('gunicorn_ms_per_write'), 8)} | {rss['uvicorn']:8.0f} MiB "
+            f"{_num(spent.get('http_ms_per_write'), 8)} | {rss['uvicorn']:8.0f} MiB "
             f"{rss['clients']:5.0f} MiB | {sum(s['errors'] for s in logs)}, {sum(s['warnings'] for s in logs)} "
             f"({', '.join(f'{stage} {count}' for stage, count in errors.items())})"
         )
@@ -690,7 +698,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--drain-max", type=float, default=90, help="after the window, wait at most this long")
     parser.add_argument("--load-threads", type=int, default=16, help="threads of the HTTP load generator")
     cli.add_users(parser)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument(
+        "--http",
+        choices=("granian", "sync"),
+        default="granian",
+        help="the HTTP server: granian as the Procfile runs it (default), or gunicorn's sync workers",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="HTTP server worker processes (default 2)")
+    parser.add_argument(
+        "--blocking-threads", type=int, default=32, help="granian's threads per worker, as the Procfile (default 32)"
+    )
     cli.add_json(parser, DEFAULT_JSON)
     cli.add_services(parser, database_url=DEFAULT_DATABASE_URL, redis_url=DEFAULT_REDIS_URL)
     cli.add_run(parser, seed=DEFAULT_SEED, work="ws_fanout", kept="server and client logs", port=None)
@@ -744,7 +761,7 @@ def code_state() -> dict[str, Any]:
 
     files = sorted(
         [*PROJECT_DIR.glob("realtime/*.py"), *PROJECT_DIR.glob("events/*.py"),
-         PROJECT_DIR / "scores" / "services.py", PROJECT_DIR / "rankings" / "services.py",
+         *PROJECT_DIR.glob("scores/services/*.py"), *PROJECT_DIR.glob("rankings/services/*.py"),
          PROJECT_DIR / "leaderboard_project" / "settings.py", PROJECT_DIR / "leaderboard_project" / "asgi.py"]
     )  # fmt: skip
     digest = hashlib.sha256()
@@ -786,7 +803,7 @@ def run_layer(
     phases: list[dict[str, Any]],
     checks: dict[str, Any],
 ) -> None:
-    """Start the servers of one layer (uvicorn, and gunicorn for Podium), check them, run each client count."""
+    """Start the servers of one layer (uvicorn, and the HTTP server for Podium), check them, run each client count."""
     layer = profile.layer
     http = None
     servers = [
@@ -800,12 +817,7 @@ def run_layer(
     ]
     try:
         if name == "podium":
-            http = GunicornServer(
-                profile=profile,
-                config=ServerConfig("sync", workers=args.workers),
-                port=procs.free_port(),
-                log_path=args.work / f"gunicorn-{layer}.log",
-            )
+            http = make_server(profile, http_config(args), procs.free_port(), args.work / f"http-{layer}.log")
             http.start()
         for server in servers:
             server.start()
@@ -889,7 +901,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "drain_max_s": args.drain_max,
                 "load_threads": args.load_threads,
                 "users": args.users,
-                "gunicorn": f"{WSGI_APP}, {args.workers} sync workers",
+                "http": f"{http_config(args).label} {WSGI_APP}",
                 "uvicorn": " ".join(UvicornServer(profile=base, port=0, log_path=Path()).command()[1:]).replace(
                     "--port 0", "--port <free>"
                 ),
