@@ -82,7 +82,8 @@ def all_boards() -> list[Board]:
 
 
 def index_heal() -> int:
-    """Bring the index back in line after an outage: everything if it restarted empty, else the stale boards.
+    """Bring the index back in line after an outage: everything if it restarted empty, else the stale boards and
+    those the index asks to have cut again (one of their sorted sets outgrew ``RANKING_REDIS_RANGE_SIZE``).
 
     Returns how many boards were rebuilt (0 when healthy or unreachable).
     """
@@ -91,15 +92,15 @@ def index_heal() -> int:
     engine = get_engine()
     try:
         ready = engine.is_complete()
+        # Boards one of whose sorted sets outgrew its share, to be cut again along the values they hold now.
+        recut = set(engine.boards_to_recut()) if ready else set()
     except engine.unavailable:
         return 0
     if not ready:
         boards = all_boards()
         boards_rebuild(boards=boards, mark_ready=True)
         return len(boards)
-    stale = set(StaleBoard.objects.values_list("board", flat=True))
-    # Boards one of whose sorted sets outgrew its share are cut again along the values they hold now.
-    stale |= set(engine.boards_to_recut())
+    stale = set(StaleBoard.objects.values_list("board", flat=True)) | recut
     if not stale:
         return 0
     boards_rebuild(boards=[board_from_key(key) for key in sorted(stale)], mark_ready=False)
