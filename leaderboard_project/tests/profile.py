@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -136,9 +138,6 @@ class RedisClusterNodes:
 
 def _free_ports(count: int) -> int:
     """The first of ``count`` consecutive loopback ports that are free, each with its port + 10000."""
-    import random
-    import socket
-
     for _ in range(100):
         first = random.randrange(20000, 40000)
         ports = [port for n in range(count) for port in (first + n, first + n + 10000)]

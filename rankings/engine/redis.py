@@ -153,7 +153,7 @@ return found
 
 # A rebuilt board goes live. KEYS[5], KEYS[6]: the sorted set and hash loaded for an unsplit board. ARGV: rows
 # loaded, the expiry, the new layout ('' for an unsplit board). Returns the layout the board had ('' if none),
-# whose ranges the caller then deletes.
+# whose ranges the caller then retires.
 _SWAP = f"""
 local old = redis.call('GET', KEYS[4]) or ''
 if #ARGV[3] > 0 then
@@ -309,6 +309,8 @@ class RedisEngine(RankingEngine):
         is loaded and the round trip made again; every command here is safe to
         repeat (reads, and versioned writes).
         """
+        if not isinstance(self.client, RedisCluster):  # one server: one round trip, nothing to route
+            return self._round_trip(self.client, [queue for _, queue in commands], write=write)
         by_node: dict[int, tuple[redis.Redis, list[int]]] = {}
         for position, (key, _) in enumerate(commands):
             node = self._node(key)
@@ -320,9 +322,8 @@ class RedisEngine(RankingEngine):
                 for position, reply in zip(positions, self._round_trip(node, queued, write=write), strict=True):
                     replies[position] = reply
         except (redis.RedisError, OSError):
-            if isinstance(self.client, RedisCluster):
-                # A node failed or its slots moved (a failover): learn the cluster's layout again for what follows.
-                self.client.nodes_manager.initialize()
+            # A node failed or its slots moved (a failover): learn the cluster's layout again for what follows.
+            self.client.nodes_manager.initialize()
             raise
         return replies
 
@@ -352,12 +353,15 @@ class RedisEngine(RankingEngine):
             return replies
         raise AssertionError("unreachable")
 
-    def _member(self, board: Board, change: StandingChange) -> bytes:
-        """The change's member on the board; empty when it takes the player off."""
+    def _member(self, change: StandingChange) -> bytes:
+        """The change's member on its board; empty when it takes the player off."""
         if change.value is None:
             return b""
         return encode_member(
-            descending=board.descending, value=change.value, reached_at=change.reached_at, user_id=change.user_id
+            descending=change.board.descending,
+            value=change.value,
+            reached_at=change.reached_at,
+            user_id=change.user_id,
         )
 
     def _row_member(self, board: Board, row: StandingRow) -> bytes:
@@ -376,7 +380,7 @@ class RedisEngine(RankingEngine):
                 args += [
                     change.user_id.bytes,
                     f"{change.version:0{VERSION_WIDTH}x}",
-                    self._member(change.board, change),
+                    self._member(change),
                 ]
             return keys[0], lambda pipe: pipe.evalsha(self._scripts.apply.sha, 4, *keys, *args)
 
@@ -735,7 +739,7 @@ class RedisEngine(RankingEngine):
         """Write changes to a split board: the directory first (which range each player leaves, and whether the
         change is the newest), then the ranges and the board's version. Returns the ranges' sizes afterwards."""
         expire_at = _expire_at(board)
-        members = [self._member(board, change) for change in changes]
+        members = [self._member(change) for change in changes]
         by_partition: dict[str, list[int]] = {}
         for position, change in enumerate(changes):
             by_partition.setdefault(layout.directory_key(board, change.user_id), []).append(position)
