@@ -12,8 +12,14 @@ channel, and a board with subscribers sends at most one ``leaderboard.updated``
 (``tournament.standings`` for a tournament, also on the ``tournament`` feed)
 per ``REALTIME_BOARD_INTERVAL``, read after the changes, so it shows the latest
 state. The same read tells watched players (``user.{id}`` subscribers) whether
-their rank moved. ``seq`` counts the events this server sent on a channel; a
+their rank moved. Such events made here go out in the next tick's frame of
+their channel, beside what came from the bus: a client gets at most one frame
+a tick and channel. ``seq`` counts the events this server sent on a channel; a
 board's snapshot carries the seq of the state it shows.
+
+Every frame to every client passes here, so the sending costs what it must
+and no more: a frame is written by the code that made it, without a task
+woken per client, unless that client's socket is full (see ``Outbox``).
 
 The layer loses what is published while it is unreachable, and says nothing of
 it. So the hub sends itself a probe through the layer every
@@ -32,7 +38,7 @@ import json
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,6 +68,11 @@ class _Gap:
 class Outbox:
     """Frames on their way to one client, at most ``limit`` events queued.
 
+    A frame with nothing queued before it is written at once, by the caller: the send runs up to its end
+    without a task being woken, as it nearly always can (the client's socket takes the frame). A send that
+    has to wait (the socket is full: the client reads slowly) is finished by the outbox's own task, and the
+    frames after it queue meanwhile.
+
     An event frame that would take the queue past the limit is dropped and
     counted, in place, so the client learns where it lost events. The limit
     counts events, not frames: when the server itself falls behind, frames
@@ -69,25 +80,36 @@ class Outbox:
     always accepted into an empty queue, so a client that keeps up never loses one.
     """
 
-    def __init__(self, send: Callable[[str], Awaitable[None]], limit: int) -> None:
+    def __init__(self, send: Callable[[str], Coroutine[Any, Any, None]], limit: int) -> None:
         self.send = send
         self.limit = limit
         self.items: deque[tuple[str, int] | _Gap] = deque()
         self.queued = 0  # events in ``items``
         self.wake = asyncio.Event()
         self.task: asyncio.Task | None = None
+        self.waiting: tuple[Coroutine[Any, Any, None], Any] | None = None  # a send waiting for the socket
+        self.closed = False
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._write())
 
     def stop(self) -> None:
+        self.closed = True
         if self.task:
             self.task.cancel()
+        if self.waiting is not None:
+            self.waiting[0].close()
+            self.waiting = None
 
     def put(self, frame: str, channel: str, *, count: int = 1, control: bool = False) -> bool:
         """Queue a frame of ``count`` events; control frames (replies, snapshots) are never dropped.
 
         Returns False when the frame was dropped (the caller counts drops, once for all its clients)."""
+        if self.closed:
+            return True  # the client is gone: nothing is lost that it could still miss
+        if not self.items and self.waiting is None and self.task is not None:
+            self._begin(frame)
+            return True
         queued = True
         if control:
             self.items.append((frame, 0))
@@ -105,18 +127,59 @@ class Outbox:
         self.wake.set()
         return queued
 
+    def _begin(self, frame: str) -> None:
+        """Send a frame now; a send that has to wait is left to the outbox's task."""
+        sending = self.send(frame)
+        try:
+            waited = sending.send(None)
+        except StopIteration:
+            return
+        except Exception:  # noqa: BLE001  the server refuses to send: the client is gone, and its consumer stops this
+            logger.debug("could not send to a client", exc_info=True)
+            self.closed = True
+            return
+        self.waiting = (sending, waited)
+        self.wake.set()
+
     async def _write(self) -> None:
         while True:
             await self.wake.wait()
             self.wake.clear()
-            while self.items:
-                item = self.items.popleft()
-                if isinstance(item, _Gap):
-                    frame = json.dumps({"type": "dropped", "count": item.count, "channels": sorted(item.channels)})
+            while not self.closed:
+                if self.waiting is not None:
+                    await self._finish()
+                elif self.items:
+                    item = self.items.popleft()
+                    if isinstance(item, _Gap):
+                        frame = json.dumps({"type": "dropped", "count": item.count, "channels": sorted(item.channels)})
+                    else:
+                        frame, count = item
+                        self.queued -= count
+                    self._begin(frame)
                 else:
-                    frame, count = item
-                    self.queued -= count
-                await self.send(frame)
+                    break
+
+    async def _finish(self) -> None:
+        """Go on with the send that had to wait, as a task running it would: each time what it waits for is done."""
+        assert self.waiting is not None
+        sending, waited = self.waiting
+        try:
+            while True:
+                if waited is None:  # a bare yield: the send lets the loop turn once
+                    await asyncio.sleep(0)
+                else:
+                    waited._asyncio_future_blocking = False
+                    await asyncio.wait([waited])
+                try:
+                    waited = sending.send(None)
+                except StopIteration:
+                    return
+                except Exception:  # noqa: BLE001  as in _begin
+                    logger.debug("could not send to a client", exc_info=True)
+                    self.closed = True
+                    return
+        finally:
+            self.waiting = None
 
 
 def _json(data: Any) -> str:
@@ -325,21 +388,25 @@ class Hub:
             await asyncio.sleep(settings.REALTIME_TICK_SECONDS)  # let a burst gather into one frame
             self.wake.clear()
             by_channel: dict[str, list[list[str]]] = defaultdict(list)
+            published: dict[str, str] = {}  # channel -> the ts of its oldest event from the bus
             while self.inbox:
                 message = self.inbox.popleft()
-                by_channel[message["channel"]].extend(message["events"])
+                channel = message["channel"]
+                if message.get("type") == MESSAGE_TYPE:
+                    published.setdefault(channel, message["events"][0][2])
+                by_channel[channel].extend(message["events"])
             for channel, events in by_channel.items():
                 try:
                     if channel == BOARDS:
                         self._boards_changed(events)
                     else:
-                        self._fan_out(channel, events, published=True)
+                        self._fan_out(channel, events, published.get(channel))
                 except Exception:  # noqa: BLE001  one bad message must not stop every channel of the server
                     logger.exception("could not dispatch %d events of %s", len(events), channel)
 
-    def _fan_out(self, channel: str, events: list[list[str]], *, published: bool = False) -> None:
-        """Send events to the channel's clients as one frame. ``published``: they came from the bus, so their
-        ``ts`` is when they were published, and the frame's lag (from its oldest event) is measured."""
+    def _fan_out(self, channel: str, events: list[list[str]], published: str | None = None) -> None:
+        """Send events to the channel's clients as one frame. ``published``: the ``ts`` of the oldest of them that
+        came from the bus (when it was published), from which the frame's lag is measured."""
         listeners = self.subscribers.get(channel)
         if not listeners:
             return
@@ -349,8 +416,14 @@ class Hub:
             frames.append(event_frame(channel, self.seq[channel], type, data, ts))
         frame = frames[0] if len(frames) == 1 else batch_frame(frames)
         if published:
-            PUBLISH_LAG_SECONDS.observe(max(0.0, time.time() - datetime.fromisoformat(events[0][2]).timestamp()))
+            PUBLISH_LAG_SECONDS.observe(max(0.0, time.time() - datetime.fromisoformat(published).timestamp()))
         deliver(listeners, frame, channel, len(frames))
+
+    def _send_next_tick(self, channel: str, type: str, data: str) -> None:
+        """Send an event made here (a board's update, a rank change) in the next tick's frame of its channel, with
+        the events that came from the bus meanwhile: a client gets one frame a tick, whatever moved."""
+        self.inbox.append({"channel": channel, "events": [[type, data, timestamp(timezone.now())]]})
+        self.wake.set()
 
     # Boards: coalesced updates, snapshots, and rank changes of watched players.
 
@@ -415,11 +488,9 @@ class Hub:
         board.waiting = set()
         _, updated = board_events(channel)
         if current and (moved or board.body is None):
-            self.seq[channel] += 1
-            frame = event_frame(channel, self.seq[channel], updated, _json(body), timestamp(timezone.now()))
-            deliver(current, frame, channel)
+            self._send_next_tick(channel, updated, _json(body))
         if moved and self._in_feed(channel):
-            self._fan_out("tournament", [[updated, _json(body), timestamp(timezone.now())]])
+            self._send_next_tick("tournament", updated, _json(body))
         board.body = {key: value for key, value in body.items() if key != "moved"}
         if fresh:
             self._snapshot(channel, board.body, fresh)
@@ -481,7 +552,7 @@ class Hub:
                 "previous_value": old_value,
                 "by": by,
             }
-            self._fan_out(f"user.{user_id}", [["rank.changed", _json(data), timestamp(timezone.now())]])
+            self._send_next_tick(f"user.{user_id}", "rank.changed", _json(data))
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
