@@ -17,12 +17,19 @@ commands, one JSON line each on stdin, answering one JSON line on stdout:
   ``ids`` (the scores the load generator got a 201 for in the timed window);
 * ``{"cmd": "close"}``: close every connection and exit.
 
-For every ``score.submitted`` event received, a client records the score id,
-the latency (its wall-clock receipt time minus the event's ``ts``, which the
-server set after commit; same machine, same clock) and its own index. Every
-client of a server receives the same frame text, so a frame is parsed once per
-process and the result cached by its text; per receipt there is one clock read
-and three array appends per event.
+For every frame of ``score.submitted`` events received, a client records the
+frame, its wall-clock receipt time and its own index; the report works out each
+event's latency (receipt time minus the event's ``ts``, which the server set
+after commit; same machine, same clock). Every client of a server receives the
+same frame, so a frame is parsed once per process and the result cached, found
+by the frame's first bytes and compared whole; per receipt there is one clock
+read and three array appends, whatever the number of events in the frame.
+
+Each connection is an asyncio protocol around the ``websockets`` library's
+sans-I/O client (``ClientProtocol``): a frame is handled in the callback that
+reads it, with no task woken per frame. The instrument shares the machine with
+the servers it measures, so what it spends per frame delays the servers too
+(and its own receipt times); this keeps it small.
 
 The ``seq`` of each event is checked per client: after the snapshot each event
 on the channel must carry the previous seq plus one; a jump counts the events
@@ -43,8 +50,12 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
 from bench.lib.child import emit
 from bench.lib.cpu import rss_mib as processes_rss_mib
@@ -57,6 +68,7 @@ SNAPSHOT = "leaderboard.snapshot"
 # What a frame is, once parsed.
 EVENTS, SUBSCRIBED, SNAPSHOT_FRAME, DROPPED, OTHER = range(5)
 CACHE_LIMIT = 4096
+PREFIX = 160  # bytes of a frame that name it in the cache: they hold its first event's seq
 
 
 def parse_ts(text: str) -> float:
@@ -94,13 +106,13 @@ class Client:
     __slots__ = (
         "index", "url", "ws", "subscribed", "ready", "last_seq", "seq_gap", "seq_back", "frames", "events",
         "updates", "dropped_notices", "dropped_events", "other", "w_frames", "w_events", "w_updates",
-        "error", "closed_code", "ready_at",
+        "error", "closed_code", "ready_at", "connection",
     )  # fmt: skip
 
     def __init__(self, index: int, url: str) -> None:
         self.index = index
         self.url = url
-        self.ws: ClientConnection | None = None
+        self.connection: Connection | None = None
         self.subscribed = False
         self.ready = False
         self.ready_at = 0.0
@@ -121,10 +133,15 @@ class Clients:
         urls = settings["urls"]
         first = settings.get("first_index", 0)
         self.clients = [Client(i, urls[(first + i) % len(urls)]) for i in range(settings["clients"])]
-        self.cache: dict[str, tuple] = {}
-        self.ids = array.array("Q")
-        self.latencies = array.array("f")  # seconds
-        self.owners = array.array("I")
+        # A frame's first bytes -> the frames seen with them: (text, parsed, number). Looked up by a prefix, then
+        # compared whole: hashing every received frame whole cost more than the rest of its handling.
+        self.cache: dict[bytes, list[tuple[bytes, tuple, int]]] = {}
+        self.parsed: list[tuple] = []  # every event frame parsed, by number
+        # One receipt per event frame and client: which frame, when, which client (the events' latencies are
+        # worked out in the report, not per event on receipt).
+        self.receipt_frames = array.array("I")
+        self.receipt_times = array.array("d")
+        self.receipt_owners = array.array("I")
         self.ts_of: dict[int, float] = {}
         self.window = (float("inf"), float("inf"))
         self.received = 0
@@ -142,34 +159,32 @@ class Clients:
 
     async def run_client(self, client: Client, gate: asyncio.Semaphore) -> None:
         settled = False
+        timeout = self.settings.get("open_timeout", 60)
+        loop = asyncio.get_running_loop()
         try:
             async with gate:
-                ws = await connect(
-                    client.url,
-                    compression="deflate" if self.settings["compression"] == "deflate" else None,
-                    max_size=None,  # browsers set no limit; a late server sends big batches
-                    ping_interval=None,
-                    open_timeout=self.settings.get("open_timeout", 60),
-                    close_timeout=5,
+                uri = parse_uri(client.url)
+                _, connection = await asyncio.wait_for(
+                    loop.create_connection(lambda: Connection(self, client, uri), uri.host, uri.port), timeout
                 )
-                client.ws = ws
-                await ws.send(json.dumps({"type": "subscribe", "channels": [self.settings["channel"]]}))
-                while not client.ready:
-                    self.handle(client, await asyncio.wait_for(ws.recv(), self.settings.get("open_timeout", 60)))
+                client.connection = connection
+                await asyncio.wait_for(asyncio.shield(connection.opened), timeout)
+                connection.send_text(json.dumps({"type": "subscribe", "channels": [self.settings["channel"]]}))
+                await asyncio.wait_for(asyncio.shield(connection.ready), timeout)
                 client.ready_at = time.time()
             self._settled(client)
             settled = True
-            while True:
-                self.handle(client, await ws.recv())
-        except ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd else None
-            client.closed_code = code
-            if not self.closing:
-                client.error = f"closed by the server, code {code}" if code else "connection lost (no close frame)"
+            await connection.closed
         except TimeoutError:
-            client.error = "timeout" if not client.ws else "timeout waiting for subscribed/snapshot"
-        except InvalidHandshake as error:
-            client.error = f"handshake: {type(error).__name__}: {str(error)[:80]}"
+            client.error = "timeout" if not client.connection else "timeout waiting for subscribed/snapshot"
+        except HandshakeFailed as error:
+            client.error = f"handshake: {error}"
+        except ConnectionEnded as ended:
+            client.closed_code = ended.code
+            if not self.closing:
+                client.error = (
+                    f"closed by the server, code {ended.code}" if ended.code else "connection lost (no close frame)"
+                )
         except OSError as error:
             client.error = f"{type(error).__name__}: {error.strerror or error}"
         except asyncio.CancelledError:
@@ -182,14 +197,29 @@ class Clients:
             if not settled:
                 self._settled(client)
 
-    def handle(self, client: Client, text: str | bytes) -> None:
+    def _parsed(self, data: bytes) -> tuple[tuple, int]:
+        """The frame parsed, and its number (event frames only; -1 for others), parsing it once per process."""
+        prefix = data[:PREFIX]
+        seen = self.cache.get(prefix)
+        if seen is not None:
+            for known, parsed, number in seen:
+                if known == data:
+                    return parsed, number
+        parsed = parse_frame(data.decode())
+        number = -1
+        if parsed[0] == EVENTS and parsed[1]:
+            number = len(self.parsed)
+            self.parsed.append(parsed)
+            for score_id, stamp in zip(parsed[1], parsed[2], strict=True):
+                self.ts_of.setdefault(score_id, stamp)
+        if len(self.cache) >= CACHE_LIMIT:
+            self.cache.clear()
+        self.cache.setdefault(prefix, []).append((data, parsed, number))
+        return parsed, number
+
+    def handle(self, client: Client, data: bytes) -> None:
         now = time.time()
-        parsed = self.cache.get(text)  # type: ignore[arg-type]
-        if parsed is None:
-            parsed = parse_frame(text if isinstance(text, str) else text.decode())
-            if len(self.cache) >= CACHE_LIMIT:
-                self.cache.clear()
-            self.cache[text] = parsed  # type: ignore[index]
+        parsed, number = self._parsed(data)
         kind, ids, stamps, first_seq, last_seq, updates, dropped, extra = parsed
         client.frames += 1
         in_window = self.window[0] <= now < self.window[1]
@@ -207,9 +237,9 @@ class Clients:
                 client.last_seq = last_seq
             if ids:
                 count = len(ids)
-                self.ids.extend(ids)
-                self.latencies.extend([now - stamp for stamp in stamps])
-                self.owners.extend([client.index] * count)
+                self.receipt_frames.append(number)
+                self.receipt_times.append(now)
+                self.receipt_owners.append(client.index)
                 if stamps[0] > now:
                     self.negative += count
                 client.events += count
@@ -217,9 +247,6 @@ class Clients:
                 self.last_receipt = now
                 if in_window:
                     client.w_events += count
-                if ids[0] not in self.ts_of:
-                    for score_id, stamp in zip(ids, stamps, strict=True):
-                        self.ts_of[score_id] = stamp
             if updates:
                 client.updates += updates
                 if in_window:
@@ -268,18 +295,20 @@ class Clients:
         per_client = [0] * len(self.clients)
         by_second: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])  # count, sum, max (ms)
         ts_of = self.ts_of
-        for score_id, latency, owner in zip(self.ids, self.latencies, self.owners, strict=True):
-            if score_id not in wanted:
-                continue
-            ms = latency * 1000
-            histogram[bucket_of(ms)] += 1
-            per_id[score_id] += 1
-            per_client[owner] += 1
-            second = by_second[int(ts_of[score_id] - t0)]
-            second[0] += 1
-            second[1] += ms
-            if ms > second[2]:
-                second[2] = ms
+        for number, at, owner in zip(self.receipt_frames, self.receipt_times, self.receipt_owners, strict=True):
+            _, ids, stamps = self.parsed[number][:3]
+            for score_id, stamp in zip(ids, stamps, strict=True):
+                if score_id not in wanted:
+                    continue
+                ms = (at - stamp) * 1000
+                histogram[bucket_of(ms)] += 1
+                per_id[score_id] += 1
+                per_client[owner] += 1
+                second = by_second[int(ts_of[score_id] - t0)]
+                second[0] += 1
+                second[1] += ms
+                if ms > second[2]:
+                    second[2] = ms
         ready = [c for c in self.clients if c.ready]
         other: Counter[str] = Counter()
         for c in self.clients:
@@ -312,8 +341,8 @@ class Clients:
     async def close_all(self) -> dict[str, Any]:
         self.closing = True
         started = time.monotonic()
-        sockets = [c.ws for c in self.clients if c.ws is not None]
-        results = await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+        sockets = [c.connection for c in self.clients if c.connection is not None]
+        results = await asyncio.gather(*(connection.close() for connection in sockets), return_exceptions=True)
         failures = sum(1 for result in results if isinstance(result, BaseException))
         return {
             "event": "closed",
@@ -321,6 +350,116 @@ class Clients:
             "failures": failures,
             "seconds": round(time.monotonic() - started, 2),
         }
+
+
+class HandshakeFailed(Exception):
+    pass
+
+
+class ConnectionEnded(Exception):
+    """The connection ended: ``code`` is the close code the server sent, None when it sent none."""
+
+    def __init__(self, code: int | None) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# What a socket read lands in: every connection of the process reads into the same buffer, since what is read is
+# handled before the next read (no buffer made per read).
+_READ_BUFFER = memoryview(bytearray(256 * 1024))
+
+
+class Connection(asyncio.BufferedProtocol):
+    """One client's WebSocket: the sans-I/O protocol fed from the socket, each message handed to ``Clients``."""
+
+    def __init__(self, clients: Clients, client: Client, uri: Any) -> None:
+        self.clients, self.client = clients, client
+        extensions = enable_client_permessage_deflate(None) if clients.settings["compression"] == "deflate" else None
+        # No size limit, as browsers: a late server sends big batches.
+        self.protocol = ClientProtocol(uri, extensions=extensions, max_size=None)
+        self.transport: asyncio.Transport | None = None
+        self.parts: list[bytes] = []
+        loop = asyncio.get_running_loop()
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+
+    def _flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+
+    def send_text(self, text: str) -> None:
+        self.protocol.send_text(text.encode())
+        self._flush()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _READ_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.protocol.receive_data(bytes(_READ_BUFFER[:nbytes]))
+        for event in self.protocol.events_received():
+            if isinstance(event, Frame):
+                self._frame(event)
+            elif isinstance(event, Response):
+                self._handshake()
+        self._flush()
+        if self.protocol.close_expected():
+            self.transport.close()
+
+    def _handshake(self) -> None:
+        error = self.protocol.handshake_exc
+        if error is None:
+            self.opened.set_result(None)
+        elif not self.opened.done():
+            self.opened.set_exception(HandshakeFailed(f"{type(error).__name__}: {str(error)[:80]}"))
+            self.transport.close()
+
+    def _frame(self, frame: Frame) -> None:
+        if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            if not frame.fin:
+                self.parts.append(frame.data)
+                return
+            message = bytes(frame.data)  # the library may hand a bytearray: the parse cache needs a hashable key
+            if self.parts:
+                message = b"".join([*self.parts, message])
+                self.parts.clear()
+            client = self.client
+            self.clients.handle(client, message)
+            if client.ready and not self.ready.done():
+                self.ready.set_result(None)
+
+    def eof_received(self) -> bool | None:
+        self.protocol.receive_eof()
+        self._flush()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        received = self.protocol.close_rcvd
+        ended = ConnectionEnded(received.code if received else None)
+        for waiter in (self.opened, self.ready, self.closed):
+            if not waiter.done():
+                waiter.set_exception(ended)
+                waiter.exception()  # retrieved: a client that never got this far has no one waiting on it
+
+    async def close(self) -> None:
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(1000)
+            self._flush()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.closed), 5)
+        except ConnectionEnded:
+            pass
+        except TimeoutError:
+            self.transport.abort()
+            raise
 
 
 def rss_mib() -> float:

@@ -6,8 +6,9 @@ done. Both modes are paced on wall-clock slots ``start - warmup + i / rate``
 up to ``start + duration``; what was sent from ``start`` on is the timed part.
 
 * ``scores``: ``POST /api/v1/scores`` ``{"game_id", "score"}`` with the
-  players' Bearer tokens in turn, a random score each, one new connection per
-  request (the sync workers close it anyway), from a pool of threads: a slot
+  players' Bearer tokens in turn, a random score each, from a pool of threads
+  that each keep one connection open (keep-alive, as game servers and
+  browsers do; one is opened again after an error or a close): a slot
   whose thread is still busy waits for the next free one, so a server that
   does not keep up lowers the achieved rate instead of piling up requests.
   The result lists the score ids of the 201 responses to requests sent in the
@@ -68,37 +69,47 @@ def run_scores(settings: dict[str, Any]) -> dict[str, Any]:
 
     def worker(seed: int) -> None:
         rng = random.Random(seed)
+        connection: http.client.HTTPConnection | None = None
         while True:
             with lock:
                 index = next_slot[0]
                 next_slot[0] += 1
             slot = first + index * step
             if index >= count or slot >= end:
+                if connection is not None:
+                    connection.close()
                 return
             pause = slot - time.time()
             if pause > 0:
                 time.sleep(pause)
             elif time.time() >= end:  # behind schedule at the end: the slots left are not sent
+                if connection is not None:
+                    connection.close()
                 return
             body = json.dumps({"game_id": game_id, "score": rng.randrange(10**9)})
             headers = {
                 "Authorization": f"Bearer {tokens[index % len(tokens)]}",
                 "Content-Type": "application/json",
-                "Connection": "close",
             }
             sent = time.time()
             status, score_id = 0, None
             try:
-                connection = http.client.HTTPConnection(host, port, timeout=30)
+                if connection is None:
+                    connection = http.client.HTTPConnection(host, port, timeout=30)
                 connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 raw = response.read()
                 status = response.status
-                connection.close()
+                if response.will_close:
+                    connection.close()
+                    connection = None
                 if status == 201:
                     score_id = json.loads(raw)["score"]["id"]
             except (OSError, http.client.HTTPException, ValueError, KeyError) as error:
                 failures[type(error).__name__] += 1
+                if connection is not None:
+                    connection.close()
+                    connection = None
             done = time.time()
             with lock:
                 records.append((slot, sent, done, status, score_id))
