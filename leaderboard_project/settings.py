@@ -217,6 +217,9 @@ RANKING_REDIS_RANGE_SIZE = env.int("RANKING_REDIS_RANGE_SIZE", default=0)
 RANKING_REDIS_TIMEOUT = env.float("RANKING_REDIS_TIMEOUT", default=0.5)
 RANKING_INDEX_RETRY_SECONDS = 2.0
 RANKING_INDEX_RECHECK_SECONDS = 1.0
+# The final standings of an ended daily, weekly or monthly board are kept this many days after its period ended
+# (read with ?period=...&at=...), then deleted by the archive-prune task; 0 keeps them for ever.
+RANKING_ARCHIVE_DAYS = env.int("RANKING_ARCHIVE_DAYS", default=0)
 
 # Seconds a server process keeps player names for boards (a rename shows on other processes' boards this late).
 PLAYER_NAME_CACHE_SECONDS = env.int("PLAYER_NAME_CACHE_SECONDS", default=10)
@@ -279,6 +282,7 @@ CELERY_BEAT_SCHEDULE = {
     "rankings-heal": {"task": "rankings.tasks.rankings_heal", "schedule": 15.0},
     "tournaments-tick": {"task": "tournaments.tasks.tournaments_tick", "schedule": TOURNAMENT_TICK_SECONDS},
     "sessions-prune": {"task": "scores.tasks.sessions_prune", "schedule": 3600.0},
+    "archive-prune": {"task": "rankings.tasks.archive_prune", "schedule": 3600.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"

@@ -99,6 +99,24 @@ def window_from_key(period: str, key: str) -> PeriodWindow:
     return period_window(period, datetime.combine(day, time.min, tzinfo=UTC))
 
 
+def period_window_of_key(key: str) -> PeriodWindow | None:
+    """The window of a daily, weekly or monthly game or global board (hidden or not) named by ``key``; None for
+    any other board (all-time, a tournament's) or a key that names none."""
+    parts = key.removeprefix(HIDDEN_PREFIX).split(".")
+    if parts[0] == GLOBAL_SCOPE and len(parts) == 3:
+        period, period_key = parts[1], parts[2]
+    elif parts[0] == "game" and len(parts) == 4:
+        period, period_key = parts[2], parts[3]
+    else:
+        return None
+    if period not in (Period.DAILY, Period.WEEKLY, Period.MONTHLY):
+        return None
+    try:
+        return window_from_key(period, period_key)
+    except ValueError:
+        return None
+
+
 # Whether a board of a scope another app owns orders high scores first, by the id in its key: tournaments
 # registers its own from ready(), as rankings sits below tournaments and reads none of its tables.
 _scope_directions: dict[str, Callable[[str], bool]] = {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Period(models.TextChoices):
@@ -63,3 +65,17 @@ def previous_window(window: PeriodWindow) -> PeriodWindow:
 def windows_containing(at: datetime) -> list[PeriodWindow]:
     """Every window a score made at ``at`` counts in."""
     return [period_window(period, at) for period in Period.values]
+
+
+def archive_horizon(now: datetime | None = None) -> datetime | None:
+    """Periods that ended before this moment are no longer kept (``RANKING_ARCHIVE_DAYS``); None: all are kept."""
+    days = settings.RANKING_ARCHIVE_DAYS
+    if days <= 0:
+        return None
+    return (now or timezone.now()) - timedelta(days=days)
+
+
+def window_kept(window: PeriodWindow, now: datetime | None = None) -> bool:
+    """Whether the board of ``window`` is still kept: all-time always, a period until the retention has passed."""
+    horizon = archive_horizon(now)
+    return horizon is None or window.end is None or window.end > horizon

@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime, time
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -15,7 +16,7 @@ from common.serializers import timestamp
 
 from .boards import Board
 from .engine.base import MAX_FRIENDS, MAX_PAGE
-from .periods import Period
+from .periods import Period, period_window, window_kept
 from .selectors import BoardPage
 
 DEFAULT_LIMIT = 10
@@ -90,12 +91,25 @@ class LeaderboardQuerySerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if "around" in attrs and "user_ids" in attrs:
             raise serializers.ValidationError("Use either around or user_ids, not both.")
-        return attrs
+        return _kept(attrs)
 
 
 class PlayerQuerySerializer(serializers.Serializer):
     period = serializers.ChoiceField(choices=Period.choices, default=Period.ALL)
     at = MomentField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        return _kept(attrs)
+
+
+def _kept(attrs: dict) -> dict:
+    """Refuse a past period whose board is no longer kept (RANKING_ARCHIVE_DAYS), rather than answer it empty."""
+    at = attrs.get("at")
+    if at is not None and not window_kept(period_window(attrs["period"], at)):
+        raise serializers.ValidationError(
+            {"at": f"Boards of periods that ended more than {settings.RANKING_ARCHIVE_DAYS} days ago are not kept."}
+        )
+    return attrs
 
 
 class BoardEntrySerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
 """Writes to the standings (``record``), the rules they apply (``state``), how rows are stored (``storage``), and
-rebuilding the index (``rebuild``)."""
+rebuilding the index (``rebuild``), and deleting ended periods past their retention (``archive``)."""
 
+from .archive import archive_prune
 from .rebuild import all_boards, board_rebuild, boards_rebuild, index_heal
 from .record import (
     StandingsWrites,
@@ -13,6 +14,7 @@ from .record import (
 from .state import BoardValueOverflow, ScoreEffect, ScoreInput, State, combine
 
 __all__ = [
+    "archive_prune",
     "BoardValueOverflow",
     "ScoreEffect",
     "ScoreInput",

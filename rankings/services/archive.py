@@ -1,0 +1,48 @@
+"""Ended period boards: their final standings stay in the table, readable as they were, for
+``RANKING_ARCHIVE_DAYS`` after their period ended (0: for ever); then ``archive_prune`` deletes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from rankings.boards import period_window_of_key
+from rankings.models import StaleBoard, Standing
+from rankings.periods import archive_horizon
+
+PRUNE_BOARDS = 200  # boards deleted per statement
+
+
+def board_keys() -> list[str]:
+    """Every board key of the standings table, each found by one step along the (board, ...) index: the cost
+    follows the number of boards, not of rows (a DISTINCT would read every row, hourly)."""
+    table = connection.ops.quote_name(Standing._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE keys(board) AS (SELECT MIN(board) FROM {table} UNION ALL "
+            f"SELECT (SELECT MIN(s.board) FROM {table} s WHERE s.board > keys.board) FROM keys "
+            "WHERE keys.board IS NOT NULL) SELECT board FROM keys WHERE board IS NOT NULL"
+        )
+        return [board for (board,) in cursor.fetchall()]
+
+
+def archive_prune(*, now: datetime | None = None) -> int:
+    """Delete the standings of every period board that ended before the retention horizon; how many rows went.
+
+    All-time and tournament boards are never deleted; nor is anything while ``RANKING_ARCHIVE_DAYS`` is 0.
+    """
+    horizon = archive_horizon(now)
+    if horizon is None:
+        return 0
+    # A board whose period ended before the horizon has every row reached before it too.
+    keys = Standing.objects.filter(reached_at__lt=horizon).order_by().values_list("board", flat=True).distinct()
+    ended = sorted(key for key in keys if (window := period_window_of_key(key)) is not None and window.end <= horizon)
+    deleted = 0
+    for start in range(0, len(ended), PRUNE_BOARDS):
+        chunk = ended[start : start + PRUNE_BOARDS]
+        with transaction.atomic():
+            count, _ = Standing.objects.filter(board__in=chunk).delete()
+            StaleBoard.objects.filter(board__in=chunk).delete()
+        deleted += count
+    return deleted
