@@ -35,9 +35,7 @@ def archive_prune(*, now: datetime | None = None) -> int:
     horizon = archive_horizon(now)
     if horizon is None:
         return 0
-    # A board whose period ended before the horizon has every row reached before it too.
-    keys = Standing.objects.filter(reached_at__lt=horizon).order_by().values_list("board", flat=True).distinct()
-    ended = sorted(key for key in keys if (window := period_window_of_key(key)) is not None and window.end <= horizon)
+    ended = [key for key in board_keys() if (window := period_window_of_key(key)) is not None and window.end <= horizon]
     deleted = 0
     for start in range(0, len(ended), PRUNE_BOARDS):
         chunk = ended[start : start + PRUNE_BOARDS]
