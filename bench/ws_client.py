@@ -104,7 +104,7 @@ def parse_frame(text: str) -> tuple:
 
 class Client:
     __slots__ = (
-        "index", "url", "ws", "subscribed", "ready", "last_seq", "seq_gap", "seq_back", "frames", "events",
+        "index", "url", "subscribed", "ready", "last_seq", "seq_gap", "seq_back", "frames", "events",
         "updates", "dropped_notices", "dropped_events", "other", "w_frames", "w_events", "w_updates",
         "error", "closed_code", "ready_at", "connection",
     )  # fmt: skip

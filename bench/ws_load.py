@@ -70,49 +70,49 @@ def run_scores(settings: dict[str, Any]) -> dict[str, Any]:
     def worker(seed: int) -> None:
         rng = random.Random(seed)
         connection: http.client.HTTPConnection | None = None
-        while True:
-            with lock:
-                index = next_slot[0]
-                next_slot[0] += 1
-            slot = first + index * step
-            if index >= count or slot >= end:
-                if connection is not None:
-                    connection.close()
-                return
-            pause = slot - time.time()
-            if pause > 0:
-                time.sleep(pause)
-            elif time.time() >= end:  # behind schedule at the end: the slots left are not sent
-                if connection is not None:
-                    connection.close()
-                return
-            body = json.dumps({"game_id": game_id, "score": rng.randrange(10**9)})
-            headers = {
-                "Authorization": f"Bearer {tokens[index % len(tokens)]}",
-                "Content-Type": "application/json",
-            }
-            sent = time.time()
-            status, score_id = 0, None
-            try:
-                if connection is None:
-                    connection = http.client.HTTPConnection(host, port, timeout=30)
-                connection.request("POST", path, body=body, headers=headers)
-                response = connection.getresponse()
-                raw = response.read()
-                status = response.status
-                if response.will_close:
-                    connection.close()
-                    connection = None
-                if status == 201:
-                    score_id = json.loads(raw)["score"]["id"]
-            except (OSError, http.client.HTTPException, ValueError, KeyError) as error:
-                failures[type(error).__name__] += 1
-                if connection is not None:
-                    connection.close()
-                    connection = None
-            done = time.time()
-            with lock:
-                records.append((slot, sent, done, status, score_id))
+        try:
+            while True:
+                with lock:
+                    index = next_slot[0]
+                    next_slot[0] += 1
+                slot = first + index * step
+                if index >= count or slot >= end:
+                    return
+                pause = slot - time.time()
+                if pause > 0:
+                    time.sleep(pause)
+                elif time.time() >= end:  # behind schedule at the end: the slots left are not sent
+                    return
+                body = json.dumps({"game_id": game_id, "score": rng.randrange(10**9)})
+                headers = {
+                    "Authorization": f"Bearer {tokens[index % len(tokens)]}",
+                    "Content-Type": "application/json",
+                }
+                sent = time.time()
+                status, score_id = 0, None
+                try:
+                    if connection is None:
+                        connection = http.client.HTTPConnection(host, port, timeout=30)
+                    connection.request("POST", path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    raw = response.read()
+                    status = response.status
+                    if response.will_close:
+                        connection.close()
+                        connection = None
+                    if status == 201:
+                        score_id = json.loads(raw)["score"]["id"]
+                except (OSError, http.client.HTTPException, ValueError, KeyError) as error:
+                    failures[type(error).__name__] += 1
+                    if connection is not None:
+                        connection.close()
+                        connection = None
+                done = time.time()
+                with lock:
+                    records.append((slot, sent, done, status, score_id))
+        finally:
+            if connection is not None:
+                connection.close()
 
     threads = [
         threading.Thread(target=worker, args=(settings["seed"] + i,), daemon=True) for i in range(settings["threads"])

@@ -99,20 +99,27 @@ def window_from_key(period: str, key: str) -> PeriodWindow:
     return period_window(period, datetime.combine(day, time.min, tzinfo=UTC))
 
 
+def _period_of(parts: list[str]) -> tuple[str, str] | None:
+    """(period, period key) of a game or global board's key split on '.'; None for other scopes."""
+    if parts[0] == GLOBAL_SCOPE:
+        rest = parts[1:]
+    elif parts[0] == "game":
+        rest = parts[2:]
+    else:
+        return None
+    if not rest:
+        return None
+    return rest[0], (rest[1] if len(rest) > 1 else "")
+
+
 def period_window_of_key(key: str) -> PeriodWindow | None:
     """The window of a daily, weekly or monthly game or global board (hidden or not) named by ``key``; None for
     any other board (all-time, a tournament's) or a key that names none."""
-    parts = key.removeprefix(HIDDEN_PREFIX).split(".")
-    if parts[0] == GLOBAL_SCOPE and len(parts) == 3:
-        period, period_key = parts[1], parts[2]
-    elif parts[0] == "game" and len(parts) == 4:
-        period, period_key = parts[2], parts[3]
-    else:
-        return None
-    if period not in (Period.DAILY, Period.WEEKLY, Period.MONTHLY):
+    found = _period_of(key.removeprefix(HIDDEN_PREFIX).split("."))
+    if found is None or found[0] not in (Period.DAILY, Period.WEEKLY, Period.MONTHLY):
         return None
     try:
-        return window_from_key(period, period_key)
+        return window_from_key(*found)
     except ValueError:
         return None
 
@@ -135,13 +142,11 @@ def board_from_key(key: str) -> Board:
         return hidden_board(board_from_key(key.removeprefix(HIDDEN_PREFIX)))
 
     parts = key.split(".")
-    if parts[0] == GLOBAL_SCOPE:
-        period, period_key = parts[1], (parts[2] if len(parts) > 2 else "")
-        return global_board(window_from_key(period, period_key))
-    if parts[0] == "game":
-        game = Game.objects.get(pk=parts[1])
-        period, period_key = parts[2], (parts[3] if len(parts) > 3 else "")
-        return game_board(game, window_from_key(period, period_key))
+    found = _period_of(parts)
+    if found is not None and parts[0] == GLOBAL_SCOPE:
+        return global_board(window_from_key(*found))
+    if found is not None:
+        return game_board(Game.objects.get(pk=parts[1]), window_from_key(*found))
     if parts[0] == "tournament" and len(parts) == 3 and "tournament" in _scope_directions:
         return tournament_board(parts[1], descending=_scope_directions["tournament"](parts[1]))
     raise ValueError(f"not a board key: {key!r}")

@@ -5,26 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from rankings.boards import period_window_of_key
 from rankings.models import StaleBoard, Standing
 from rankings.periods import archive_horizon
 
+from .storage import board_keys
+
 PRUNE_BOARDS = 200  # boards deleted per statement
-
-
-def board_keys() -> list[str]:
-    """Every board key of the standings table, each found by one step along the (board, ...) index: the cost
-    follows the number of boards, not of rows (a DISTINCT would read every row, hourly)."""
-    table = connection.ops.quote_name(Standing._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH RECURSIVE keys(board) AS (SELECT MIN(board) FROM {table} UNION ALL "
-            f"SELECT (SELECT MIN(s.board) FROM {table} s WHERE s.board > keys.board) FROM keys "
-            "WHERE keys.board IS NOT NULL) SELECT board FROM keys WHERE board IS NOT NULL"
-        )
-        return [board for (board,) in cursor.fetchall()]
 
 
 def archive_prune(*, now: datetime | None = None) -> int:

@@ -12,13 +12,15 @@ from django.utils import timezone
 from common.metrics import RANKING_SECONDS, timed
 from rankings import index
 from rankings.boards import (
-    HIDDEN_PREFIX,
     Board,
     board_from_key,
+    is_hidden,
 )
 from rankings.engine import StandingChange, StandingRow, get_engine
 from rankings.engine.sql import listing_order
 from rankings.models import StaleBoard, Standing
+
+from .storage import board_keys
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +74,9 @@ def boards_rebuild(
 def all_boards() -> list[Board]:
     """Every public board with standings; one whose game or tournament no longer exists is left out (and logged)."""
     boards = []
-    keys = Standing.objects.exclude(board__startswith=HIDDEN_PREFIX).values_list("board", flat=True)
-    for key in keys.distinct().order_by("board"):
+    for key in board_keys():
+        if is_hidden(key):
+            continue
         try:
             boards.append(board_from_key(key))
         except ObjectDoesNotExist:

@@ -12,7 +12,7 @@ from rankings.boards import HIDDEN_PREFIX, board_key, game_scope
 from rankings.models import StaleBoard, Standing
 from rankings.periods import Period, period_window
 from rankings.services import archive_prune
-from rankings.services.archive import board_keys
+from rankings.services.storage import board_keys
 from scores.services import score_submit
 
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
