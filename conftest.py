@@ -150,6 +150,18 @@ def _fast_passwords_and_clean_cache(settings: object) -> None:
 
 
 @pytest.fixture
+def tasks_in_process() -> Iterator[None]:
+    """Celery tasks run in the test's process (eagerly, as in the embedded mode), whether or not a broker is
+    configured."""
+    from leaderboard_project.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.update(task_always_eager=True)
+    yield
+    app.conf.update(task_always_eager=eager)
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
 

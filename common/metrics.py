@@ -77,6 +77,11 @@ PRIZES_PAID = Counter(
     "podium_prizes_paid",
     "Prizes paid to tournament winners (one per award).",
 )
+SCORES_FLAGGED = Counter(
+    "podium_scores_flagged",
+    "Scores put in the review queue, by reason (a score flagged for two reasons counts under both).",
+    ["reason"],
+)
 PRIZE_CREDITS_PAID = Counter(
     "podium_prize_credits_paid",
     "Credits paid out as tournament prizes.",

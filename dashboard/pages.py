@@ -25,6 +25,8 @@ from scores import selectors as score_selectors
 from simulator.selectors import service_stats
 from tournaments import selectors as tournament_selectors
 
+from . import review
+
 DASHBOARD_ROWS = 20  # the live channels carry a board's top 20
 FEED_ITEMS = 20
 CHART_MINUTES = 30
@@ -281,4 +283,5 @@ urlpatterns = [
     path("", dashboard, name="home"),
     path("games/<slug:slug>/", game_page, name="game-page"),
     path("players/<str:username>/", player_page, name="player-page"),
+    *review.urlpatterns,
 ]

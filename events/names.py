@@ -2,8 +2,9 @@
 
 Public: ``leaderboard`` (global), ``leaderboard.{game_id}``, ``score``, ``game``,
 ``tournament``, ``tournament.{id}``, ``stress``. Private: ``user.{id}``, only
-for that user. The bus also uses one internal channel, ``boards``, on which
-every committed standings change is announced to the servers (never to clients).
+for that user, and ``moderation`` (the review queue), only for staff. The bus
+also uses one internal channel, ``boards``, on which every committed standings
+change is announced to the servers (never to clients).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 PUBLIC = frozenset({"leaderboard", "score", "game", "tournament", "stress"})
+MODERATION = "moderation"  # staff only: scores flagged for review, and how they were resolved
 BOARDS = "boards"  # internal: standings changes, for the servers' own use
 BOARDS_RESYNC = "boards.resync"  # on BOARDS: boards changed wholesale; every server re-syncs its clients
 _PER_ID = re.compile(r"^(leaderboard|tournament|user)\.([0-9a-fA-F-]{32,36}|[0-9]{1,18})$")
@@ -21,7 +23,7 @@ _PER_ID = re.compile(r"^(leaderboard|tournament|user)\.([0-9a-fA-F-]{32,36}|[0-9
 @dataclass(frozen=True)
 class Channel:
     name: str
-    kind: str  # "leaderboard", "score", "game", "tournament", "stress", "user"
+    kind: str  # "leaderboard", "score", "game", "tournament", "stress", "user", "moderation"
     id: str | None = None
 
     @property
@@ -38,7 +40,7 @@ def parse_channel(name: object) -> Channel | None:
     """The channel a client names, or None if there is no such channel."""
     if not isinstance(name, str) or len(name) > 64:
         return None
-    if name in PUBLIC:
+    if name in PUBLIC or name == MODERATION:
         return Channel(name, name)
     match = _PER_ID.match(name)
     if match is None:

@@ -22,6 +22,8 @@ RESOURCES = {
     "scores_batch": "score-batch",
     "leaderboard_global": "leaderboard-global",
     "tournaments": "tournament-list",
+    "leagues": "league-list",
+    "moderation_flags": "flag-list",
     "stats": "stats",
     "simulations": "simulation-list",
     "stress_tests": "stress-test-list",

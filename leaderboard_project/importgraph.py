@@ -28,6 +28,7 @@ LAYERS = (
     "accounts",
     "rankings",
     "tournaments",
+    "leagues",
     "scores",
     "realtime",
     "simulator",

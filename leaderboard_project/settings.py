@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "scores",
     "realtime",
     "tournaments",
+    "leagues",
     "simulator",
     "dashboard",
 ]
@@ -226,6 +227,24 @@ PLAYER_NAME_CACHE_SECONDS = env.int("PLAYER_NAME_CACHE_SECONDS", default=10)
 # How long a server process keeps a game's row for score submits and board reads (games.selectors._GameCache).
 GAME_CACHE_SECONDS = env.int("GAME_CACHE_SECONDS", default=5)
 
+# The review queue (scores.services.review): a scan every MODERATION_SCAN_SECONDS flags stored scores that are
+# better than their game's recent median by more than MODERATION_OUTLIER_SIGMAS times the scores' spread (once
+# the game has MODERATION_MIN_SAMPLES of its last MODERATION_STATS_SAMPLE scores within MODERATION_STATS_DAYS;
+# read again every MODERATION_STATS_SECONDS), came
+# less than MODERATION_MIN_SECONDS after the player's previous score on the game, or are past the
+# MODERATION_MAX_PER_HOUR-th within an hour. 0 turns a check off. The scan reads scores up to
+# MODERATION_SCAN_SETTLE_SECONDS old (transactions still open then are committed), MODERATION_SCAN_BATCH a pass.
+MODERATION_SCAN_SECONDS = env.float("MODERATION_SCAN_SECONDS", default=10.0)
+MODERATION_SCAN_SETTLE_SECONDS = env.float("MODERATION_SCAN_SETTLE_SECONDS", default=10.0)
+MODERATION_SCAN_BATCH = env.int("MODERATION_SCAN_BATCH", default=2000)
+MODERATION_OUTLIER_SIGMAS = env.float("MODERATION_OUTLIER_SIGMAS", default=4.0)
+MODERATION_MIN_SAMPLES = env.int("MODERATION_MIN_SAMPLES", default=50)
+MODERATION_STATS_DAYS = env.int("MODERATION_STATS_DAYS", default=30)
+MODERATION_STATS_SAMPLE = env.int("MODERATION_STATS_SAMPLE", default=10000)
+MODERATION_STATS_SECONDS = env.int("MODERATION_STATS_SECONDS", default=3600)
+MODERATION_MIN_SECONDS = env.float("MODERATION_MIN_SECONDS", default=2.0)
+MODERATION_MAX_PER_HOUR = env.int("MODERATION_MAX_PER_HOUR", default=120)
+
 # Scores one player may submit for one game, per window (N/s, N/min, N/10s, ...).
 SCORE_RATE_PER_USER_GAME = env.str("SCORE_RATE_PER_USER_GAME", default="60/min")
 # Scores one game server's API key may submit per window, over POST /scores and /scores/batch together. A batch
@@ -283,6 +302,8 @@ CELERY_BEAT_SCHEDULE = {
     "tournaments-tick": {"task": "tournaments.tasks.tournaments_tick", "schedule": TOURNAMENT_TICK_SECONDS},
     "sessions-prune": {"task": "scores.tasks.sessions_prune", "schedule": 3600.0},
     "archive-prune": {"task": "rankings.tasks.archive_prune", "schedule": 3600.0},
+    "review-scan": {"task": "scores.tasks.review_scan", "schedule": MODERATION_SCAN_SECONDS},
+    "leagues-tick": {"task": "leagues.tasks.leagues_tick", "schedule": TOURNAMENT_TICK_SECONDS},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -392,6 +413,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TournamentStatusEnum": "tournaments.models.Status",
         "BatchOutcomeStatusEnum": ["created", "duplicate", "rejected"],
+        "LeaguePeriodEnum": "leagues.models.PERIODS",
     },
 }
 

@@ -36,6 +36,7 @@ api_v1 = [
     path("", include("scores.urls")),
     path("", include("rankings.urls")),
     path("", include("tournaments.urls")),
+    path("", include("leagues.urls")),
     path("", include("simulator.urls")),
 ]
 
@@ -44,6 +45,7 @@ urlpatterns = [
     path("", include("dashboard.pages")),
     path("", include("accounts.pages")),
     path("", include("tournaments.pages")),
+    path("", include("leagues.pages")),
     path("", include("simulator.pages")),
     # Pages answer only the methods they serve (OPTIONS, PUT, ... are 405), as the function views say with
     # require_safe / require_http_methods.

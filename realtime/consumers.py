@@ -4,7 +4,7 @@ Client frames: ``{"type": "subscribe" | "unsubscribe", "channels": [...]}`` and
 ``{"type": "ping"}``. A bad frame gets an error frame and the connection stays
 open; a client that sends frames faster than the configured rate is closed
 with 4429. ``user.{id}`` needs the JWT of that user in the ``token`` query
-parameter; a token that is not valid closes the connection with 4401.
+parameter, and ``moderation`` a staff member's; a token that is not valid closes the connection with 4401.
 The consumer never writes to the database.
 """
 
@@ -31,7 +31,7 @@ CLOSE_INVALID_TOKEN = 4401
 CLOSE_TOO_FAST = 4429
 
 
-_active_user_id = database_sync_to_async(selectors.token_user_id)
+_active_user = database_sync_to_async(selectors.token_user)
 _unknown_boards = database_sync_to_async(selectors.unknown_boards)
 
 
@@ -61,16 +61,18 @@ class MainConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.user_id: uuid.UUID | None = None
+        self.is_staff = False
         self.channels: set[str] = set()
         self.bucket = _Bucket(settings.REALTIME_CLIENT_FRAMES_PER_SECOND, settings.REALTIME_CLIENT_FRAME_BURST)
         self.outbox = Outbox(self._send_frame, settings.REALTIME_CLIENT_BUFFER)
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token")
         await self.accept()
         if token:
-            self.user_id = await _active_user_id(token[0])
-            if self.user_id is None:
+            user = await _active_user(token[0])
+            if user is None:
                 await self.close(code=CLOSE_INVALID_TOKEN, reason="invalid token")
                 return
+            self.user_id, self.is_staff = user.id, user.is_staff
         self.hub = get_hub()
         self.outbox.start()
         presence.opened()
@@ -138,6 +140,9 @@ class MainConsumer(AsyncWebsocketConsumer):
                 return
             if channel.kind == "user" and channel.user_id != self.user_id:
                 self._error("forbidden_channel", "user.{id} is only for that user, signed in with ?token=.")
+                return
+            if channel.kind == "moderation" and not self.is_staff:
+                self._error("forbidden_channel", "moderation is only for staff, signed in with ?token=.")
                 return
             if channel.name not in self.channels and channel not in wanted:
                 wanted.append(channel)

@@ -239,6 +239,7 @@ class Hub:
         # (user id, board channel) -> the (rank, value) a watched player last had there
         self.user_ranks: dict[tuple[str, str], tuple[int | None, int | None]] = {}
         self.groups: set[str] = set()
+        self.unlisted: set[str] = set()  # tournament channels whose standings stay off the ``tournament`` feed
         self.inbox: deque[dict[str, Any]] = deque()
         self.wake = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
@@ -442,8 +443,9 @@ class Hub:
             self._schedule(channel)
 
     def _in_feed(self, channel: str) -> bool:
-        """Whether a board's updates also go to a feed here: every tournament's standings go to ``tournament``."""
-        return channel.startswith("tournament.") and "tournament" in self.subscribers
+        """Whether a board's updates also go to a feed here: every listed tournament's standings go to ``tournament``
+        (a tournament is known to be unlisted from the first read of its board)."""
+        return channel.startswith("tournament.") and "tournament" in self.subscribers and channel not in self.unlisted
 
     def _schedule(self, channel: str, *, at_once: bool = False) -> None:
         board = self.boards[channel]
@@ -478,6 +480,8 @@ class Hub:
             return
         if update is None or self.boards.get(channel) is not board:
             return
+        if not update.listed:
+            self.unlisted.add(channel)
         body = {**update.body, "moved": [m for m in update.moved if board.body is not None]}
         previous = {entry["user_id"]: entry["rank"] for entry in (board.body or {}).get("top", [])}
         for entry in body["moved"]:

@@ -24,13 +24,20 @@ from rankings.serializers import leaderboard_body
 from tournaments.models import Tournament
 
 
-def token_user_id(token: str) -> uuid.UUID | None:
-    """The id of the active user a valid access token names; None for a bad token or a gone user."""
+@dataclass(frozen=True)
+class TokenUser:
+    id: uuid.UUID
+    is_staff: bool
+
+
+def token_user(token: str) -> TokenUser | None:
+    """The active user a valid access token names; None for a bad token or a gone user."""
     try:
         user_id = AccessToken(token)["user_id"]
     except (TokenError, KeyError):
         return None
-    return User.objects.filter(pk=user_id, is_active=True).values_list("pk", flat=True).first()
+    found = User.objects.filter(pk=user_id, is_active=True).values_list("pk", "is_staff").first()
+    return TokenUser(*found) if found else None
 
 
 def unknown_boards(channels: list[Channel]) -> list[str]:
@@ -49,6 +56,7 @@ class BoardUpdate:
     body: dict[str, Any]  # the board (key, period, size) and its top entries
     moved: list[dict[str, Any]]  # the changed players, with their new rank
     ranks: dict[str, dict[str, Any] | None]  # watched players: their entry, None when not on the board
+    listed: bool = True  # False for a tournament kept off the ``tournament`` feed (a league's cohort)
 
 
 def _entry(entry: BoardEntry) -> dict[str, Any]:
@@ -74,12 +82,14 @@ def board_update(*, channel: str, moved: set[str], watched: list[str]) -> BoardU
     close_old_connections()  # runs in a worker thread that outlives requests
     now = timezone.now()
     kind, _, ident = channel.partition(".")
+    listed = True
     if channel == "leaderboard":
         board = global_board_at(Period.ALL, now)
     elif kind == "tournament":
-        sort_order = Tournament.objects.filter(pk=ident).values_list("game__sort_order", flat=True).first()
-        if sort_order is None:
+        found = Tournament.objects.filter(pk=ident).values_list("game__sort_order", "listed").first()
+        if found is None:
             return None
+        sort_order, listed = found
         board = tournament_board(ident, descending=sort_order == "desc")
     else:
         game = Game.objects.filter(pk=ident).first()
@@ -96,6 +106,7 @@ def board_update(*, channel: str, moved: set[str], watched: list[str]) -> BoardU
         body=body,
         moved=sorted(movers.values(), key=lambda entry: entry["rank"]),
         ranks={user_id: ranks.get(user_id) for user_id in watched},
+        listed=listed,
     )
 
 

@@ -10,7 +10,7 @@ from accounts.models import ModerationAudit
 from common.errors import DomainError
 
 from . import services
-from .models import Score, ScoreAudit
+from .models import Score, ScoreAudit, ScoreFlag, ScoreStats, Suspicion
 from .services import moderation
 
 
@@ -129,4 +129,79 @@ class ScoreAuditAdmin(admin.ModelAdmin):
     readonly_fields = ["score", "action", "actor", "reason", "boards", "created_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    title = "reason"
+    parameter_name = "reason"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return list(Suspicion.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ScoreFlag]) -> QuerySet[ScoreFlag]:
+        return queryset.filter(reasons__contains=self.value()) if self.value() else queryset
+
+
+@admin.register(ScoreFlag)
+class ScoreFlagAdmin(admin.ModelAdmin):
+    """The review queue: suspicious scores found by the review scan. Staff dismiss a flag, void its score or
+    shadow-ban its player with the actions below (a reason is required); each resolution keeps who and why."""
+
+    list_display = ["id", "score", "user", "game", "value", "reasons", "status", "created_at", "resolved_by"]
+    list_filter = ["status", ReasonFilter, "game", "created_at"]
+    search_fields = ["user__username", "note"]
+    list_select_related = ["score", "user", "game", "resolved_by"]
+    readonly_fields = [field.name for field in ScoreFlag._meta.fields]
+    date_hierarchy = "created_at"
+    action_form = VoidActionForm
+    actions = ["dismiss", "void", "ban"]
+
+    @admin.display(description="score", ordering="score__value")
+    def value(self, flag: ScoreFlag) -> int:
+        return flag.score.value
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # the review scan flags scores
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # the queue is the record of what staff decided
+
+    def _resolve(self, request: HttpRequest, queryset: QuerySet[ScoreFlag], action: str, done: str) -> None:
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            self.message_user(request, f"Give a reason to {action} flags.", level=messages.ERROR)
+            return
+        resolved = 0
+        for flag in queryset.filter(status=ScoreFlag.Status.OPEN).order_by("pk"):
+            try:
+                resolved += len(services.flag_resolve(flag=flag, actor=request.user, action=action, reason=reason))
+            except services.FlagResolved:
+                continue  # resolved with another one of the selection (a ban resolves the player's every flag)
+        self.message_user(request, f"{done} {resolved} flag(s).")
+
+    @admin.action(description="Dismiss the selected flags (the scores stand)")
+    def dismiss(self, request: HttpRequest, queryset: QuerySet[ScoreFlag]) -> None:
+        self._resolve(request, queryset, "dismiss", "Dismissed")
+
+    @admin.action(description="Void the selected flags' scores (recomputes their boards)")
+    def void(self, request: HttpRequest, queryset: QuerySet[ScoreFlag]) -> None:
+        self._resolve(request, queryset, "void", "Voided the scores of")
+
+    @admin.action(description="Shadow-ban the selected flags' players (resolves each open flag of theirs)")
+    def ban(self, request: HttpRequest, queryset: QuerySet[ScoreFlag]) -> None:
+        self._resolve(request, queryset, "ban", "Shadow-banned the players of")
+
+
+@admin.register(ScoreStats)
+class ScoreStatsAdmin(admin.ModelAdmin):
+    """Each game's recent scores summed up, the bounds the review scan finds outliers beyond."""
+
+    list_display = ["game", "samples", "median", "spread", "computed_at"]
+    readonly_fields = ["game", "samples", "median", "spread", "computed_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -94,3 +94,73 @@ class MatchSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.pk} of {self.user_id} on {self.game_id}"
+
+
+class Suspicion(models.TextChoices):
+    """Why a score waits for review (``scores.services.review``)."""
+
+    OUTLIER = "outlier", "Outlier"  # beyond the game's usual scores
+    TOO_FAST = "too_fast", "Too fast"  # too soon after the player's previous score on the game
+    TOO_FREQUENT = "too_frequent", "Too frequent"  # too many scores within an hour
+
+
+class ScoreFlag(models.Model):
+    """A suspicious score in the review queue, and how staff resolved it: the queue is its own audit trail."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for review"
+        DISMISSED = "dismissed", "Dismissed: the score stands"
+        VOIDED = "voided", "Score voided"
+        BANNED = "banned", "Player shadow-banned"
+
+    score = models.OneToOneField(Score, on_delete=models.CASCADE, related_name="flag")
+    # The score's player and game, kept here so the queue filters without a join.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    game = models.ForeignKey("games.Game", on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Suspicion values in their declared order, comma-separated: a substring filter finds one on every database.
+    reasons = models.CharField(max_length=64)
+    detail = models.JSONField(default=dict)  # per reason: the measure and the bound it crossed
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="scores_flag_status_created"),
+            models.Index(fields=["user", "status"], name="scores_flag_user_status"),
+            models.Index(fields=["game", "status", "created_at"], name="scores_flag_game_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"flag of score {self.score_id}: {self.reasons} ({self.status})"
+
+    @property
+    def reason_list(self) -> list[str]:
+        return self.reasons.split(",") if self.reasons else []
+
+
+class ScoreStats(models.Model):
+    """A game's recent scores summed up (``scores.services.review.score_stats_refresh``): the bounds a score is an
+    outlier beyond."""
+
+    game = models.OneToOneField("games.Game", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    samples = models.PositiveIntegerField(default=0)
+    median = models.FloatField(default=0.0)
+    spread = models.FloatField(default=0.0)  # the median absolute deviation, scaled to a standard deviation
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.game_id}: {self.samples} scores, median {self.median:g}, spread {self.spread:g}"
+
+
+class ReviewCursor(models.Model):
+    """One row: how far the review scan has read the scores (``scores.services.review``)."""
+
+    scanned_to = models.DateTimeField(null=True)  # the creation time and id of the last score read
+    last_id = models.BigIntegerField(default=0)
+    scanned_at = models.DateTimeField(null=True)

@@ -12,7 +12,7 @@ from django.db.models.functions import TruncMinute
 from accounts.models import User
 from games.models import Game
 
-from .models import Score
+from .models import Score, ScoreFlag
 
 
 def scores_counted_in_window(
@@ -72,3 +72,23 @@ def scores_per_minute(*, now: datetime, minutes: int = 30) -> list[int]:
     )
     counts = dict(rows)
     return [counts.get(start + timedelta(minutes=i), 0) for i in range(minutes)]
+
+
+def flags_list(
+    *, status: str | None = None, game: Game | None = None, reason: str | None = None, user_id: object = None
+) -> QuerySet[ScoreFlag]:
+    """The review queue, newest first, with each flag's score, player, game and resolver; ``status`` None: all."""
+    flags = ScoreFlag.objects.select_related("score", "user", "game", "resolved_by")
+    if status:
+        flags = flags.filter(status=status)
+    if game is not None:
+        flags = flags.filter(game=game)
+    if reason:
+        flags = flags.filter(reasons__contains=reason)
+    if user_id is not None:
+        flags = flags.filter(user_id=user_id)
+    return flags.order_by("-created_at", "-id")
+
+
+def flags_open_count() -> int:
+    return ScoreFlag.objects.filter(status=ScoreFlag.Status.OPEN).count()

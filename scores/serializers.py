@@ -8,7 +8,7 @@ from common.schema import ErrorDetailSerializer
 from common.serializers import StrictSerializer, timestamp
 from games.models import INT64_MAX, INT64_MIN
 
-from .models import MatchSession, Score
+from .models import MatchSession, Score, ScoreFlag, Suspicion
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 
@@ -162,3 +162,63 @@ def submit_response_body(
         "game_board": game_board,
         "global_board": global_board,
     }
+
+
+class ScoreFlagSerializer(serializers.Serializer):
+    """A flag of the review queue: rendered by ``scores.services.flag_body``, as the ``moderation`` channel
+    shows it; the fields are declared for the schema."""
+
+    id = serializers.IntegerField()
+    score_id = serializers.IntegerField()
+    score = serializers.IntegerField(help_text="The flagged score's value.")
+    scored_at = serializers.DateTimeField()
+    score_void = serializers.BooleanField()
+    user_id = serializers.UUIDField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    game_id = serializers.UUIDField()
+    game_slug = serializers.CharField()
+    game_name = serializers.CharField()
+    reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=Suspicion.choices), help_text="Why the score waits for review."
+    )
+    detail = serializers.DictField(
+        child=serializers.DictField(),
+        help_text="Per reason, what was measured and the bound it crossed: outlier {sigmas, limit, mean, stddev}, "
+        "too_fast {seconds, limit}, too_frequent {in_hour, limit}.",
+    )
+    status = serializers.ChoiceField(choices=ScoreFlag.Status.choices)
+    created_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    resolved_by = serializers.CharField(allow_null=True, help_text="The staff member's username.")
+    note = serializers.CharField(help_text="The reason staff gave when resolving it.")
+
+    def to_representation(self, instance: ScoreFlag) -> dict[str, Any]:
+        from .services import flag_body
+
+        return flag_body(instance)
+
+
+class FlagQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[*ScoreFlag.Status.values, "all"], default=ScoreFlag.Status.OPEN, help_text="Default: open."
+    )
+    game = serializers.CharField(required=False, max_length=64, help_text="A game's id or slug.")
+    reason = serializers.ChoiceField(choices=Suspicion.choices, required=False)
+    user_id = serializers.UUIDField(required=False)
+
+
+class FlagResolveSerializer(StrictSerializer):
+    action = serializers.ChoiceField(
+        choices=[
+            ("dismiss", "Dismiss: the score stands"),
+            ("void", "Void the score; its boards are recomputed"),
+            ("ban", "Shadow-ban the player; each open flag of theirs is resolved"),
+        ]
+    )
+    reason = serializers.CharField(max_length=500, help_text="Why: kept with the flag and in the moderation audit.")
+
+
+class FlagResolvedSerializer(serializers.Serializer):
+    flag = ScoreFlagSerializer()
+    resolved = serializers.ListField(child=serializers.IntegerField(), help_text="The ids of every flag resolved.")

@@ -13,13 +13,9 @@ answered in JSON too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -27,7 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.errors import DomainError
-from common.pages import page_number
+from common.pages import page_number, staff_only
 
 from . import selectors
 from .forms import SimulationStartForm, StressTestForm
@@ -36,24 +32,6 @@ from .services import clear, populations, simulations, stress
 from .services.synthetic import synthetic_summary
 
 RUNS_PER_PAGE = 20
-View = Callable[..., HttpResponse]
-
-
-def staff_only(login_next: str | None = None) -> Callable[[View], View]:
-    """Anonymous visitors go to sign in (then back to ``login_next``, default this URL); other users get 403."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return redirect_to_login(reverse(login_next) if login_next else request.get_full_path())
-            if not (request.user.is_active and request.user.is_staff):
-                raise PermissionDenied("Only staff may run stress tests, simulations and demo data.")
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorate
 
 
 def _error_text(error: DomainError) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -38,8 +40,8 @@ STANDINGS_PAGE = 50
 MAX_STANDINGS_OFFSET = 10**9
 JOIN_CONFLICT = OpenApiResponse(
     ErrorSerializer,
-    description="Already registered (`already_joined`), no free seat (`tournament_full`) or registration is over "
-    "(`registration_closed`).",
+    description="Already registered (`already_joined`), no free seat (`tournament_full`), registration is over "
+    "(`registration_closed`), or a league's cohort, whose players the league places (`placed_only`).",
 )
 LEAVE_CONFLICT = OpenApiResponse(
     ErrorSerializer, description="Not registered (`not_joined`), or the tournament has started (`tournament_started`)."
@@ -54,6 +56,21 @@ class IsPlayerOrReadOnly(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return request.method in SAFE_METHODS or is_player(request)
+
+
+def _around(request: Request) -> uuid.UUID | None:
+    """``?around=``: a player's id, or ``me`` for the signed-in player."""
+    raw = request.query_params.get("around")
+    if raw in (None, ""):
+        return None
+    if raw == "me":
+        if not is_player(request):
+            raise NotAuthenticated("around=me needs a signed-in player.")
+        return request.user.pk
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ValidationError({"around": ["Must be a player's id or me."]}) from None
 
 
 def _tournament(tournament_id: int) -> Tournament:
@@ -203,7 +220,7 @@ class TournamentParticipantsApi(GenericAPIView):
 class TournamentStandingsApi(APIView):
     """Ranks, players, values and attempts: live while the tournament runs, frozen (with prizes) once finished."""
 
-    blank_query_parameters = ("offset", "limit")
+    blank_query_parameters = ("offset", "limit", "around")
 
     @extend_schema(
         parameters=[
@@ -217,6 +234,12 @@ class TournamentStandingsApi(APIView):
                 {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
                 description=f"Entries per page, 1 to {MAX_PAGE} (default {STANDINGS_PAGE}).",
             ),
+            OpenApiParameter(
+                "around",
+                {"oneOf": [{"type": "string", "format": "uuid"}, {"type": "string", "enum": ["me"]}]},
+                description="A player's id, or `me` (signed in): `limit` rows with them in the middle, instead of "
+                "the page at `offset`; no rows when they have no place.",
+            ),
         ],
         responses={200: StandingsSerializer},
     )
@@ -224,7 +247,8 @@ class TournamentStandingsApi(APIView):
         tournament = _tournament(tournament_id)
         offset = parse_bounded_int(request, "offset", default=0, minimum=0, maximum=MAX_STANDINGS_OFFSET)
         limit = parse_bounded_int(request, "limit", default=STANDINGS_PAGE, minimum=1, maximum=MAX_PAGE)
-        standings = selectors.tournament_standings(tournament=tournament, offset=offset, limit=limit)
+        around = _around(request)
+        standings = selectors.tournament_standings(tournament=tournament, offset=offset, limit=limit, around=around)
         return Response(
             {
                 "tournament_id": tournament.pk,

@@ -99,6 +99,9 @@ class Tournament(TournamentRules):
     finished_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # In the tournament list and on the ``tournament`` feed. A league's cohorts are tournaments that are not: each
+    # is reached from its league (and by id), and its events go to its own channel only.
+    listed = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-start_time", "-id"]

@@ -68,6 +68,8 @@ def format_label(tournament: Tournament) -> str:
 def _action(tournament: Tournament, user: User | None, joined: bool, now: datetime) -> str:
     if tournament.status not in (Status.SCHEDULED, Status.RUNNING) or tournament.end_time <= now:
         return "closed"
+    if not tournament.listed:
+        return "joined" if joined else "placed"  # a league's cohort: its league places the players
     if user is None:
         return "sign-in"
     if selectors.tournament_can_leave(tournament=tournament, joined=joined, now=now):

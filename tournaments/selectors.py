@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import CreditEntry, User
 from accounts.selectors import credit_entries
-from rankings.selectors import BoardEntry, board_top
+from rankings.selectors import BoardEntry, board_around, board_top
 
 from .models import LIVE, Participant, Status, Tournament, TournamentResult
 from .prizes import Placed, prize_awards, validate_split
@@ -22,7 +22,8 @@ from .services import board_of
 
 
 def tournament_list(*, status: str | None = None, game_id: uuid.UUID | None = None) -> QuerySet[Tournament]:
-    tournaments = Tournament.objects.select_related("game", "organizer")
+    """The listed tournaments (not leagues' cohorts), latest start first."""
+    tournaments = Tournament.objects.filter(listed=True).select_related("game", "organizer")
     if status:
         tournaments = tournaments.filter(status=status)
     if game_id:
@@ -47,7 +48,7 @@ OVER = (Status.FINISHED, Status.PAID, Status.CANCELLED)
 
 
 def tournament_sections(*, limit: int = 50, finished_limit: int = 20) -> TournamentSections:
-    tournaments = Tournament.objects.select_related("game", "organizer")
+    tournaments = Tournament.objects.filter(listed=True).select_related("game", "organizer")
     running = tournaments.filter(status=Status.RUNNING).order_by("end_time", "id")
     upcoming = tournaments.filter(status=Status.SCHEDULED).order_by("start_time", "id")
     finished = tournaments.filter(status__in=OVER).order_by("-end_time", "-id")
@@ -136,10 +137,19 @@ class Standings:
     rows: list[StandingRow]
 
 
-def tournament_standings(*, tournament: Tournament, offset: int, limit: int) -> Standings:
-    """The live board while it runs; the frozen results once it has finished."""
+def tournament_standings(
+    *, tournament: Tournament, offset: int, limit: int, around: uuid.UUID | None = None
+) -> Standings:
+    """The live board while it runs; the frozen results once it has finished. ``around``: ``limit`` rows with that
+    player in the middle (one more below than above when even) instead of the page at ``offset``; no rows when the
+    player has no place."""
     if tournament.status in (Status.FINISHED, Status.PAID):
         results = TournamentResult.objects.filter(tournament=tournament).select_related("user").order_by("position")
+        if around is not None:
+            position = results.filter(user_id=around).values_list("position", flat=True).first()
+            if position is None:
+                return Standings(True, results.count(), [])
+            offset = max(position - 1 - (limit - 1) // 2, 0)
         page = list(results[offset : offset + limit])
         rows = [
             StandingRow(
@@ -148,7 +158,11 @@ def tournament_standings(*, tournament: Tournament, offset: int, limit: int) -> 
             for r in page
         ]
         return Standings(True, results.count(), rows)
-    page = board_top(board=board_of(tournament), offset=offset, limit=limit)
+    board = board_of(tournament)
+    if around is not None:
+        page = board_around(board=board, user_id=around, limit=limit)
+    else:
+        page = board_top(board=board, offset=offset, limit=limit)
     attempts = dict(
         Participant.objects.filter(tournament=tournament, user_id__in=[e.user_id for e in page.entries]).values_list(
             "user_id", "attempts_used"

@@ -35,8 +35,10 @@ from accounts.models import CreditEntry, ModerationAudit
 from accounts.services import CreditGrant, api_key_create, credits_grant, user_logout, user_tokens
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from games.tests.factories import GameFactory
-from scores.models import ScoreAudit
-from scores.services import score_submit, score_void
+from leagues.models import Cohort, Membership, Placement
+from leagues.services import TierSpec, league_create
+from scores.models import ScoreAudit, ScoreFlag
+from scores.services import score_stats_refresh, score_submit, score_void
 from simulator.services import populations, simulations, stress
 from tournaments import services as tournaments
 from tournaments.models import Participant, RecurringTournament
@@ -65,6 +67,8 @@ ROUTES: dict[str, dict[str, str]] = {
                                     "POST":   "302 403 403 302 302"},
     "stress-run-page":             {"GET":    "302 403 403 200 302"},
     "stress-page-stop":            {"POST":   "302 403 403 302 302"},
+    "review-page":                 {"GET":    "302 403 403 200 302",
+                                    "POST":   "302 403 403 302 302"},
     "demo-population":             {"GET":    "302 403 403 200 302",
                                     "POST":   "302 403 403 302 302"},
     "demo-simulation-start":       {"POST":   "302 403 403 302 302"},
@@ -100,6 +104,10 @@ ROUTES: dict[str, dict[str, str]] = {
     "shadow-ban":                  {"POST":   "401 403 403 200 403",
                                     "DELETE": "401 403 403 409 403"},
     "match-session-list":          {"POST":   "401 201 201 201 403"},
+    # --- the review queue: staff only (A's score is flagged) ------------------------------
+    "flag-list":                   {"GET":    "401 403 403 200 403"},
+    "flag-detail":                 {"GET":    "401 403 403 200 403"},
+    "flag-resolve":                {"POST":   "401 403 403 200 403"},
     # --- boards: public ------------------------------------------------------------------
     "leaderboard-global":          {"GET":    "200 200 200 200 200"},
     "leaderboard-global-player":   {"GET":    "200 200 200 200 200"},
@@ -115,6 +123,14 @@ ROUTES: dict[str, dict[str, str]] = {
     "tournament-cancel":           {"POST":   "401 200 403 200 403"},
     "tournament-participants":     {"GET":    "200 200 200 200 200"},
     "tournament-standings":        {"GET":    "200 200 200 200 200"},
+    # --- leagues: anyone reads, staff create, a player reads their own standing ------------
+    "league-list":                 {"GET":    "200 200 200 200 200",
+                                    "POST":   "401 403 403 201 403"},
+    "league-detail":               {"GET":    "200 200 200 200 200"},
+    "league-cohorts":              {"GET":    "200 200 200 200 200"},
+    "league-me":                   {"GET":    "401 200 200 200 403"},
+    "league-pages":                {"GET":    "200 200 200 200 200"},
+    "league-page":                 {"GET":    "200 200 200 200 200"},
     # --- simulator: staff only, but the totals are public --------------------------------
     "simulation-list":             {"GET":    "401 403 403 200 403",
                                     "POST":   "401 403 403 202 403"},
@@ -167,9 +183,15 @@ ADMIN_MODELS: dict[str, dict[str, str]] = {
     "games/game":                      {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
     "scores/score":                    {"GET": "200 403 200 200 200", "POST": "200 403 200 200 302"},
     "scores/scoreaudit":               {"GET": "200 403 200 200 200", "POST": "200 403 200 200 302"},
+    "scores/scoreflag":                {"GET": "200 403 200 403 200", "POST": "200 403 200 403 302"},
+    "scores/scorestats":               {"GET": "200 403 200 403 200", "POST": "200 403 200 403 302"},
     "tournaments/tournament":          {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
     "tournaments/participant":         {"GET": "200 403 200 403 200", "POST": "200 403 200 403 403"},
     "tournaments/recurringtournament": {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
+    "leagues/league":                  {"GET": "200 200 200 403 200", "POST": "200 200 200 403 200"},
+    "leagues/cohort":                  {"GET": "200 403 200 403 200", "POST": "200 403 200 403 302"},
+    "leagues/membership":              {"GET": "200 403 200 403 200", "POST": "200 403 200 403 200"},
+    "leagues/placement":               {"GET": "200 403 200 403 200", "POST": "200 403 200 403 302"},
 }
 # fmt: on
 ADMIN_PAGES = ("changelist", "add", "history", "delete", "change")
@@ -207,6 +229,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("score-void", "POST"): {"reason": "Cheated."},
     ("shadow-ban", "POST"): {"reason": "Impossible scores."},
     ("shadow-ban", "DELETE"): {"reason": "Appeal upheld."},
+    ("flag-resolve", "POST"): {"action": "dismiss", "reason": "A fair score."},
+    ("league-list", "POST"): {"name": "Cup League", "slug": "cup-league", "game_id": "arena", "tiers": [{"name": "B"}]},
+    ("review-page", "POST"): {"flag": "{flag}", "action": "dismiss", "reason": "A fair score."},
     ("tournament-list", "POST"): {"name": "Cup", "game_id": "arena", "start_time": "{soon}", "end_time": "{later}"},
     ("tournament-register", "POST"): {"tournament_id": "{cup_b}", "user_id": "{a}"},
     ("simulation-list", "POST"): {"players": 10, "rate": 1, "duration": 10},
@@ -225,6 +250,8 @@ URL_ARGS = {
     "id_or_slug": "spare_game_slug",
     "simulation_id": "simulation",
     "stress_test_id": "stress_test",
+    "flag_id": "flag",
+    "league": "league_slug",
     "app_label": "games_app",
     "url": "nowhere",
     "content_type_id": "game_type",
@@ -240,6 +267,12 @@ ADMIN_OBJECTS = {
     "games/game": "game",
     "scores/score": "score_a",
     "scores/scoreaudit": "audit",
+    "scores/scoreflag": "flag",
+    "scores/scorestats": "game",
+    "leagues/league": "league",
+    "leagues/cohort": "cohort",
+    "leagues/membership": "membership",
+    "leagues/placement": "placement",
     "tournaments/tournament": "cup_a",
     "tournaments/participant": "seat_a",
     "tournaments/recurringtournament": "recurring",
@@ -327,6 +360,12 @@ def world(ranking_index, django_capture_on_commit_callbacks, settings, monkeypat
             )
         )
         api_key, raw_key = api_key_create(name="arena server", games=[game])
+        flag = ScoreFlag.objects.create(score=score_a, user=a, game=game, reasons="too_fast", detail={})
+        league = league_create(
+            organizer=staff, game=game, name="Arena League", slug="arena-league", tiers=[TierSpec("B")]
+        )
+        score_submit(user=a, game=game, value=1)  # A's first score of the period: a seat in a cohort
+        score_stats_refresh(game=game)
         a_refresh = user_tokens(user=a)["refresh"]
         user_logout(refresh=user_tokens(user=a)["refresh"])
     values = {
@@ -347,6 +386,12 @@ def world(ranking_index, django_capture_on_commit_callbacks, settings, monkeypat
         "group": Group.objects.create(name="moderators").pk,
         "credit": CreditEntry.objects.get(user=a).pk,
         "audit": ScoreAudit.objects.get().pk,
+        "flag": flag.pk,
+        "league": league.pk,
+        "league_slug": league.slug,
+        "cohort": Cohort.objects.get().pk,
+        "membership": Membership.objects.get().pk,
+        "placement": Placement.objects.get().pk,
         "moderation": ModerationAudit.objects.create(
             user=b, action=ModerationAudit.Action.LIFT, actor=staff, reason="An old appeal.", standings=0
         ).pk,

@@ -1,5 +1,6 @@
 """Score writes: one submission and players' submissions stored together (``submit``), a batch from a game
-server (``batch``), historical imports (``imports``), voids and shadow-bans (``moderation``).
+server (``batch``), historical imports (``imports``), voids and shadow-bans (``moderation``), the review
+queue of suspicious scores (``review``).
 
 Every submission takes the player's row lock first (``players``), so one player's scores
 are applied one at a time (idempotency keys and running totals stay exact
@@ -31,6 +32,7 @@ from .moderation import (
     score_void,
 )
 from .players import LockedPlayer, lock_active_players, lock_players
+from .review import FlagResolved, flag_body, flag_resolve, review_scan, score_stats_refresh
 from .submit import PlayerScore, SubmitResult, score_submit, score_submit_group
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "ApiKeyRateLimited",
     "BatchItem",
     "BatchOutcome",
+    "FlagResolved",
     "GameInactive",
     "IdempotencyKeyReused",
     "ImportItem",
@@ -56,13 +59,17 @@ __all__ = [
     "ScoreRejected",
     "SubmitResult",
     "api_key_rate_check",
+    "flag_body",
+    "flag_resolve",
     "lock_active_players",
     "lock_players",
     "player_shadow_ban",
     "player_shadow_ban_lift",
+    "review_scan",
     "score_import",
     "score_submit",
     "score_submit_batch",
+    "score_stats_refresh",
     "score_submit_group",
     "score_validate",
     "score_void",

@@ -17,6 +17,7 @@ from common.metrics import SCORE_SUBMIT_SECONDS, timed
 from events.bus import publish_many
 from games.models import Game
 from games.services import SyntheticMismatch, synthetic_pairing_check
+from leagues.services import league_place
 from rankings.services import BoardValueOverflow, ScoreInput, StandingsWrites, standings_record_scores
 from tournaments.services import tournament_record_scores
 
@@ -99,11 +100,9 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
             previous = {} if game.score_operator == "best" else _previous_bests(game, [i.user_id for _, i in of_game])
             inputs = [ScoreInput(item.user_id, item.value, now, item.user_id in hidden) for _, item in of_game]
             effects = standings_record_scores(game=game, scores=inputs, writes=writes)
-            tournament_record_scores(
-                game=game,
-                scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None],
-                writes=writes,
-            )
+            counted = [score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
+            league_place(game=game, entries=[(score.user_id, score.at) for score in counted])
+            tournament_record_scores(game=game, scores=counted, writes=writes)
             for (index, item), effect in zip(of_game, effects, strict=True):
                 if effect is None:
                     outcomes[index] = _reject(index, BoardValueOverflow())

@@ -19,6 +19,7 @@ from common import bulk
 from events.bus import publish_many
 from games.models import Game
 from games.services import SyntheticMismatch, synthetic_pairing_check
+from leagues.services import league_place
 from rankings.services import ScoreInput, StandingsWrites, standings_record_scores
 from tournaments.services import tournament_record_scores
 
@@ -149,11 +150,9 @@ def _import_chunk(items: Sequence[ImportItem], games: dict[uuid.UUID, Game], sou
         for game, run in _import_runs(items, games):
             inputs = [ScoreInput(item.user_id, item.value, item.created_at, item.user_id in hidden) for item in run]
             effects = standings_record_scores(game=game, scores=inputs, writes=writes)
-            tournament_record_scores(
-                game=game,
-                scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None],
-                writes=writes,
-            )
+            counted = [score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
+            league_place(game=game, entries=[(score.user_id, score.at) for score in counted])
+            tournament_record_scores(game=game, scores=counted, writes=writes)
             if game.pk not in previous_bests:
                 previous_bests[game.pk] = (
                     {}

@@ -25,6 +25,7 @@ from events.bus import publish_many
 from events.names import board_channel
 from games.models import Game
 from games.services import synthetic_pairing_check
+from leagues.services import league_place
 from rankings.services import BoardValueOverflow, ScoreInput, StandingsWrites, standings_record_scores
 from tournaments.services import tournament_record_scores
 
@@ -132,11 +133,9 @@ def score_submit_group(items: Sequence[PlayerScore]) -> list[SubmitResult | Doma
                 ScoreInput(items[i].user_id, items[i].value, now, players[items[i].user_id].hidden) for i in of_game
             ]
             effects = standings_record_scores(game=game, scores=inputs, writes=writes)
-            tournament_record_scores(
-                game=game,
-                scores=[score for score, effect in zip(inputs, effects, strict=True) if effect is not None],
-                writes=writes,
-            )
+            counted = [score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
+            league_place(game=game, entries=[(score.user_id, score.at) for score in counted])
+            tournament_record_scores(game=game, scores=counted, writes=writes)
             for index, effect in zip(of_game, effects, strict=True):
                 item = items[index]
                 if effect is None:
@@ -207,6 +206,7 @@ def _submit(
         (effect,) = standings_record_scores(game=game, scores=inputs, writes=writes)
         if effect is None:
             raise BoardValueOverflow()
+        league_place(game=game, entries=[(user.pk, now)])
         tournament_record_scores(game=game, scores=inputs, writes=writes)
     score = Score.objects.create(
         user=user,

@@ -24,6 +24,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import CreditEntry, User
 from events.bus import publish_many, publish_resync
 from games.models import Game
+from leagues.models import League
 from rankings import index
 from rankings.boards import Board, board_from_key, game_scope
 from rankings.models import StaleBoard, Standing
@@ -59,6 +60,7 @@ def data_delete(*, games: Sequence[Game], players: QuerySet[User], progress: Pro
     if progress:
         progress("reset", 0, 4)
     _forget_games_of_others(games, players)
+    League.objects.filter(game_id__in=game_ids).delete()  # its cohorts hold on to their tournaments
     CreditEntry.objects.filter(
         Q(user__in=players)
         | Q(reference__in=[prize_reference(Tournament(pk=pk)) for pk in tournament_ids], kind=CreditEntry.Kind.PRIZE)

@@ -35,6 +35,7 @@ from accounts.models import User
 from events.bus import publish_resync
 from games.models import Game
 from games.services import game_create
+from leagues.services import LeagueInvalid, TierSpec, league_create
 from scores.models import Source
 from scores.services import ImportItem, score_import
 from tournaments.models import Format, Participant, Status, Tournament
@@ -66,6 +67,7 @@ DEFAULT_SEED = 2026
 # Scores per import transaction: a larger chunk writes a player's all-time, monthly and weekly rows once
 # where a smaller one would write them again in every chunk.
 IMPORT_CHUNK = 20_000
+SUSPICIOUS = 3  # of the scores, sent as a client would just now, for the review queue to find (``_suspicious``)
 
 
 # --- the catalogue ---------------------------------------------------------------------
@@ -343,15 +345,20 @@ def _populate(
     game_rows = [_create_game(entry) for entry in catalogue]
     organizer, roster = _create_players(rng, players, len(catalogue), history_start, progress)
     planned = _plan_tournaments(rng, catalogue, game_rows, organizer, roster, now, days)
-    items = _score_history(rng, catalogue, game_rows, roster, planned, history_start, now, scores)
+    _create_league(organizer, game_rows[0])  # before the scores: this period's place their players in cohorts
+    held_back = min(SUSPICIOUS, scores)
+    items = _score_history(rng, catalogue, game_rows, roster, planned, history_start, now, scores - held_back)
     if progress:
-        progress("scores", 0, len(items))
+        progress("scores", 0, scores)
     score_import(
         items=items,
         source=Source.SIMULATOR,
         chunk_size=IMPORT_CHUNK,
-        progress=(partial(progress, "scores", total=len(items)) if progress else None),
+        progress=(partial(progress, "scores", total=scores) if progress else None),
     )
+    score_import(items=_suspicious(rng, catalogue, game_rows, roster, now)[:held_back], source=Source.CLIENT)
+    if progress:
+        progress("scores", scores, scores)
     # Every tournament counts once here: the past ones finished and paid, the running ones, the upcoming ones.
     total = len(planned) + len(catalogue)
     done = 0
@@ -529,6 +536,39 @@ def _score_history(
         at = now - span * (rng.random() ** 1.4)
         items.append(ImportItem(player.user_id, game_rows[which].pk, catalogue[which].draw(rng, player.skill), at))
     return items
+
+
+def _create_league(organizer: User, game: Game) -> None:
+    """A weekly league on the first game, four tiers from Bronze up (unless its slug is taken)."""
+    try:
+        league_create(
+            organizer=organizer,
+            game=game,
+            name=f"{game.name} League",
+            slug=f"{game.slug}-league",
+            tiers=[TierSpec("Bronze"), TierSpec("Silver", 100), TierSpec("Gold", 250), TierSpec("Diamond", 500)],
+        )
+    except LeagueInvalid:
+        pass  # someone made a league of that name: the demo goes without
+
+
+def _suspicious(
+    rng: random.Random,
+    catalogue: Sequence[DemoGame],
+    game_rows: Sequence[Game],
+    roster: Sequence[_Player],
+    now: datetime,
+) -> list[ImportItem]:
+    """A few scores for the review queue to find, sent as a game client would, just now: one far beyond the first
+    game's usual scores, and two of one player a moment apart."""
+    entry, game = catalogue[0], game_rows[0]
+    cheater, hasty = rng.sample(list(roster), 2)
+    wild = entry.max_score // 4 if entry.sort_order == "desc" else entry.min_score
+    return [
+        ImportItem(cheater.user_id, game.pk, wild, now - timedelta(seconds=30)),
+        ImportItem(hasty.user_id, game.pk, entry.draw(rng, hasty.skill), now - timedelta(seconds=20)),
+        ImportItem(hasty.user_id, game.pk, entry.draw(rng, hasty.skill), now - timedelta(seconds=19.5)),
+    ]
 
 
 def _open_registration(

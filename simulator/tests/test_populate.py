@@ -13,11 +13,12 @@ from accounts.models import CreditEntry, User
 from accounts.tests.factories import UserFactory
 from games.models import Game
 from games.tests.factories import GameFactory
+from leagues.models import Cohort, League, Placement
 from rankings.boards import game_board_at, global_board_at
 from rankings.models import Standing
-from rankings.periods import Period
+from rankings.periods import Period, period_window
 from scores.models import Score
-from scores.services import score_submit
+from scores.services import review_scan, score_submit
 from simulator.selectors import demo_games, demo_players
 from simulator.services import populate as populate_service
 from tournaments.models import Participant, Status, Tournament, TournamentResult
@@ -83,7 +84,8 @@ def test_scores_spread_over_several_days_so_a_daily_board_differs_from_the_all_t
 def test_tournaments_are_paid_running_and_open_for_registration():
     populate()
 
-    by_status = {status: list(Tournament.objects.filter(status=status)) for status in Status.values}
+    listed = Tournament.objects.filter(listed=True)  # the league's cohorts are tournaments too, unlisted
+    by_status = {status: list(listed.filter(status=status)) for status in Status.values}
     assert [len(by_status[s]) for s in (Status.PAID, Status.RUNNING, Status.SCHEDULED)] == [3, 3, 3]
     for paid in by_status[Status.PAID]:
         assert TournamentResult.objects.filter(tournament=paid).exists()
@@ -103,6 +105,36 @@ def test_the_ranking_index_matches_the_standings():
     populate()
 
     call_command("check_rankings", stdout=StringIO())  # raises CommandError on drift
+
+
+def test_the_demo_has_a_league_whose_cohorts_hold_this_weeks_players():
+    populate()
+
+    league = League.objects.get()
+    assert (league.game.name, [t.name for t in league.tiers.order_by("level")]) == (
+        "Galaxy Blaster",
+        ["Bronze", "Silver", "Gold", "Diamond"],
+    )
+    week = period_window("weekly", timezone.now()).key
+    players = set(
+        Score.objects.filter(
+            game=league.game, created_at__gte=period_window("weekly", timezone.now()).start
+        ).values_list("user_id", flat=True)
+    )
+    assert set(Placement.objects.filter(period_key=week).values_list("user_id", flat=True)) == players
+    assert all(cohort.size <= league.cohort_size for cohort in Cohort.objects.all())
+
+
+def test_the_review_queue_finds_the_demos_suspicious_scores(settings):
+    settings.MODERATION_SCAN_SETTLE_SECONDS = 0
+    populate()
+
+    flags = review_scan()
+
+    galaxy = Game.objects.get(name="Galaxy Blaster")
+    assert {flag.game_id for flag in flags} == {galaxy.pk}
+    assert sorted(reason for flag in flags for reason in flag.reason_list) == ["outlier", "too_fast"]
+    assert {flag.score.source for flag in flags} == {"client"}
 
 
 def test_a_second_run_changes_nothing():

@@ -16,14 +16,23 @@
 
   const MAX_BACKOFF_MS = 10000;
 
+  const CLOSE_INVALID_TOKEN = 4401;
+
+  /* A staff page carries the signed-in user's access token, for the channels only staff may follow. */
+  function token() {
+    const meta = document.querySelector('meta[name="podium-ws-token"]');
+    return meta ? meta.content : "";
+  }
+
   function endpoint() {
     const meta = document.querySelector('meta[name="podium-ws"]');
     const path = (meta && meta.content) || "/ws/main";
-    if (/^wss?:/.test(path)) return path;
+    const query = token() ? "?token=" + encodeURIComponent(token()) : "";
+    if (/^wss?:/.test(path)) return path + query;
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     // ":8001/ws/main": this page's host on another port (the WebSocket server beside the WSGI one).
-    if (path.startsWith(":")) return scheme + location.hostname + path;
-    return scheme + location.host + path;
+    if (path.startsWith(":")) return scheme + location.hostname + path + query;
+    return scheme + location.host + path + query;
   }
 
   class Live {
@@ -71,9 +80,13 @@
         else this.setState("live");
       });
       socket.addEventListener("message", (message) => this.receive(message.data));
-      socket.addEventListener("close", () => {
+      socket.addEventListener("close", (event) => {
         if (this.socket !== socket) return;
         this.setState("offline");
+        if (event.code === CLOSE_INVALID_TOKEN && token()) {
+          location.reload(); // the page's token expired: a fresh page brings a fresh one
+          return;
+        }
         const wait = this.backoff * (0.75 + Math.random() / 2);
         this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
         setTimeout(() => this.connect(), wait);
@@ -155,6 +168,46 @@
       const body = response.status === 204 ? null : await response.json().catch(() => null);
       if (!response.ok) throw Object.assign(new Error((body && body.error && body.error.message) || response.statusText), { status: response.status, body });
       return body;
+    },
+
+    /* Re-read the named [data-region] parts of this page from the server, at most one request at a time:
+     *   const refresh = Podium.refresher(400, (freshDocument) => ...);  refresh(["queue"]);
+     */
+    refresher(delay, onFresh) {
+      const pending = new Set();
+      let timer = null;
+      let busy = false;
+
+      async function run() {
+        timer = null;
+        busy = true;
+        const names = [...pending];
+        pending.clear();
+        try {
+          const response = await fetch(location.pathname + location.search, {
+            credentials: "same-origin",
+            headers: { Accept: "text/html" },
+          });
+          if (response.ok) {
+            const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+            names.forEach((name) => {
+              const current = document.querySelector(`[data-region="${name}"]`);
+              const replacement = fresh.querySelector(`[data-region="${name}"]`);
+              if (current && replacement) current.replaceWith(document.importNode(replacement, true));
+            });
+            if (onFresh) onFresh(fresh);
+          }
+        } catch (error) {
+          // Offline for a moment: the next event, or the snapshot after reconnecting, brings the page back.
+        }
+        busy = false;
+        if (pending.size && !timer) timer = setTimeout(run, delay);
+      }
+
+      return function request(names) {
+        names.forEach((name) => pending.add(name));
+        if (!timer && !busy) timer = setTimeout(run, delay);
+      };
     },
 
     format(value) {

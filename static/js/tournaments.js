@@ -10,44 +10,6 @@
 
   const FLASH_MS = 1200;
 
-  /* Re-read the named [data-region] parts of this page from the server, at most one request at a time. */
-  function refresher(delay, onFresh) {
-    const pending = new Set();
-    let timer = null;
-    let busy = false;
-
-    async function run() {
-      timer = null;
-      busy = true;
-      const names = [...pending];
-      pending.clear();
-      try {
-        const response = await fetch(location.pathname + location.search, {
-          credentials: "same-origin",
-          headers: { Accept: "text/html" },
-        });
-        if (response.ok) {
-          const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-          names.forEach((name) => {
-            const current = document.querySelector(`[data-region="${name}"]`);
-            const replacement = fresh.querySelector(`[data-region="${name}"]`);
-            if (current && replacement) current.replaceWith(document.importNode(replacement, true));
-          });
-          if (onFresh) onFresh(fresh);
-        }
-      } catch (error) {
-        // Offline for a moment: the next event, or the snapshot after reconnecting, brings the page back.
-      }
-      busy = false;
-      if (pending.size && !timer) timer = setTimeout(run, delay);
-    }
-
-    return function request(names) {
-      names.forEach((name) => pending.add(name));
-      if (!timer && !busy) timer = setTimeout(run, delay);
-    };
-  }
-
   function flash(node, className) {
     node.classList.add(className);
     setTimeout(() => node.classList.remove(className), FLASH_MS);
@@ -79,7 +41,7 @@
   // --- the list ---------------------------------------------------------------------------
 
   function listPage() {
-    const refresh = refresher(500);
+    const refresh = Podium.refresher(500);
     Podium.live().on("tournament", (event) => {
       const data = event.data || {};
       if (event.type === "tournament.standings") return; // the list shows no standings
@@ -109,7 +71,7 @@
 
   function detailPage(page) {
     const channel = `tournament.${page.tournament_id}`;
-    const refresh = refresher(400, (fresh) => {
+    const refresh = Podium.refresher(400, (fresh) => {
       const node = fresh.getElementById("tournaments-data");
       if (node) Object.assign(page, JSON.parse(node.textContent));
       tickCountdowns();

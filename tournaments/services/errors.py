@@ -27,6 +27,11 @@ class RegistrationClosed(Conflict):
     message = "This tournament no longer takes registrations."
 
 
+class PlacedOnly(Conflict):
+    code = "placed_only"
+    message = "Players are placed in this tournament (a league's cohort); nobody joins it by asking."
+
+
 class NotJoined(Conflict):
     code = "not_joined"
     message = "You are not registered in this tournament."

@@ -28,6 +28,7 @@ def _summary(tournament: Tournament) -> dict[str, Any]:
 
 
 def _announce(tournament: Tournament, type: str, extra: dict[str, Any] | None = None) -> None:
-    """An event on the tournament feed and on the tournament's own channel, after commit."""
+    """An event on the tournament feed (a listed tournament's) and on the tournament's own channel, after commit."""
     data = _summary(tournament) | (extra or {})
-    publish_many([(FEED, type, data), (f"{FEED}.{tournament.pk}", type, data)])
+    own = (f"{FEED}.{tournament.pk}", type, data)
+    publish_many([(FEED, type, data), own] if tournament.listed else [own])

@@ -31,7 +31,15 @@ from ..models import (
     Tournament,
 )
 from ..prizes import validate_split
-from .errors import AlreadyJoined, LeaveClosed, NotJoined, RegistrationClosed, TournamentFull, TournamentInvalid
+from .errors import (
+    AlreadyJoined,
+    LeaveClosed,
+    NotJoined,
+    PlacedOnly,
+    RegistrationClosed,
+    TournamentFull,
+    TournamentInvalid,
+)
 from .events import _announce
 from .pools import _fund
 
@@ -90,6 +98,7 @@ def tournament_create(
     prize_pool: int = 0,
     prize_split: Sequence[Any] | None = None,
     recurrence: RecurringTournament | None = None,
+    listed: bool = True,
 ) -> Tournament:
     split = tournament_validate_rules(
         format=format,
@@ -118,6 +127,7 @@ def tournament_create(
         start_time=start_time,
         end_time=end_time,
         recurrence=recurrence,
+        listed=listed,
     )
     _fund(tournament, organizer)
     _announce(tournament, "tournament.created")
@@ -129,16 +139,24 @@ def _player(user: User) -> dict[str, str]:
 
 
 @transaction.atomic
-def tournament_join(*, tournament: Tournament, user: User) -> Participant:
+def tournament_join(
+    *, tournament: Tournament, user: User, joined_at: datetime | None = None, placed: bool = False
+) -> Participant:
     """Take a seat: 409 when full, already in, or after the end (or once finished or cancelled).
+
+    An unlisted tournament (a league's cohort) seats only the players its league places (``placed``), and
+    ``joined_at`` is then the moment of the score that placed them (scores before a seat's ``joined_at`` do not
+    count; default now). 409 ``placed_only`` for anyone else.
 
     403 ``synthetic_mismatch`` for a synthetic player in a real game's tournament, or the other way round.
     """
+    if not tournament.listed and not placed:
+        raise PlacedOnly()
     synthetic_pairing_check(user_is_synthetic=user.is_synthetic, game=tournament.game)
     now = timezone.now()
     try:
         with transaction.atomic():
-            participant = Participant.objects.create(tournament=tournament, user=user, joined_at=now)
+            participant = Participant.objects.create(tournament=tournament, user=user, joined_at=joined_at or now)
     except IntegrityError:
         raise AlreadyJoined() from None
     seated = Tournament.objects.filter(

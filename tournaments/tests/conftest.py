@@ -15,15 +15,9 @@ def _index(ranking_index):
 
 
 @pytest.fixture(autouse=True)
-def _tasks_in_process():
+def _tasks_in_process(tasks_in_process):
     """Tasks run in the test's process (as embedded), whether or not a broker is configured;
     test_celery.py runs them through a real broker and worker."""
-    from leaderboard_project.celery import app
-
-    eager = app.conf.task_always_eager
-    app.conf.update(task_always_eager=True)
-    yield
-    app.conf.update(task_always_eager=eager)
 
 
 @pytest.fixture
