@@ -223,3 +223,38 @@ def test_staff_move_a_player_to_another_tier_of_their_league_only(client, league
     assert moved.status_code == 302
     membership.refresh_from_db()
     assert membership.tier.name == "Gold"
+
+
+def test_the_tournament_feed_carries_nothing_of_a_cohort(league, game, house):
+    import asyncio
+
+    from tournaments.services import tournament_create
+
+    players = UserFactory.create_batch(2)
+
+    def listed_cup():
+        now = timezone.now()
+        return tournament_create(
+            organizer=house,
+            game=game,
+            name="Open Cup",
+            start_time=now + timedelta(hours=1),
+            end_time=now + timedelta(hours=2),
+        )
+
+    async def scenario():
+        client = await connect()
+        await subscribe(client, "tournament")
+        for value, player in enumerate(players, start=1):
+            await database_sync_to_async(score_submit)(user=player, game=game, value=value)
+        await asyncio.sleep(0.5)  # past the board interval: a cohort's standings would have gone out by now
+        cup = await database_sync_to_async(listed_cup)()
+        heard = []
+        while not any(e["type"] == "tournament.created" for e in heard):
+            heard.extend(await events(client, 1))
+        await client.disconnect()
+        return cup, heard
+
+    cup, heard = run(scenario)
+
+    assert [(e["type"], e["data"]["tournament_id"]) for e in heard] == [("tournament.created", cup.pk)]
