@@ -196,8 +196,27 @@ def league_place(*, game: Game, entries: Sequence[tuple[uuid.UUID, datetime]]) -
     )
     for cohort in due.distinct().order_by("pk"):
         _quietly(cohort_settle, cohort=cohort)  # the move it brings applies from this period on
+    _lock_tiers(seats)
     placed = [_quietly(_place, league, window, player, at, now) for league, window, player, at in seats]
     return [placement for placement in placed if placement is not None]
+
+
+def _lock_tiers(seats: Sequence[tuple[League, PeriodWindow, User, datetime]]) -> None:
+    """Lock, in one statement and in (league, level) order, every tier these players are placed in (their
+    membership's, or their league's lowest for a newcomer), so that two submissions placing players of several
+    tiers never wait on each other's tiers in opposite orders."""
+    leagues = {league.pk for league, _, _, _ in seats}
+    members = Membership.objects.filter(league_id__in=leagues, user_id__in={player.pk for _, _, player, _ in seats})
+    tiers = {}
+    known = set()
+    for league_id, user_id, tier_id in members.values_list("league_id", "user_id", "tier_id"):
+        known.add((league_id, user_id))
+        tiers[tier_id] = None
+    for league_id in {league.pk for league, _, player, _ in seats if (league.pk, player.pk) not in known}:
+        lowest = Tier.objects.filter(league_id=league_id).order_by("level").values_list("pk", flat=True).first()
+        tiers[lowest] = None
+    tiers.pop(None, None)
+    list(Tier.objects.select_for_update().filter(pk__in=tiers).order_by("league_id", "level").values_list("pk"))
 
 
 def _quietly(work: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -230,10 +249,10 @@ def _place(league: League, window: PeriodWindow, player: User, at: datetime, now
 def _open_cohort(league: League, tier: Tier, window: PeriodWindow) -> Cohort:
     """The tier's lowest-numbered cohort of the period with room; a new one when all are full.
 
-    Under the tier's row lock, held to the end of the submission's transaction: one placement into a tier at a
-    time, so a cohort never takes more than ``cohort_size`` and numbers never collide. (A row lock on the cohort
-    alone would not do: a locking read with a limit that finds its row filled meanwhile returns nothing rather
-    than the next cohort.)"""
+    Under the tier's row lock (``_lock_tiers`` took it with the others; taken again here for any other caller),
+    held to the end of the submission's transaction: one placement into a tier at a time, so a cohort never takes
+    more than ``cohort_size`` and numbers never collide. (A row lock on the cohort alone would not do: a locking
+    read with a limit that finds its row filled meanwhile returns nothing rather than the next cohort.)"""
     Tier.objects.select_for_update().filter(pk=tier.pk).first()
     cohorts = Cohort.objects.filter(league=league, tier=tier, period_key=window.key)
     cohort = (

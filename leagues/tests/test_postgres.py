@@ -47,3 +47,25 @@ def test_concurrent_settlements_move_each_player_once(make_league, game):
     assert sorted(len(outcome) for outcome in outcomes) == [0] * 7 + [6]
     tiers = Counter(Membership.objects.values_list("tier__name", flat=True))
     assert tiers == {"Bronze": 4, "Silver": 2}
+
+
+def test_batches_placing_players_of_two_tiers_at_once_place_everyone(make_league, game):
+    from accounts.services import api_key_create
+    from leagues.models import Tier
+    from scores.services import BatchItem, score_submit_batch
+
+    league = make_league(cohort_size=50, promote=2, relegate=2)
+    silver = Tier.objects.get(league=league, name="Silver")
+    members, newcomers = UserFactory.create_batch(20), UserFactory.create_batch(20)
+    for player in members:
+        Membership.objects.create(league=league, user=player, tier=silver)
+    api_key, _ = api_key_create(name="server", games=[game])
+
+    def batch(pair):
+        return score_submit_batch(api_key=api_key, items=[BatchItem(p.pk, game.pk, 10, {}, None) for p in pair])
+
+    outcomes = at_once([lambda pair=pair: batch(pair) for pair in zip(members, newcomers, strict=True)])
+
+    assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+    assert Placement.objects.count() == 40  # no placement lost to a deadlock between two tiers' locks
+    assert Counter(Placement.objects.values_list("cohort__tier__name", flat=True)) == {"Silver": 20, "Bronze": 20}
