@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from common.admin import form_with_actor
 from common.errors import DomainError
 
 from . import services
@@ -83,13 +84,7 @@ class LeagueAdmin(admin.ModelAdmin):
         return False  # its cohorts are the record of its periods: deactivate a league instead
 
     def get_form(self, request: HttpRequest, obj: League | None = None, **kwargs: object) -> type[forms.ModelForm]:
-        form = super().get_form(request, obj, **kwargs)
-        actor = request.user
-
-        def __init__(self: forms.ModelForm, *args: object, **kw: object) -> None:  # noqa: N807
-            LeagueForm.__init__(self, *args, actor=actor, **kw)
-
-        return type(form.__name__, (form,), {"__init__": __init__})
+        return form_with_actor(super().get_form(request, obj, **kwargs), request.user)
 
     def get_fieldsets(self, request: HttpRequest, obj: League | None = None) -> list:
         fields = ["name", "slug", "game", "period", "cohort_size", "promote", "relegate", "is_active"]

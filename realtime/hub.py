@@ -55,6 +55,7 @@ from events.names import BOARDS, BOARDS_RESYNC, Channel, group_name
 
 PROBE_TYPE = "hub.probe"
 PROBE_LATE = 10  # probe intervals without one coming back: lost (a busy server's events lag; they are not lost)
+UNLISTED_KEPT = 100_000  # tournament channels a hub remembers as unlisted (leagues' cohorts) before it forgets them all
 
 logger = logging.getLogger(__name__)
 
@@ -481,6 +482,8 @@ class Hub:
         if update is None or self.boards.get(channel) is not board:
             return
         if not update.listed:
+            if len(self.unlisted) >= UNLISTED_KEPT:
+                self.unlisted.clear()  # learnt again, one read a board: cohorts of ended periods change no more
             self.unlisted.add(channel)
         body = {**update.body, "moved": [m for m in update.moved if board.body is not None]}
         previous = {entry["user_id"]: entry["rank"] for entry in (board.body or {}).get("top", [])}

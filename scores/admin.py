@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import ModerationAudit
+from common.admin import form_with_actor
 from common.errors import DomainError
 
 from . import services
@@ -100,7 +101,7 @@ class ModerationAuditAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: object = None, **kwargs: object) -> type[forms.ModelForm]:
         form = super().get_form(request, obj, **kwargs)
-        return type(form.__name__, (form,), {"__init__": _with_actor(form, request.user)})
+        return form_with_actor(form, request.user)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ModerationAudit | None = None) -> list[str]:
         return ["user", "action", "actor", "reason", "standings", "created_at"] if obj else []
@@ -113,13 +114,6 @@ class ModerationAuditAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-
-def _with_actor(form: type[forms.ModelForm], actor: object):  # noqa: ANN202  a bound __init__
-    def __init__(self: forms.ModelForm, *args: object, **kwargs: object) -> None:  # noqa: N807
-        form.__init__(self, *args, actor=actor, **kwargs)
-
-    return __init__
 
 
 @admin.register(ScoreAudit)

@@ -37,7 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -67,6 +67,7 @@ class _Candidate:
     game_id: Any
     value: int
     created_at: datetime
+    reviewed: bool  # not a score the scan leaves alone (see the module's docstring)
 
 
 def review_scan(*, now: datetime | None = None) -> list[ScoreFlag]:
@@ -95,37 +96,25 @@ def _scan_pass(*, until: datetime, now: datetime) -> tuple[list[ScoreFlag], bool
         scores = scores.filter(
             Q(created_at__gt=cursor.scanned_to) | Q(created_at=cursor.scanned_to, pk__gt=cursor.last_id)
         )
-    batch = [
-        _Candidate(*row)
-        for row in scores.order_by("created_at", "pk").values_list("pk", "user_id", "game_id", "value", "created_at")[
-            : settings.MODERATION_SCAN_BATCH
-        ]
-    ]
+    left_alone = (
+        Q(source=Source.SIMULATOR)
+        | Q(voided_at__isnull=False)
+        | Q(game__is_synthetic=True)
+        | Q(user__shadow_banned_at__isnull=False)
+        | Q(flag__isnull=False)
+    )
+    rows = (
+        scores.annotate(reviewed=ExpressionWrapper(~left_alone, output_field=BooleanField()))
+        .order_by("created_at", "pk")
+        .values_list("pk", "user_id", "game_id", "value", "created_at", "reviewed")
+    )
+    batch = [_Candidate(*row) for row in rows[: settings.MODERATION_SCAN_BATCH]]
     if batch:
         cursor.scanned_to, cursor.last_id = batch[-1].created_at, batch[-1].id
     cursor.scanned_at = now
     cursor.save()
-    flags = _flag(_reviewed(batch), now)
+    flags = _flag([candidate for candidate in batch if candidate.reviewed], now)
     return flags, len(batch) < settings.MODERATION_SCAN_BATCH
-
-
-def _reviewed(batch: list[_Candidate]) -> list[_Candidate]:
-    """The scores of a batch that are reviewed at all (see the module's docstring)."""
-    if not batch:
-        return []
-    ids = [c.id for c in batch]
-    skipped = set(
-        Score.objects.filter(pk__in=ids)
-        .filter(
-            Q(source=Source.SIMULATOR)
-            | Q(voided_at__isnull=False)
-            | Q(game__is_synthetic=True)
-            | Q(user__shadow_banned_at__isnull=False)
-            | Q(flag__isnull=False)
-        )
-        .values_list("pk", flat=True)
-    )
-    return [c for c in batch if c.id not in skipped]
 
 
 def _flag(batch: list[_Candidate], now: datetime) -> list[ScoreFlag]:
