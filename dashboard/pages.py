@@ -71,7 +71,8 @@ def _unit(game: Game) -> str:
 
 def _value_label(game: Game) -> str:
     unit = _unit(game)
-    return f"Score ({unit})" if unit else "Score"
+    label = f"Score ({unit})" if unit else "Score"
+    return f"{label} · {game.tiebreak_label or 'tie-break'}" if game.tiebreak_order else label
 
 
 def _rules(game: Game) -> list[tuple[str, str]]:

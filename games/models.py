@@ -21,6 +21,12 @@ class ScoreOperator(models.TextChoices):
     SUM = "sum", "Add every score"
 
 
+class TieBreakOrder(models.TextChoices):
+    NONE = "", "No tie-break score"
+    ASC = "asc", "Lower tie-break wins (e.g. time taken)"
+    DESC = "desc", "Higher tie-break wins"
+
+
 class ScoreAuthority(models.TextChoices):
     """Whose word a game's scores are. Game servers (API keys) may always write for their games."""
 
@@ -42,6 +48,13 @@ class Game(models.Model):
     min_score = models.BigIntegerField(null=True, blank=True)
     max_score = models.BigIntegerField(null=True, blank=True)
     counts_toward_global = models.BooleanField(default=True)
+    # A secondary score that orders equal scores before the earliest-first rule (``games.tiebreak``): an integer
+    # from 0 to tiebreak_max with every score of the game.
+    tiebreak_order = models.CharField(max_length=4, choices=TieBreakOrder.choices, default="", blank=True)
+    tiebreak_max = models.BigIntegerField(null=True, blank=True)
+    tiebreak_label = models.CharField(
+        max_length=40, blank=True, help_text="What the tie-break measures, e.g. time (ms)."
+    )
     score_authority = models.CharField(max_length=8, choices=ScoreAuthority.choices, default=ScoreAuthority.CLIENT)
     # A match session (score_authority "session"): a player's score must come between these many seconds after
     # the session opened, and (when set) be at most this many points per second of it.
@@ -70,6 +83,14 @@ class Game(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(score_authority__in=ScoreAuthority.values), name="games_game_score_authority_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(tiebreak_order="")
+                | (
+                    Q(tiebreak_order__in=["asc", "desc"], tiebreak_max__gte=0, counts_toward_global=False)
+                    & Q(min_score__isnull=False, max_score__isnull=False, score_operator__in=["best", "latest"])
+                ),
+                name="games_game_tiebreak_rules",
             ),
             models.CheckConstraint(
                 condition=Q(session_min_seconds__lt=F("session_max_seconds")), name="games_game_session_window"

@@ -8,7 +8,7 @@ from rest_framework.utils import html
 
 from common.serializers import StrictSerializer
 
-from .models import INT64_MAX, INT64_MIN, Game, ScoreAuthority, ScoreOperator, SortOrder
+from .models import INT64_MAX, INT64_MIN, Game, ScoreAuthority, ScoreOperator, SortOrder, TieBreakOrder
 
 MAX_RULES_BYTES = 8 * 1024
 MAX_SESSION_SECONDS = 7 * 24 * 3600  # a match session lasts at most a week
@@ -28,6 +28,9 @@ class GameSerializer(serializers.ModelSerializer):
             "min_score",
             "max_score",
             "counts_toward_global",
+            "tiebreak_order",
+            "tiebreak_max",
+            "tiebreak_label",
             "score_authority",
             "session_min_seconds",
             "session_max_seconds",
@@ -70,6 +73,20 @@ class GameWriteSerializer(StrictSerializer):
     min_score = serializers.IntegerField(min_value=INT64_MIN, max_value=INT64_MAX, required=False, allow_null=True)
     max_score = serializers.IntegerField(min_value=INT64_MIN, max_value=INT64_MAX, required=False, allow_null=True)
     counts_toward_global = StrictBooleanField(required=False)
+    tiebreak_order = serializers.ChoiceField(
+        choices=TieBreakOrder.choices,
+        required=False,
+        allow_blank=True,
+        help_text="A secondary score ordering equal scores before the earliest-first rule: asc (lower wins, e.g. "
+        "time taken) or desc; empty for none. Needs min_score, max_score, tiebreak_max, operator best or latest "
+        "and counts_toward_global false.",
+    )
+    tiebreak_max = serializers.IntegerField(
+        min_value=0, max_value=INT64_MAX, required=False, allow_null=True, help_text="Tie-breaks run from 0 to this."
+    )
+    tiebreak_label = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, help_text="What the tie-break measures, e.g. time (ms)."
+    )
     score_authority = serializers.ChoiceField(
         choices=ScoreAuthority.choices,
         required=False,

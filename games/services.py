@@ -14,6 +14,7 @@ from common.errors import Conflict, DomainError
 from events.bus import publish
 
 from .models import Game, SortOrder
+from .tiebreak import tiebreak_check
 
 
 class GameInvalid(DomainError):
@@ -24,13 +25,18 @@ class GameInvalid(DomainError):
 class GameRulesLocked(Conflict):
     code = "game_has_scores"
     message = (
-        "sort_order, score_operator and counts_toward_global cannot change once a game has scores: "
-        "every board was computed with them."
+        "sort_order, score_operator, counts_toward_global and the tie-break rules (tiebreak_order, tiebreak_max "
+        "and, with a tie-break, min_score) cannot change once a game has scores: every board was computed with them."
     )
 
 
 # Changing these would silently invalidate every board already computed for the game.
-RANKING_FIELDS = ("sort_order", "score_operator", "counts_toward_global")
+RANKING_FIELDS = ("sort_order", "score_operator", "counts_toward_global", "tiebreak_order", "tiebreak_max")
+
+
+def ranking_fields(game: Game) -> tuple[str, ...]:
+    """The fields frozen once ``game`` has scores: with a tie-break, its board values are offsets from min_score."""
+    return (*RANKING_FIELDS, "min_score") if game.tiebreak_order else RANKING_FIELDS
 
 
 class GameInUse(Conflict):
@@ -80,6 +86,12 @@ def _check_bounds(min_score: int | None, max_score: int | None) -> None:
         raise GameInvalid(fields={"max_score": ["Must be greater than or equal to min_score."]})
 
 
+def _check_tiebreak(game: Game) -> None:
+    errors = tiebreak_check(game, operator=game.score_operator, counts_toward_global=game.counts_toward_global)
+    if errors:
+        raise GameInvalid(fields=errors)
+
+
 def _check_session_window(game: Game) -> None:
     if game.session_min_seconds >= game.session_max_seconds:
         raise GameInvalid(fields={"session_max_seconds": ["Must be greater than session_min_seconds."]})
@@ -124,10 +136,13 @@ def game_create(
     else:
         slug = _unique_slug_from(name)
     if counts_toward_global is None:
-        counts_toward_global = sort_order == SortOrder.DESC and not fields.get("is_synthetic")
+        counts_toward_global = (
+            sort_order == SortOrder.DESC and not fields.get("is_synthetic") and not fields.get("tiebreak_order")
+        )
     _check_synthetic_global(bool(fields.get("is_synthetic")), counts_toward_global)
     _check_bounds(fields.get("min_score"), fields.get("max_score"))
     game = Game(name=name, slug=slug, sort_order=sort_order, counts_toward_global=counts_toward_global, **fields)
+    _check_tiebreak(game)
     _check_session_window(game)
     game = _save(game)
     game_announce(game, "game.created")
@@ -142,13 +157,17 @@ def game_update(*, game: Game, **changes: Any) -> Game:
         error = _slug_error(slug, exclude=game)
         if error:
             raise GameInvalid(fields={"slug": [error]})
-    if any(field in changes and changes[field] != getattr(game, field) for field in RANKING_FIELDS):
+    frozen = set(ranking_fields(game))
+    if changes.get("tiebreak_order"):
+        frozen.add("min_score")
+    if any(field in changes and changes[field] != getattr(game, field) for field in frozen):
         if game.scores.exists():
             raise GameRulesLocked()
     for field, value in changes.items():
         setattr(game, field, value)
     _check_bounds(game.min_score, game.max_score)
     _check_synthetic_global(game.is_synthetic, game.counts_toward_global)
+    _check_tiebreak(game)
     _check_session_window(game)
     game = _save(game)
     game_announce(game, "game.updated")

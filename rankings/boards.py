@@ -7,9 +7,11 @@ channel-layer group names, so it uses letters, digits, '-', '_' and '.' only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
+
+from games.tiebreak import TieBreak, TieBreakRules, tiebreak_of
 
 from .periods import Period, PeriodWindow, period_window, windows_containing
 
@@ -27,6 +29,9 @@ class Board:
     key: str
     descending: bool
     window: PeriodWindow
+    # How the board's values hold a game's tie-break score (games.tiebreak); None when they are plain scores.
+    # Reads decode with it; the board is the same board without it.
+    tiebreak: TieBreak | None = field(default=None, compare=False)
 
     @property
     def expires_at(self) -> datetime | None:
@@ -42,7 +47,7 @@ def board_key(scope: str, window: PeriodWindow) -> str:
 
 def hidden_board(board: Board) -> Board:
     """Where a shadow-banned player's standing on ``board`` is kept."""
-    return Board(HIDDEN_PREFIX + board.key, board.descending, board.window)
+    return Board(HIDDEN_PREFIX + board.key, board.descending, board.window, board.tiebreak)
 
 
 def is_hidden(key: str) -> bool:
@@ -54,17 +59,22 @@ def game_scope(game_id: object) -> str:
 
 
 def game_board(game: Game, window: PeriodWindow) -> Board:
-    return Board(board_key(game_scope(game.pk), window), game.sort_order == "desc", window)
+    return Board(board_key(game_scope(game.pk), window), game.sort_order == "desc", window, tiebreak_of(game))
 
 
 def global_board(window: PeriodWindow) -> Board:
     return Board(board_key(GLOBAL_SCOPE, window), True, window)
 
 
-def tournament_board(tournament_id: object, *, descending: bool) -> Board:
+def tournament_board(tournament_id: object, *, descending: bool, tiebreak: TieBreak | None = None) -> Board:
     """A tournament's standings: one all-time board, ordered like its game."""
     window = period_window(Period.ALL, datetime.now(UTC))
-    return Board(board_key(f"tournament.{tournament_id}", window), descending, window)
+    return Board(board_key(f"tournament.{tournament_id}", window), descending, window, tiebreak)
+
+
+def tournament_board_of(tournament_id: object, game: TieBreakRules) -> Board:
+    """A tournament's board, ranked and shown as its game's boards are."""
+    return tournament_board(tournament_id, descending=game.sort_order == "desc", tiebreak=tiebreak_of(game))
 
 
 def game_board_at(game: Game, period: str, at: datetime) -> Board:
@@ -124,14 +134,14 @@ def period_window_of_key(key: str) -> PeriodWindow | None:
         return None
 
 
-# Whether a board of a scope another app owns orders high scores first, by the id in its key: tournaments
-# registers its own from ready(), as rankings sits below tournaments and reads none of its tables.
-_scope_directions: dict[str, Callable[[str], bool]] = {}
+# The game whose rules a board of a scope another app owns follows (direction, tie-break), by the id in its key:
+# tournaments registers its own from ready(), as rankings sits below tournaments and reads none of its tables.
+_scope_games: dict[str, Callable[[str], TieBreakRules]] = {}
 
 
-def board_scope_register(scope: str, *, descending: Callable[[str], bool]) -> None:
-    """Let ``board_from_key`` rebuild the boards of ``scope``: ``descending(id)`` says their direction."""
-    _scope_directions[scope] = descending
+def board_scope_register(scope: str, *, game: Callable[[str], TieBreakRules]) -> None:
+    """Let ``board_from_key`` rebuild the boards of ``scope``: ``game(id)`` is the game they rank like."""
+    _scope_games[scope] = game
 
 
 def board_from_key(key: str) -> Board:
@@ -147,6 +157,6 @@ def board_from_key(key: str) -> Board:
         return global_board(window_from_key(*found))
     if found is not None:
         return game_board(Game.objects.get(pk=parts[1]), window_from_key(*found))
-    if parts[0] == "tournament" and len(parts) == 3 and "tournament" in _scope_directions:
-        return tournament_board(parts[1], descending=_scope_directions["tournament"](parts[1]))
+    if parts[0] == "tournament" and len(parts) == 3 and "tournament" in _scope_games:
+        return tournament_board_of(parts[1], _scope_games["tournament"](parts[1]))
     raise ValueError(f"not a board key: {key!r}")

@@ -19,6 +19,7 @@ from datetime import datetime
 from accounts.selectors import user_names
 from common.metrics import RANKING_SECONDS, timed
 from games.models import Game
+from games.tiebreak import shown
 
 from .boards import Board, game_board, hidden_board
 from .engine import Entry, RankingEngine, get_engine, sql_engine
@@ -37,6 +38,7 @@ class BoardEntry:
     display_name: str
     value: int
     reached_at: datetime
+    tiebreak: int | None = None  # the game's secondary score, on a board that ranks by one
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,19 @@ class PlayerStanding:
         return percentile(self.entry.rank, self.size)
 
 
-def _named(entries: Sequence[Entry]) -> list[BoardEntry]:
+def _named(board: Board, entries: Sequence[Entry]) -> list[BoardEntry]:
+    """Entries as they are shown: with names, and on a tie-break board the board value back as its two scores."""
     names = user_names(user_ids=[e.user_id for e in entries])
-    return [BoardEntry(e.rank, e.user_id, *names.get(e.user_id, ("", "")), e.value, e.reached_at) for e in entries]
+    named = []
+    for e in entries:
+        value, tiebreak = shown(board.tiebreak, e.value)
+        named.append(BoardEntry(e.rank, e.user_id, *names.get(e.user_id, ("", "")), value, e.reached_at, tiebreak))
+    return named
 
 
 def _page(board: Board, read: Callable[[RankingEngine], list[Entry]]) -> BoardPage:
     entries, size = index_read(board, lambda engine: (read(engine), engine.size(board)))
-    return BoardPage(board, size, _named(entries) if entries else [])
+    return BoardPage(board, size, _named(board, entries) if entries else [])
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ def _imagined(board: Board, user_id: uuid.UUID | None) -> _Imagined | None:
 def _imagined_page(mine: _Imagined, read: Callable[[RankingEngine], list[Entry]]) -> BoardPage:
     board = mine.board
     entries, size = index_read(board, lambda engine: (read(engine), engine.size(board)))
-    return BoardPage(board, size + 1, _named(entries))
+    return BoardPage(board, size + 1, _named(board, entries))
 
 
 @timed(RANKING_SECONDS, "top")
@@ -194,7 +201,7 @@ def board_player(*, board: Board, user_id: uuid.UUID, hidden_viewer: uuid.UUID |
         entry, size = board_rank(board=board, user_id=user_id)
     if entry is None:
         return None
-    return PlayerStanding(board, _named([entry])[0], size)
+    return PlayerStanding(board, _named(board, [entry])[0], size)
 
 
 def player_game_standings(*, user_id: uuid.UUID, at: datetime) -> list[tuple[Game, PlayerStanding]]:

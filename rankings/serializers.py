@@ -118,6 +118,9 @@ class BoardEntrySerializer(serializers.Serializer):
     username = serializers.CharField()
     display_name = serializers.CharField()
     value = serializers.IntegerField()
+    tiebreak = serializers.IntegerField(
+        allow_null=True, help_text="The secondary score that orders equal values (null when the game has none)."
+    )
     reached_at = serializers.DateTimeField()
 
 
@@ -143,6 +146,7 @@ class PlayerStandingSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     rank = serializers.IntegerField(source="entry.rank")
     value = serializers.IntegerField(source="entry.value")
+    tiebreak = serializers.IntegerField(source="entry.tiebreak", allow_null=True)
     reached_at = serializers.DateTimeField(source="entry.reached_at")
     user_id = serializers.UUIDField(source="entry.user_id")
     username = serializers.CharField(source="entry.username")
@@ -174,6 +178,7 @@ def leaderboard_body(page: BoardPage) -> dict[str, Any]:
                 "username": entry.username,
                 "display_name": entry.display_name,
                 "value": entry.value,
+                "tiebreak": entry.tiebreak,
                 "reached_at": timestamp(entry.reached_at),
             }
             for entry in page.entries
@@ -187,6 +192,7 @@ class GameStandingSerializer(serializers.Serializer):
     name = serializers.CharField(source="game.name")
     rank = serializers.IntegerField(source="standing.entry.rank")
     value = serializers.IntegerField(source="standing.entry.value")
+    tiebreak = serializers.IntegerField(source="standing.entry.tiebreak", allow_null=True)
     size = serializers.IntegerField(source="standing.size")
     percentile = serializers.FloatField(source="standing.percentile")
 

@@ -41,7 +41,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -52,6 +52,9 @@ from common.metrics import EVENTS_DROPPED, EVENTS_SENT, PUBLISH_LAG_SECONDS
 from common.serializers import timestamp
 from events.bus import MESSAGE_TYPE, serve_on
 from events.names import BOARDS, BOARDS_RESYNC, Channel, group_name
+
+if TYPE_CHECKING:
+    from games.tiebreak import TieBreak
 
 PROBE_TYPE = "hub.probe"
 PROBE_LATE = 10  # probe intervals without one coming back: lost (a busy server's events lag; they are not lost)
@@ -238,7 +241,7 @@ class Hub:
         self.seq: dict[str, int] = defaultdict(int)
         self.boards: dict[str, _Board] = {}
         # (user id, board channel) -> the (rank, value) a watched player last had there
-        self.user_ranks: dict[tuple[str, str], tuple[int | None, int | None]] = {}
+        self.user_ranks: dict[tuple[str, str], tuple[int | None, int | None, int | None]] = {}
         self.groups: set[str] = set()
         self.unlisted: set[str] = set()  # tournament channels whose standings stay off the ``tournament`` feed
         self.inbox: deque[dict[str, Any]] = deque()
@@ -502,7 +505,9 @@ class Hub:
         if fresh:
             self._snapshot(channel, board.body, fresh)
         descending = update.body["board"]["sort_order"] == "desc"
-        self._ranks_changed(channel, descending, update.ranks, {m["user_id"]: m for m in update.moved}, moved)
+        self._ranks_changed(
+            channel, (descending, update.tiebreak), update.ranks, {m["user_id"]: m for m in update.moved}, moved
+        )
         if not listeners:
             board.body = None  # read only for watched players: nobody keeps it current for a later snapshot
 
@@ -516,7 +521,7 @@ class Hub:
     def _ranks_changed(
         self,
         board: str,
-        descending: bool,
+        order: tuple[bool, TieBreak | None],
         ranks: dict[str, dict[str, Any] | None],
         movers: dict[str, dict[str, Any]],
         moved: set[str],
@@ -524,17 +529,16 @@ class Hub:
         """``rank.changed`` for watched players whose rank or value on the board changed since the last look."""
         for user_id, entry in ranks.items():
             key = (user_id, board)
-            new_rank, new_value = (entry["rank"], entry["value"]) if entry else (None, None)
+            new = (entry["rank"], entry["value"], entry["tiebreak"]) if entry else (None, None, None)
             known = key in self.user_ranks
-            old_rank, old_value = self.user_ranks.get(key, (None, None))
-            self.user_ranks[key] = (new_rank, new_value)
-            if (new_rank, new_value) == (old_rank, old_value) or (not known and user_id not in moved):
+            old = self.user_ranks.get(key, (None, None, None))
+            self.user_ranks[key] = new
+            if new == old or (not known and user_id not in moved):
                 continue  # the first look at a player who did not move is only the baseline
+            (new_rank, new_value, new_tiebreak), (old_rank, old_value, old_tiebreak) = new, old
             by: list[dict[str, Any]] = []
             if user_id in moved:
-                improved = new_value is not None and (
-                    old_value is None or (new_value > old_value if descending else new_value < old_value)
-                )
+                improved = new_value is not None and (old_value is None or _better(order, new[1:], old[1:]))
                 reason = "personal_best" if improved else "moved"
             elif old_rank is not None and new_rank is not None and new_rank > old_rank:
                 reason = "overtaken"
@@ -557,9 +561,21 @@ class Hub:
                 "previous_rank": old_rank,
                 "value": new_value,
                 "previous_value": old_value,
+                "tiebreak": new_tiebreak,
+                "previous_tiebreak": old_tiebreak,
                 "by": by,
             }
             self._send_next_tick(f"user.{user_id}", "rank.changed", _json(data))
+
+
+def _better(order: tuple[bool, TieBreak | None], new: tuple[Any, Any], old: tuple[Any, Any]) -> bool:
+    """Whether a (value, tie-break) ranks above another on a board of this direction and tie-break."""
+    descending, tiebreak = order
+    if tiebreak is None or new[1] is None or old[1] is None:
+        new_value, old_value = new[0], old[0]
+    else:
+        new_value, old_value = tiebreak.encode(*new), tiebreak.encode(*old)
+    return new_value > old_value if descending else new_value < old_value
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -15,7 +15,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import User
 from events.names import Channel, board_key_channel
 from games.models import Game
-from rankings.boards import HIDDEN_PREFIX, board_from_key, game_board_at, global_board_at, tournament_board
+from games.tiebreak import TieBreak, shown
+from rankings.boards import HIDDEN_PREFIX, board_from_key, game_board_at, global_board_at, tournament_board_of
 from rankings.engine.base import MAX_FRIENDS
 from rankings.models import Standing
 from rankings.periods import Period
@@ -57,6 +58,7 @@ class BoardUpdate:
     moved: list[dict[str, Any]]  # the changed players, with their new rank
     ranks: dict[str, dict[str, Any] | None]  # watched players: their entry, None when not on the board
     listed: bool = True  # False for a tournament kept off the ``tournament`` feed (a league's cohort)
+    tiebreak: TieBreak | None = None  # how the board ranks (score, tie-break) pairs, on a tie-break game's board
 
 
 def _entry(entry: BoardEntry) -> dict[str, Any]:
@@ -66,6 +68,7 @@ def _entry(entry: BoardEntry) -> dict[str, Any]:
         "display_name": entry.display_name,
         "rank": entry.rank,
         "value": entry.value,
+        "tiebreak": entry.tiebreak,
     }
 
 
@@ -86,11 +89,11 @@ def board_update(*, channel: str, moved: set[str], watched: list[str]) -> BoardU
     if channel == "leaderboard":
         board = global_board_at(Period.ALL, now)
     elif kind == "tournament":
-        found = Tournament.objects.filter(pk=ident).values_list("game__sort_order", "listed").first()
-        if found is None:
+        tournament = Tournament.objects.select_related("game").filter(pk=ident).only("listed", "game").first()
+        if tournament is None:
             return None
-        sort_order, listed = found
-        board = tournament_board(ident, descending=sort_order == "desc")
+        listed = tournament.listed
+        board = tournament_board_of(ident, tournament.game)
     else:
         game = Game.objects.filter(pk=ident).first()
         if game is None:
@@ -107,21 +110,23 @@ def board_update(*, channel: str, moved: set[str], watched: list[str]) -> BoardU
         moved=sorted(movers.values(), key=lambda entry: entry["rank"]),
         ranks={user_id: ranks.get(user_id) for user_id in watched},
         listed=listed,
+        tiebreak=board.tiebreak,
     )
 
 
-def user_board_ranks(*, user_id: uuid.UUID, limit: int = 50) -> dict[str, tuple[int, int]]:
-    """Where a player stands now on each all-time board they are on: board channel -> (rank, value)."""
+def user_board_ranks(*, user_id: uuid.UUID, limit: int = 50) -> dict[str, tuple[int, int, int | None]]:
+    """Where a player stands now on each all-time board they are on: board channel -> (rank, value, tie-break)."""
     close_old_connections()
     keys = (
         Standing.objects.filter(user_id=user_id, board__endswith=".all")
         .exclude(board__startswith=HIDDEN_PREFIX)
         .values_list("board", flat=True)
     )
-    found: dict[str, tuple[int, int]] = {}
+    found: dict[str, tuple[int, int, int | None]] = {}
     for key in sorted(keys)[:limit]:
-        entry, _ = board_rank(board=board_from_key(key), user_id=user_id)
+        board = board_from_key(key)
+        entry, _ = board_rank(board=board, user_id=user_id)
         channel = board_key_channel(key)
         if entry is not None and channel is not None:
-            found[channel] = (entry.rank, entry.value)
+            found[channel] = (entry.rank, *shown(board.tiebreak, entry.value))
     return found

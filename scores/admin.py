@@ -21,7 +21,7 @@ class VoidActionForm(ActionForm):
 
 @admin.register(Score)
 class ScoreAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "game", "value", "source", "is_personal_best", "created_at", "voided_at"]
+    list_display = ["id", "user", "game", "value", "tiebreak", "source", "is_personal_best", "created_at", "voided_at"]
     list_filter = ["game", "source", ("voided_at", admin.EmptyFieldListFilter), "created_at"]
     search_fields = ["user__username", "idempotency_key"]
     list_select_related = ["user", "game"]

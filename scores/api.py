@@ -37,6 +37,7 @@ from common.parsers import MAX_JSON_DEPTH, json_depth_exceeds
 from common.schema import ErrorSerializer
 from games.models import INT64_MAX, INT64_MIN, Game
 from games.selectors import game_get, game_get_cached
+from games.tiebreak import shown
 from rankings import selectors as rankings
 from rankings.boards import Board, game_board_at, global_board_at
 from rankings.engine.base import Entry, percentile
@@ -67,7 +68,7 @@ SUBMIT_CONFLICT = OpenApiResponse(
     "a total beyond a signed 64-bit integer (`board_value_overflow`).",
 )
 ALREADY_VOID = OpenApiResponse(ErrorSerializer, description="The score is already void (`score_already_void`).")
-_BATCH_FIELDS = {"user_id", "game_id", "score", "metadata", "idempotency_key"}
+_BATCH_FIELDS = {"user_id", "game_id", "score", "tiebreak", "metadata", "idempotency_key"}
 
 
 class IsGameServer(BasePermission):
@@ -80,10 +81,12 @@ class IsGameServer(BasePermission):
 def _standing(board: Board, entry: Entry | None, size: int) -> dict | None:
     if entry is None:
         return None
+    value, tiebreak = shown(board.tiebreak, entry.value)
     return {
         "board": board.key,
         "rank": entry.rank,
-        "value": entry.value,
+        "value": value,
+        "tiebreak": tiebreak,
         "size": size,
         "percentile": percentile(entry.rank, size),
     }
@@ -209,6 +212,7 @@ class ScoreListApi(GenericAPIView):
             user=user,
             game=game,
             value=data["score"],
+            tiebreak=data.get("tiebreak"),
             metadata=data.get("metadata"),
             idempotency_key=data.get("idempotency_key"),
             source=source,
@@ -299,13 +303,16 @@ def _batch_item(index: int, raw: Any) -> services.BatchItem | services.BatchOutc
     value = raw.get("score")
     if not isinstance(value, int) or isinstance(value, bool) or not INT64_MIN <= value <= INT64_MAX:
         return invalid("score", "Must be a signed 64-bit integer.")
+    tiebreak = raw.get("tiebreak")
+    if tiebreak is not None and (type(tiebreak) is not int or not 0 <= tiebreak <= INT64_MAX):
+        return invalid("tiebreak", "Must be an integer from 0 to 2^63 − 1, or null.")
     metadata = raw.get("metadata", {})
     if not isinstance(metadata, dict):
         return invalid("metadata", "Must be a JSON object.")
     key = raw.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or not _KEY_RE.match(key)):
         return invalid("idempotency_key", "Must be 1 to 64 letters, digits, '_', '.', ':' or '-'.")
-    return services.BatchItem(user_id, game_id, value, metadata, key)
+    return services.BatchItem(user_id, game_id, value, metadata, key, tiebreak)
 
 
 class ScoreBatchApi(APIView):
@@ -443,7 +450,7 @@ class MatchSessionApi(APIView):
 # --- the hot route (common.hotpath) ----------------------------------------------------------------
 
 _jwt = JWTAuthentication()
-_HOT_FIELDS = frozenset({"game_id", "score", "metadata", "idempotency_key"})
+_HOT_FIELDS = frozenset({"game_id", "score", "tiebreak", "metadata", "idempotency_key"})
 _SUBMIT_HEADERS = {"Vary": "Accept", "Allow": "GET, POST, HEAD, OPTIONS"}
 
 
@@ -496,6 +503,9 @@ def _plain_submission(request: HttpRequest) -> dict | None:
         return None
     if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
         return None
+    tiebreak = data.get("tiebreak")
+    if tiebreak is not None and (type(tiebreak) is not int or not 0 <= tiebreak <= INT64_MAX):
+        return None
     if key is not None and not (isinstance(key, str) and len(key) <= 64 and _KEY_RE.fullmatch(key)):
         return None
     if not isinstance(data.get("metadata", {}), dict):
@@ -524,6 +534,7 @@ def score_submit_hot(request: HttpRequest) -> HttpResponse | None:
             value=data["score"],
             metadata=data.get("metadata") or {},
             idempotency_key=data.get("idempotency_key"),
+            tiebreak=data.get("tiebreak"),
         )
     )
     if isinstance(answer, services.PlayerGone):

@@ -21,6 +21,7 @@ class Score(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scores", db_index=False)
     game = models.ForeignKey("games.Game", on_delete=models.PROTECT, related_name="scores", db_index=False)
     value = models.BigIntegerField()
+    tiebreak = models.BigIntegerField(null=True, blank=True)  # the game's secondary score, when it has one
     metadata = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.CLIENT)

@@ -11,22 +11,33 @@ from django.db.models.functions import TruncMinute
 
 from accounts.models import User
 from games.models import Game
+from games.tiebreak import board_value_sql
 
 from .models import Score, ScoreFlag
 
 
 def scores_counted_in_window(
-    *, game_id: uuid.UUID, user_ids: list[uuid.UUID], start: datetime, end: datetime
+    *, game: Game, user_ids: list[uuid.UUID], start: datetime, end: datetime
 ) -> Iterator[tuple[uuid.UUID, int, datetime]]:
-    """``(user_id, value, created_at)`` of the players' scores of a game in ``[start, end)`` that are not void,
-    oldest first (what a tournament's recompute replays)."""
+    """``(user_id, board value, created_at)`` of the players' scores of a game in ``[start, end)`` that are not
+    void, oldest first (what a tournament's recompute replays)."""
     return (
         Score.objects.filter(
-            game_id=game_id, user_id__in=user_ids, voided_at__isnull=True, created_at__gte=start, created_at__lt=end
+            game=game, user_id__in=user_ids, voided_at__isnull=True, created_at__gte=start, created_at__lt=end
         )
         .order_by("created_at", "pk")
-        .values_list("user_id", "value", "created_at")
+        .values_list("user_id", board_value_sql(game), "created_at")
         .iterator()
+    )
+
+
+def scores_ranked(*, game: Game, user_id: uuid.UUID) -> list[tuple[int, datetime]]:
+    """``(board value, created_at)`` of a player's scores of a game that are not void, oldest first (what a
+    recomputation of their boards replays)."""
+    return list(
+        Score.objects.filter(user_id=user_id, game=game, voided_at__isnull=True)
+        .order_by("created_at", "pk")
+        .values_list(board_value_sql(game), "created_at")
     )
 
 

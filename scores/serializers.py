@@ -25,6 +25,13 @@ class StrictIntegerField(serializers.IntegerField):
 class ScoreSubmitSerializer(StrictSerializer):
     game_id = serializers.CharField(max_length=64, help_text="The game's id or slug.")
     score = StrictIntegerField(min_value=INT64_MIN, max_value=INT64_MAX)
+    tiebreak = StrictIntegerField(
+        min_value=0,
+        max_value=INT64_MAX,
+        required=False,
+        allow_null=True,
+        help_text="The secondary score, required by a game that declares one (`tiebreak_order`), refused by others.",
+    )
     user_id = serializers.UUIDField(required=False, help_text="Whose score; a player may only name themselves.")
     metadata = serializers.JSONField(required=False, help_text="A JSON object of at most 2 KB.")
     idempotency_key = serializers.RegexField(IDEMPOTENCY_KEY_PATTERN, required=False, max_length=64)
@@ -56,6 +63,7 @@ class ScoreSerializer(serializers.ModelSerializer):
             "user_id",
             "game_id",
             "score",
+            "tiebreak",
             "metadata",
             "source",
             "is_personal_best",
@@ -71,6 +79,7 @@ class BoardStandingSerializer(serializers.Serializer):
     board = serializers.CharField()
     rank = serializers.IntegerField()
     value = serializers.IntegerField()
+    tiebreak = serializers.IntegerField(allow_null=True, help_text="Null when the game has no tie-break score.")
     size = serializers.IntegerField()
     percentile = serializers.FloatField()
 
@@ -141,6 +150,7 @@ def score_body(score: Score) -> dict[str, Any]:
         "user_id": str(score.user_id),
         "game_id": str(score.game_id),
         "score": score.value,
+        "tiebreak": score.tiebreak,
         "metadata": score.metadata,
         "source": score.source,
         "is_personal_best": score.is_personal_best,

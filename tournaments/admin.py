@@ -52,6 +52,7 @@ def _check_rules(form: forms.ModelForm, cleaned: dict[str, Any]) -> None:
             max_participants=cleaned.get("max_participants") or 0,
             prize_pool=cleaned.get("prize_pool") or 0,
             prize_split=cleaned.get("prize_split") or [],
+            game=cleaned.get("game"),
         )
     except services.TournamentInvalid as error:
         for field, problems in (error.fields or {}).items():
@@ -92,7 +93,7 @@ class ResultInline(admin.TabularInline):
 
     model = TournamentResult
     verbose_name_plural = f"results: the first {RESULTS_SHOWN} places"
-    fields = ["position", "rank", "player", "value", "reached_at", "attempts_used", "prize"]
+    fields = ["position", "rank", "player", "value", "tiebreak", "reached_at", "attempts_used", "prize"]
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -262,6 +262,7 @@ class TournamentStandingsApi(APIView):
                         "username": row.username,
                         "display_name": row.display_name,
                         "value": row.value,
+                        "tiebreak": row.tiebreak,
                         "reached_at": timestamp(row.reached_at),
                         "attempts_used": row.attempts_used,
                         "prize": row.prize,

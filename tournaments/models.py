@@ -153,6 +153,7 @@ class TournamentResult(models.Model):
     rank = models.PositiveIntegerField()
     position = models.PositiveIntegerField()  # 1-based place in the listing (ties ordered by reached_at)
     value = models.BigIntegerField()
+    tiebreak = models.BigIntegerField(null=True, blank=True)  # the game's secondary score, when it has one
     reached_at = models.DateTimeField()
     attempts_used = models.PositiveIntegerField(default=0)
     prize = models.BigIntegerField(default=0)

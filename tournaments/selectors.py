@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import CreditEntry, User
 from accounts.selectors import credit_entries
+from games.models import Game
 from rankings.selectors import BoardEntry, board_around, board_top
 
 from .models import LIVE, Participant, Status, Tournament, TournamentResult
@@ -98,10 +99,9 @@ def tournament_prize_table(*, tournament: Tournament) -> list[PrizePlace]:
     return [PrizePlace(place, share, credits.get(place, 0)) for place, share in enumerate(split, start=1)]
 
 
-def tournament_board_descending(tournament_id: str) -> bool:
-    """Whether the board of this tournament (by the id in its key) orders high scores first, as its game does."""
-    sort_order = Tournament.objects.filter(pk=tournament_id).values_list("game__sort_order", flat=True).get()
-    return sort_order == "desc"
+def tournament_game(tournament_id: str) -> Game:
+    """The game of this tournament (by the id in its key), whose order and tie-break its board follows."""
+    return Game.objects.get(tournaments__pk=tournament_id)
 
 
 def tournament_get(*, tournament_id: int) -> Tournament | None:
@@ -153,7 +153,15 @@ def tournament_standings(
         page = list(results[offset : offset + limit])
         rows = [
             StandingRow(
-                r.rank, r.user_id, r.user.username, r.user.display_name, r.value, r.reached_at, r.attempts_used, r.prize
+                r.rank,
+                r.user_id,
+                r.user.username,
+                r.user.display_name,
+                r.value,
+                r.reached_at,
+                tiebreak=r.tiebreak,
+                attempts_used=r.attempts_used,
+                prize=r.prize,
             )
             for r in page
         ]

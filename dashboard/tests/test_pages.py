@@ -436,6 +436,53 @@ def test_game_page_highlights_the_signed_in_players_row(podium, arena, page, sit
     page.wait_for_selector("[data-my-summary] strong >> text=#1", timeout=3000)
 
 
+@pytest.fixture
+def race():
+    """Stars 0 to 3, equal stars ranked by the time taken (lower wins): ann 3 in 41 s, bob 3 in 39.5 s."""
+    from games.services import game_create
+
+    game = game_create(
+        name="Race",
+        slug="race",
+        min_score=0,
+        max_score=3,
+        tiebreak_order="asc",
+        tiebreak_max=600_000,
+        tiebreak_label="time (ms)",
+    )
+    score_submit(user=UserFactory(username="ann"), game=game, value=3, tiebreak=41_000)
+    score_submit(user=UserFactory(username="bob"), game=game, value=3, tiebreak=39_500)
+    return game
+
+
+def test_a_tie_break_game_page_shows_both_scores_in_tie_break_order(client, race):
+    html = client.get("/games/race/").content.decode()
+
+    assert "Score · time (ms)" in html
+    assert [(rank, name) for rank, name, *_ in Rows(html).tables[0]] == [("1", "bob"), ("2", "ann")]
+    assert '3 <span class="tiebreak muted">· 39,500</span>' in html
+
+
+def test_a_tie_break_game_page_shows_a_new_time_live(race, page, site):
+    cy = UserFactory(username="cy")
+    _record_subscriptions(page)
+    page.goto(site("/games/race/"))
+    _subscribed(page, f"leaderboard.{race.pk}")
+
+    response = page.request.post(
+        site("/api/v1/scores"),
+        headers={"Authorization": f"Bearer {user_tokens(user=cy)['access']}"},
+        data={"game_id": "race", "score": 3, "tiebreak": 40_000},
+    )
+    assert response.status == 201, response.text()
+
+    page.wait_for_selector(
+        '[data-board] tbody tr:nth-child(2)[data-username="cy"][data-tiebreak="40000"]', timeout=3000
+    )
+    assert page.inner_text("[data-board] tbody tr:nth-child(2) td:last-child") == "3 · 40,000"
+    assert page.inner_text("[data-board] tbody tr:nth-child(3) td:last-child") == "3 · 41,000"
+
+
 def test_dashboard_fits_a_phone(podium, phone, site):
     phone.goto(site("/"))
     phone.wait_for_selector('html[data-live="live"]', state="attached")

@@ -255,3 +255,28 @@ def test_a_game_saved_in_the_admin_is_announced(client, django_capture_on_commit
     assert response.status_code == 302
     sent = [callback.args[0] for callback in callbacks if getattr(callback, "args", None)]
     assert [(channel, event) for batch in sent for channel, event, _ in batch] == [("game", "game.created")]
+
+
+def test_the_admin_checks_tie_break_rules_and_creates_a_tie_break_game(client):
+    from accounts.tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    form = {"name": "Race", "slug": "race", "description": "", "rules": "{}", "sort_order": "desc"}
+    form.update({"score_operator": "best", "counts_toward_global": "on", "is_active": "on"})
+    form.update({"min_score": "", "max_score": "", "tiebreak_order": "asc", "tiebreak_max": "", "tiebreak_label": ""})
+    form.update({"score_authority": "client", "session_min_seconds": "0", "session_max_seconds": "3600"})
+    form.update({"session_max_score_per_second": ""})
+
+    refused = client.post("/admin/games/game/add/", form)
+
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    assert "A game with a tie-break score needs min_score and max_score." in page
+    assert "cannot count toward the global board" in page
+    assert not Game.objects.filter(slug="race").exists()
+
+    form.update({"min_score": "0", "max_score": "3", "tiebreak_max": "600000", "tiebreak_label": "time (ms)"})
+    del form["counts_toward_global"]
+    assert client.post("/admin/games/game/add/", form).status_code == 302
+    race = Game.objects.get(slug="race")
+    assert (race.tiebreak_order, race.tiebreak_max, race.counts_toward_global) == ("asc", 600_000, False)

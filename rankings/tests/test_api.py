@@ -48,7 +48,7 @@ def test_top_of_a_game_board_with_competition_ranks(api_client, players):
     assert body["board"]["period"] == "all" and body["board"]["sort_order"] == "desc"
     assert body["board"]["period_start"] is None
     entry = body["entries"][0]
-    assert set(entry) == {"rank", "user_id", "username", "display_name", "value", "reached_at"}
+    assert set(entry) == {"rank", "user_id", "username", "display_name", "value", "tiebreak", "reached_at"}
 
 
 def test_offset_and_limit_page_the_board(api_client, players):
@@ -98,6 +98,7 @@ def test_one_players_standing(api_client, players):
         "size": 5,
         "rank": 4,
         "value": 300,
+        "tiebreak": None,
         "reached_at": None,
         "user_id": str(players[3].pk),
         "username": "p3",

@@ -273,3 +273,35 @@ def test_a_number_json_cannot_hold_is_published_as_null(monkeypatch):
         publish("score", "score.submitted", {"ratio": float("nan"), "most": float("inf"), "score": 3})
 
     assert [json.loads(message) for _, _, message in sent] == [{"ratio": None, "most": None, "score": 3}]
+
+
+def test_a_tie_break_game_s_board_and_rank_events_carry_both_scores(db):
+    race = game_create(name="Race", min_score=0, max_score=10, tiebreak_order="asc", tiebreak_max=99_999)
+    rival, player = UserFactory(), UserFactory()
+    score_submit(user=rival, game=race, value=5, tiebreak=40_000)
+    score_submit(user=player, game=race, value=5, tiebreak=45_000)
+    token = user_tokens(user=player)["access"]
+
+    async def scenario():
+        client = await connect(token)
+        await subscribe(client, f"user.{player.pk}")
+        await subscribe(client, f"leaderboard.{race.pk}")
+        await asyncio.sleep(0.3)
+        await submit(user=player, game=race, value=5, tiebreak=39_000)  # faster on an equal score: a record
+        seen: dict[str, dict] = {}
+        while not {"rank.changed", "leaderboard.updated"} <= set(seen):
+            seen.update((event["type"], event) for event in await events(client, 1))
+        await client.disconnect()
+        return seen["rank.changed"], seen["leaderboard.updated"]
+
+    changed, updated = run(scenario)
+
+    assert changed["data"]["reason"] == "personal_best"
+    assert (changed["data"]["previous_rank"], changed["data"]["rank"]) == (2, 1)
+    assert (changed["data"]["value"], changed["data"]["tiebreak"]) == (5, 39_000)
+    assert (changed["data"]["previous_value"], changed["data"]["previous_tiebreak"]) == (5, 45_000)
+    top = updated["data"]["top"]
+    assert [(e["user_id"], e["rank"], e["value"], e["tiebreak"]) for e in top] == [
+        (str(player.pk), 1, 5, 39_000),
+        (str(rival.pk), 2, 5, 40_000),
+    ]

@@ -17,6 +17,7 @@ from common.metrics import SCORE_SUBMIT_SECONDS, timed
 from events.bus import publish_many
 from games.models import Game
 from games.services import SyntheticMismatch, synthetic_pairing_check
+from games.tiebreak import board_value
 from leagues.services import league_place
 from rankings.services import BoardValueOverflow, ScoreInput, StandingsWrites, standings_record_scores
 from tournaments.services import tournament_record_scores
@@ -38,6 +39,7 @@ class BatchItem:
     value: int
     metadata: dict
     idempotency_key: str | None
+    tiebreak: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
             outcomes[index] = BatchOutcome(index, "rejected", code="user_not_found", message="No such active user.")
         else:
             try:
-                score_validate(game=game, value=item.value, metadata=item.metadata)
+                score_validate(game=game, value=item.value, metadata=item.metadata, tiebreak=item.tiebreak)
                 synthetic_pairing_check(user_is_synthetic=users[item.user_id].is_synthetic, game=game)
             except (ScoreRejected, SyntheticMismatch) as error:
                 outcomes[index] = _reject(index, error)
@@ -98,19 +100,22 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
             game = games[game_id]
             of_game = [(index, item) for index, item in accepted if item.game_id == game_id]
             previous = {} if game.score_operator == "best" else _previous_bests(game, [i.user_id for _, i in of_game])
-            inputs = [ScoreInput(item.user_id, item.value, now, item.user_id in hidden) for _, item in of_game]
+            inputs = [
+                ScoreInput(item.user_id, board_value(game, item.value, item.tiebreak), now, item.user_id in hidden)
+                for _, item in of_game
+            ]
             effects = standings_record_scores(game=game, scores=inputs, writes=writes)
             counted = [score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
             league_place(game=game, entries=[(score.user_id, score.at) for score in counted])
             tournament_record_scores(game=game, scores=counted, writes=writes)
-            for (index, item), effect in zip(of_game, effects, strict=True):
+            for (index, item), score_input, effect in zip(of_game, inputs, effects, strict=True):
                 if effect is None:
                     outcomes[index] = _reject(index, BoardValueOverflow())
                     continue
                 best_so_far = previous.get(item.user_id)
-                personal_best = _personal_best(game, item.value, effect, best_so_far)
-                if best_so_far is None or _is_better(game, item.value, best_so_far):
-                    previous[item.user_id] = item.value
+                personal_best = _personal_best(game, score_input.value, effect, best_so_far)
+                if best_so_far is None or _is_better(game, score_input.value, best_so_far):
+                    previous[item.user_id] = score_input.value
                 new_scores.append(
                     (
                         index,
@@ -124,6 +129,7 @@ def score_submit_batch(*, api_key: ApiKey, items: Sequence[BatchItem]) -> list[B
                             api_key.pk,
                             personal_best,
                             now,
+                            tiebreak=item.tiebreak,
                         ),
                     )
                 )
@@ -157,15 +163,15 @@ def _drop_repeated_keys(
     if keyed:
         rows = Score.objects.filter(
             user_id__in={user_id for user_id, _ in keyed}, idempotency_key__in={key for _, key in keyed}
-        ).values_list("user_id", "idempotency_key", "pk", "game_id", "value")
-        known = {(user_id, key): (pk, game_id, value) for user_id, key, pk, game_id, value in rows}
+        ).values_list("user_id", "idempotency_key", "pk", "game_id", "value", "tiebreak")
+        known = {(user_id, key): (pk, game_id, value, tiebreak) for user_id, key, pk, game_id, value, tiebreak in rows}
     kept: list[tuple[int, BatchItem]] = []
     seen: set[tuple[uuid.UUID, str]] = set()
     for index, item in accepted:
         pair = (item.user_id, item.idempotency_key)
         if item.idempotency_key and pair in known:
-            score_id, game_id, value = known[pair]
-            if (game_id, value) == (item.game_id, item.value):
+            score_id, *original = known[pair]
+            if tuple(original) == (item.game_id, item.value, item.tiebreak):
                 outcomes[index] = BatchOutcome(index, "duplicate", score_id=score_id)
             else:
                 outcomes[index] = _reject(index, IdempotencyKeyReused())

@@ -36,7 +36,7 @@ def api_key_rate_check(*, api_key: ApiKey, scores: int) -> None:
     ratelimit.enforce(f"api-key:{api_key.pk}", settings.SCORE_RATE_PER_API_KEY, ApiKeyRateLimited, amount=scores)
 
 
-def score_validate(*, game: Game, value: int, metadata: object) -> None:
+def score_validate(*, game: Game, value: int, metadata: object, tiebreak: int | None = None) -> None:
     """The rules every score meets, whoever submits it. Raises a ScoreRejected."""
     if not game.is_active:
         raise GameInactive()
@@ -47,6 +47,7 @@ def score_validate(*, game: Game, value: int, metadata: object) -> None:
             f"The score must be an integer from {low} to {high} for this game.",
             fields={"score": [f"Must be an integer from {low} to {high}."]},
         )
+    _check_tiebreak(game, tiebreak)
     encoded = json.dumps(metadata, separators=(",", ":")) if isinstance(metadata, dict) else None
     if encoded is None or len(encoded) > MAX_METADATA_BYTES:
         raise MetadataTooLarge(fields={"metadata": [MetadataTooLarge.message]})
@@ -54,6 +55,22 @@ def score_validate(*, game: Game, value: int, metadata: object) -> None:
         # PostgreSQL's jsonb cannot hold a NUL character, in a key or a value, at any depth.
         message = "metadata must not contain a NUL character (\\u0000)."
         raise ScoreRejected(message, fields={"metadata": [message]})
+
+
+def _check_tiebreak(game: Game, tiebreak: int | None) -> None:
+    """A game with a tie-break score takes one with every score, from 0 to its tiebreak_max; others take none."""
+    if not game.tiebreak_order:
+        if tiebreak is not None:
+            message = "This game has no tie-break score: leave tiebreak out."
+            raise ScoreRejected(message, fields={"tiebreak": [message]})
+        return
+    high = game.tiebreak_max
+    if not isinstance(tiebreak, int) or isinstance(tiebreak, bool) or not 0 <= tiebreak <= high:
+        what = f"the tie-break score ({game.tiebreak_label})" if game.tiebreak_label else "the tie-break score"
+        raise ScoreOutOfBounds(
+            f"This game ranks equal scores by {what}: tiebreak must be an integer from 0 to {high}.",
+            fields={"tiebreak": [f"Required: an integer from 0 to {high}."]},
+        )
 
 
 def _holds_nul(value: object) -> bool:

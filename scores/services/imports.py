@@ -19,6 +19,7 @@ from common import bulk
 from events.bus import publish_many
 from games.models import Game
 from games.services import SyntheticMismatch, synthetic_pairing_check
+from games.tiebreak import board_value
 from leagues.services import league_place
 from rankings.services import ScoreInput, StandingsWrites, standings_record_scores
 from tournaments.services import tournament_record_scores
@@ -42,6 +43,7 @@ class ImportItem:
     game_id: uuid.UUID
     value: int
     created_at: datetime
+    tiebreak: int | None = None
 
 
 def score_import(
@@ -93,7 +95,7 @@ def _import_check(items: Sequence[ImportItem]) -> dict[uuid.UUID, Game]:
         if timezone.is_naive(item.created_at) or item.created_at > now:
             raise ScoreImportInvalid(f"Item {index}: created_at must be an aware moment, not in the future.")
         try:
-            score_validate(game=game, value=item.value, metadata={})
+            score_validate(game=game, value=item.value, metadata={}, tiebreak=item.tiebreak)
             synthetic_pairing_check(user_is_synthetic=known[item.user_id], game=game)
         except (ScoreRejected, SyntheticMismatch) as error:
             raise ScoreImportInvalid(f"Item {index}: {error.message}") from None
@@ -148,7 +150,12 @@ def _import_chunk(items: Sequence[ImportItem], games: dict[uuid.UUID, Game], sou
     # One read and one write of each standings row for the whole chunk, whatever its runs.
     with StandingsWrites() as writes:
         for game, run in _import_runs(items, games):
-            inputs = [ScoreInput(item.user_id, item.value, item.created_at, item.user_id in hidden) for item in run]
+            inputs = [
+                ScoreInput(
+                    item.user_id, board_value(game, item.value, item.tiebreak), item.created_at, item.user_id in hidden
+                )
+                for item in run
+            ]
             effects = standings_record_scores(game=game, scores=inputs, writes=writes)
             counted = [score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
             league_place(game=game, entries=[(score.user_id, score.at) for score in counted])
@@ -160,14 +167,16 @@ def _import_chunk(items: Sequence[ImportItem], games: dict[uuid.UUID, Game], sou
                     else _previous_bests(game, [item.user_id for item in items if item.game_id == game.pk])
                 )
             previous = previous_bests[game.pk]
-            for item, effect in zip(run, effects, strict=True):
+            for item, score_input, effect in zip(run, inputs, effects, strict=True):
                 if effect is None:
                     continue
                 best_so_far = previous.get(item.user_id)
-                personal_best = _personal_best(game, item.value, effect, best_so_far)
-                if best_so_far is None or _is_better(game, item.value, best_so_far):
-                    previous[item.user_id] = item.value
-                new_scores.append(_ImportedScore(item.created_at, item.user_id, game.pk, item.value, personal_best))
+                personal_best = _personal_best(game, score_input.value, effect, best_so_far)
+                if best_so_far is None or _is_better(game, score_input.value, best_so_far):
+                    previous[item.user_id] = score_input.value
+                new_scores.append(
+                    _ImportedScore(item.created_at, item.user_id, game.pk, item.value, item.tiebreak, personal_best)
+                )
     # Ids follow time, as they do for live scores.
     new_scores.sort(key=lambda score: score.created_at)
     _insert_imported(new_scores, source)
@@ -181,11 +190,22 @@ class _ImportedScore(NamedTuple):
     user_id: uuid.UUID
     game_id: uuid.UUID
     value: int
+    tiebreak: int | None
     is_personal_best: bool
 
 
-_IMPORT_COLUMNS = ("user_id", "game_id", "value", "metadata", "source", "is_personal_best", "created_at", "void_reason")
-_IMPORT_TYPES = ("uuid", "uuid", "int8", "jsonb", "varchar", "bool", "timestamptz", "varchar")
+_IMPORT_COLUMNS = (
+    "user_id",
+    "game_id",
+    "value",
+    "tiebreak",
+    "metadata",
+    "source",
+    "is_personal_best",
+    "created_at",
+    "void_reason",
+)
+_IMPORT_TYPES = ("uuid", "uuid", "int8", "int8", "jsonb", "varchar", "bool", "timestamptz", "varchar")
 
 
 def _insert_imported(scores: Sequence[_ImportedScore], source: str) -> None:
@@ -208,6 +228,7 @@ def _insert_imported(scores: Sequence[_ImportedScore], source: str) -> None:
                         score.user_id,
                         score.game_id,
                         score.value,
+                        score.tiebreak,
                         {},
                         source,
                         score.is_personal_best,
@@ -228,6 +249,7 @@ def _insert_imported(scores: Sequence[_ImportedScore], source: str) -> None:
                     user_value(score.user_id, connection),
                     game_value(score.game_id, connection),
                     score.value,
+                    score.tiebreak,
                     "{}",
                     source,
                     score.is_personal_best,

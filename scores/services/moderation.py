@@ -17,8 +17,6 @@ that ended meanwhile keeps the places it finished with. Both are audited (``Mode
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,6 +29,7 @@ from tournaments.models import LIVE, Tournament
 from tournaments.services import tournaments_score_voided
 
 from ..models import Score, ScoreAudit
+from ..selectors import scores_ranked
 from .errors import ScoreAlreadyVoid
 from .players import lock_players
 
@@ -46,11 +45,7 @@ def score_void(*, score: Score, actor: User, reason: str) -> Score:
     score.voided_by = actor
     score.void_reason = reason
     score.save(update_fields=["voided_at", "voided_by", "void_reason"])
-    remaining: list[tuple[int, datetime]] = list(
-        Score.objects.filter(user_id=score.user_id, game=score.game, voided_at__isnull=True)
-        .order_by("created_at", "pk")
-        .values_list("value", "created_at")
-    )
+    remaining = scores_ranked(game=score.game, user_id=score.user_id)
     with StandingsWrites() as writes:
         standings_recompute(
             game=score.game, user_id=score.user_id, at=score.created_at, scores=remaining, hidden=hidden, writes=writes

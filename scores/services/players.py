@@ -17,6 +17,7 @@ from django.db.models import Max, Min
 from accounts.models import User
 from common.bulk import one_of
 from games.models import Game
+from games.tiebreak import board_value_sql
 from rankings.services import ScoreEffect
 
 from ..models import Score
@@ -74,8 +75,9 @@ def _is_better(game: Game, value: int, than: int) -> bool:
 
 
 def _previous_bests(game: Game, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Each player's best single counted score in the game so far."""
-    best = Max("value") if game.sort_order == "desc" else Min("value")
+    """Each player's best single counted score in the game so far, as its boards rank it (``board_value``)."""
+    ranked = board_value_sql(game)
+    best = Max(ranked) if game.sort_order == "desc" else Min(ranked)
     rows = (
         Score.objects.filter(game=game, user_id__in=set(user_ids), voided_at__isnull=True)
         .values("user_id")

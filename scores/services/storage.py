@@ -29,13 +29,14 @@ class _NewScore(NamedTuple):
     is_personal_best: bool
     created_at: datetime
     void_reason: str = ""
+    tiebreak: int | None = None
     pk: int | None = None
 
 
 _COPIED_SCORE_COLUMNS = tuple(
     zip(
         _NewScore._fields[:-1],
-        ("uuid", "uuid", "int8", "jsonb", "varchar", "varchar", "uuid", "bool", "timestamptz", "varchar"),
+        ("uuid", "uuid", "int8", "jsonb", "varchar", "varchar", "uuid", "bool", "timestamptz", "varchar", "int8"),
         strict=True,
     )
 )

@@ -25,6 +25,7 @@ from events.bus import publish_many
 from events.names import board_channel
 from games.models import Game
 from games.services import synthetic_pairing_check
+from games.tiebreak import board_value
 from leagues.services import league_place
 from rankings.services import BoardValueOverflow, ScoreInput, StandingsWrites, standings_record_scores
 from tournaments.services import tournament_record_scores
@@ -56,13 +57,14 @@ def score_submit(
     source: str = Source.CLIENT,
     api_key: ApiKey | None = None,
     session_id: uuid.UUID | None = None,
+    tiebreak: int | None = None,
 ) -> SubmitResult:
     """Store a score and update every board it counts on. A repeated idempotency key returns the original.
 
     A player's score on a game that takes none from players, or needs a match session, is refused or uses up
     the session it names (``sessions.score_authority_check``)."""
     hidden = bool(lock_players([user.pk]))
-    return _submit(user, hidden, game, value, metadata, idempotency_key, source, api_key, session_id)
+    return _submit(user, hidden, game, value, tiebreak, metadata, idempotency_key, source, api_key, session_id)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class PlayerScore:
     value: int
     metadata: dict
     idempotency_key: str | None
+    tiebreak: int | None = None
 
 
 @timed(SCORE_SUBMIT_SECONDS, "group")
@@ -94,7 +97,7 @@ def score_submit_group(items: Sequence[PlayerScore]) -> list[SubmitResult | Doma
         try:
             if player is None:
                 raise PlayerGone()
-            score_validate(game=item.game, value=item.value, metadata=item.metadata)
+            score_validate(game=item.game, value=item.value, metadata=item.metadata, tiebreak=item.tiebreak)
             synthetic_pairing_check(user_is_synthetic=player.is_synthetic, game=item.game)
         except DomainError as error:
             outcomes[index] = error
@@ -102,7 +105,7 @@ def score_submit_group(items: Sequence[PlayerScore]) -> list[SubmitResult | Doma
         original = originals.get((item.user_id, item.idempotency_key))
         if original is None:
             checked.append(index)
-        elif original.game_id != item.game.pk or original.value != item.value:
+        elif (original.game_id, original.value, original.tiebreak) != (item.game.pk, item.value, item.tiebreak):
             outcomes[index] = IdempotencyKeyReused()
         else:
             outcomes[index] = SubmitResult(original, replayed=True, hidden=player.hidden)
@@ -130,22 +133,29 @@ def score_submit_group(items: Sequence[PlayerScore]) -> list[SubmitResult | Doma
             user_ids = [items[index].user_id for index in of_game]
             previous = {} if game.score_operator == "best" else _previous_bests(game, user_ids)
             inputs = [
-                ScoreInput(items[i].user_id, items[i].value, now, players[items[i].user_id].hidden) for i in of_game
+                ScoreInput(
+                    items[i].user_id,
+                    board_value(game, items[i].value, items[i].tiebreak),
+                    now,
+                    players[items[i].user_id].hidden,
+                )
+                for i in of_game
             ]
             effects = standings_record_scores(game=game, scores=inputs, writes=writes)
             counted = [score for score, effect in zip(inputs, effects, strict=True) if effect is not None]
             league_place(game=game, entries=[(score.user_id, score.at) for score in counted])
             tournament_record_scores(game=game, scores=counted, writes=writes)
-            for index, effect in zip(of_game, effects, strict=True):
+            for index, score_input, effect in zip(of_game, inputs, effects, strict=True):
                 item = items[index]
                 if effect is None:
                     outcomes[index] = BoardValueOverflow()
                     continue
-                personal_best = _personal_best(game, item.value, effect, previous.get(item.user_id))
+                personal_best = _personal_best(game, score_input.value, effect, previous.get(item.user_id))
                 score = Score(
                     user_id=item.user_id,
                     game=game,
                     value=item.value,
+                    tiebreak=item.tiebreak,
                     metadata=item.metadata,
                     idempotency_key=item.idempotency_key or None,
                     source=Source.CLIENT,
@@ -181,6 +191,7 @@ def _submit(
     hidden: bool,
     game: Game,
     value: int,
+    tiebreak: int | None,
     metadata: dict | None,
     idempotency_key: str | None,
     source: str,
@@ -189,19 +200,20 @@ def _submit(
 ) -> SubmitResult:
     """The submission, the player's row locked (``hidden``: as the lock found them shadow-banned)."""
     metadata = {} if metadata is None else metadata
-    score_validate(game=game, value=value, metadata=metadata)
+    score_validate(game=game, value=value, metadata=metadata, tiebreak=tiebreak)
     synthetic_pairing_check(user_is_synthetic=user.is_synthetic, game=game)
     if idempotency_key:
         original = Score.objects.filter(user=user, idempotency_key=idempotency_key).first()
         if original is not None:
-            if original.game_id != game.pk or original.value != value:
+            if (original.game_id, original.value, original.tiebreak) != (game.pk, value, tiebreak):
                 raise IdempotencyKeyReused()
             return SubmitResult(original, replayed=True, hidden=hidden)
     _check_rate(user.pk, game.pk)
     score_authority_check(user=user, game=game, value=value, source=source, session_id=session_id)
     now = timezone.now()
     previous = None if game.score_operator == "best" else _previous_bests(game, [user.pk]).get(user.pk)
-    inputs = [ScoreInput(user.pk, value, now, hidden)]
+    ranked_as = board_value(game, value, tiebreak)
+    inputs = [ScoreInput(user.pk, ranked_as, now, hidden)]
     with StandingsWrites() as writes:
         (effect,) = standings_record_scores(game=game, scores=inputs, writes=writes)
         if effect is None:
@@ -212,11 +224,12 @@ def _submit(
         user=user,
         game=game,
         value=value,
+        tiebreak=tiebreak,
         metadata=metadata,
         idempotency_key=idempotency_key or None,
         source=source,
         api_key=api_key,
-        is_personal_best=_personal_best(game, value, effect, previous),
+        is_personal_best=_personal_best(game, ranked_as, effect, previous),
         created_at=now,
     )
     events = list(writes.announcements)
@@ -236,6 +249,7 @@ def _submitted_events(score: Score | _NewScore, username: str, display_name: str
         "display_name": display_name,
         "game_id": str(score.game_id),
         "score": score.value,
+        "tiebreak": score.tiebreak,
         "personal_best": score.is_personal_best,
         "source": score.source,
         "created_at": timestamp(score.created_at),

@@ -197,7 +197,7 @@ def test_the_submission_body_is_what_its_documented_serializer_renders(client_fo
         }
     ).data
     assert body == documented
-    assert set(body["game_board"]) == {"board", "rank", "value", "size", "percentile"}
+    assert set(body["game_board"]) == {"board", "rank", "value", "tiebreak", "size", "percentile"}
 
 
 def test_a_throttled_score_says_when_to_retry(client_for, user, game, settings):
@@ -389,6 +389,7 @@ def test_the_public_profile_shows_per_game_ranks(api_client, client_for, user, g
             "name": game.name,
             "rank": 2,
             "value": 100,
+            "tiebreak": None,
             "size": 2,
             "percentile": 50.0,
         }

@@ -90,7 +90,11 @@ def _rating(rng: random.Random, skill: float) -> int:
 
 
 def _words(rng: random.Random, skill: float) -> int:
-    return round((800 + 9_000 * skill) * rng.lognormvariate(0, 0.25))
+    return min(60, round((12 + 30 * skill) * rng.lognormvariate(0, 0.12)))
+
+
+def _word_ms(rng: random.Random, skill: float) -> int:
+    return min(600_000, round((240_000 - 150_000 * skill) * rng.lognormvariate(0, 0.2)))
 
 
 def _maze_ms(rng: random.Random, skill: float) -> int:
@@ -108,6 +112,14 @@ class DemoGame:
     unit: str
     tournament_format: str
     draw: Callable[[random.Random, float], int] = field(repr=False)
+    # A tie-break score (games.tiebreak): (order, tiebreak_max, label), and how a player's runs draw it.
+    tiebreak: tuple[str, int, str] | None = None
+    tiebreak_draw: Callable[[random.Random, float], int] | None = field(default=None, repr=False)
+
+    def run(self, rng: random.Random, skill: float) -> tuple[int, int | None]:
+        """One run of a player of this skill: the score, and the tie-break score of a game that has one."""
+        value = self.draw(rng, skill)
+        return value, (self.tiebreak_draw(rng, skill) if self.tiebreak_draw else None)
 
 
 CATALOGUE: tuple[DemoGame, ...] = (
@@ -145,6 +157,19 @@ CATALOGUE: tuple[DemoGame, ...] = (
         _coins,
     ),
     DemoGame(
+        "Word Sprint",
+        "Word puzzle against the clock: the words you find in the grid; equal counts go to the fastest.",
+        "desc",
+        "best",
+        0,
+        60,
+        "words",
+        Format.BEST_SCORE,
+        _words,
+        tiebreak=("asc", 600_000, "time (ms)"),
+        tiebreak_draw=_word_ms,
+    ),
+    DemoGame(
         "Tower Siege",
         "Strategy ladder: your current rating, after your latest match.",
         "desc",
@@ -154,17 +179,6 @@ CATALOGUE: tuple[DemoGame, ...] = (
         "rating",
         Format.BEST_SCORE,
         _rating,
-    ),
-    DemoGame(
-        "Word Sprint",
-        "Word puzzle against the clock: your best score counts.",
-        "desc",
-        "best",
-        0,
-        100_000,
-        "points",
-        Format.BEST_SCORE,
-        _words,
     ),
     DemoGame(
         "Maze Dash",
@@ -377,6 +391,7 @@ def _populate(
 
 
 def _create_game(entry: DemoGame) -> Game:
+    order, tiebreak_max, label = entry.tiebreak or ("", None, "")
     return game_create(
         name=entry.name,
         description=entry.description,
@@ -384,6 +399,9 @@ def _create_game(entry: DemoGame) -> Game:
         score_operator=entry.score_operator,
         min_score=entry.min_score,
         max_score=entry.max_score,
+        tiebreak_order=order,
+        tiebreak_max=tiebreak_max,
+        tiebreak_label=label,
         rules={"demo": DEMO_MARK, "unit": entry.unit},
     )
 
@@ -526,15 +544,16 @@ def _score_history(
                 if len(items) >= budget:
                     break
                 at = plan.tournament.start_time + (end - plan.tournament.start_time) * rng.random()
-                value = catalogue[plan.game_index].draw(rng, player.skill)
-                items.append(ImportItem(player.user_id, game.pk, value, at))
+                value, tiebreak = catalogue[plan.game_index].run(rng, player.skill)
+                items.append(ImportItem(player.user_id, game.pk, value, at, tiebreak))
     span = now - history_start
     chosen = rng.choices(roster, weights=[player.activity for player in roster], k=max(0, total - len(items)))
     for player in chosen:
         which = rng.choice(player.games)
         # More recent days are busier: the distance back in time is skewed toward zero.
         at = now - span * (rng.random() ** 1.4)
-        items.append(ImportItem(player.user_id, game_rows[which].pk, catalogue[which].draw(rng, player.skill), at))
+        value, tiebreak = catalogue[which].run(rng, player.skill)
+        items.append(ImportItem(player.user_id, game_rows[which].pk, value, at, tiebreak))
     return items
 
 

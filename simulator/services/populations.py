@@ -38,7 +38,7 @@ from .runs import DEAD_MESSAGE, reap_dead, run_in_background
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GAMES = 3
+DEFAULT_GAMES = 4
 END_ATTEMPTS = 5
 
 

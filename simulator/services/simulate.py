@@ -178,6 +178,15 @@ def score_value(game: Game, performance: float) -> int:
     return round(low + performance * (high - low))
 
 
+def score_tiebreak(game: Game, performance: float) -> int | None:
+    """The tie-break score of the same performance, on a game that has one (the better run, the better both)."""
+    if not game.tiebreak_order or game.tiebreak_max is None:
+        return None
+    performance = min(max(performance, 0.0), 1.0)
+    share = 1.0 - performance if game.tiebreak_order == "asc" else performance
+    return round(share * game.tiebreak_max)
+
+
 class Simulator:
     """One run: call ``run`` once; ``counters`` hold the totals so far, also after an exception."""
 
@@ -266,9 +275,10 @@ class Simulator:
         return self.rng.gauss(level, 0.08)
 
     def _submit(self, player: SimPlayer, game: Game, now: float) -> None:
-        value = score_value(game, self._performance(player))
+        performance = self._performance(player)
+        value, tiebreak = score_value(game, performance), score_tiebreak(game, performance)
         try:
-            result = score_submit(user=player.user, game=game, value=value, source=Source.SIMULATOR)
+            result = score_submit(user=player.user, game=game, value=value, tiebreak=tiebreak, source=Source.SIMULATOR)
         except ScoreRateLimited as exc:
             # Only when an earlier run filled this limit window: rest the pair until the window ends.
             self._benched[(id(player), id(game))] = now + float(exc.headers.get("Retry-After", 60))

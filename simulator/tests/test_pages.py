@@ -770,7 +770,7 @@ def test_populate_from_the_demo_controls_shows_the_demo_data_without_a_reload(
     controls.locator("button", has_text="Populate demo data").click()
 
     controls.locator("[data-population-badge]", has_text="Present").wait_for(timeout=30_000)
-    controls.locator("[data-population-state]", has_text="31 players / 600 scores in 3 games.").wait_for()
+    controls.locator("[data-population-state]", has_text="31 players / 600 scores in 4 games.").wait_for()
     assert controls.locator("button", has_text="Populate demo data").is_disabled()
     assert DemoPopulation.objects.get().status == RunStatus.FINISHED
     width = phone.evaluate("document.documentElement.scrollWidth")

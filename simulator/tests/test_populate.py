@@ -47,6 +47,21 @@ def totals():
     }
 
 
+def test_the_fourth_game_ranks_equal_word_counts_by_time():
+    populate("--games", "4")
+
+    sprint = demo_games().get(slug="word-sprint")
+    assert (sprint.tiebreak_order, sprint.tiebreak_label, sprint.counts_toward_global) == ("asc", "time (ms)", False)
+    scores = Score.objects.filter(game=sprint)
+    assert scores.exists() and not scores.filter(tiebreak__isnull=True).exists()
+    from rankings.selectors import board_top
+
+    page = board_top(board=game_board_at(sprint, Period.ALL, timezone.now()), offset=0, limit=200)
+    pairs = [(entry.value, entry.tiebreak) for entry in page.entries]
+    assert pairs == sorted(pairs, key=lambda pair: (-pair[0], pair[1]))
+    assert len({value for value, _ in pairs}) < len(pairs)  # equal word counts, told apart by time
+
+
 def test_it_creates_a_game_of_every_kind():
     populate()
 

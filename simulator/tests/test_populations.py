@@ -41,7 +41,7 @@ def test_start_records_a_pending_run_and_hands_it_to_a_runner_after_commit(
         population = populations.population_start(started_by=staff)
 
     assert (population.status, population.active, population.started_by) == (RunStatus.PENDING, True, staff)
-    assert (population.players, population.games, population.scores) == (2_000, 3, None)
+    assert (population.players, population.games, population.scores) == (2_000, 4, None)
     assert no_dispatch == [population.pk]
 
 

@@ -131,6 +131,25 @@ def test_a_better_performance_is_a_better_score_for_each_kind_of_game(games):
     assert 1 <= engine.score_value(coins, 0.5) <= 100  # points per round, added up
 
 
+def test_a_simulated_run_on_a_tie_break_game_sends_a_tie_break_within_its_bounds():
+    from games.services import game_create
+    from scores.models import Score
+
+    race = game_create(
+        name="Race", min_score=0, max_score=60, tiebreak_order="asc", tiebreak_max=600_000, is_synthetic=True
+    )
+    players = engine.simulated_players(count=2)
+    simulator = engine.Simulator(players=players, games=[race], rate=20, duration=0.5)
+
+    counters = simulator.run(stop=threading.Event())
+
+    assert counters.errors == 0 and counters.scores_submitted > 0
+    tiebreaks = list(Score.objects.filter(game=race).values_list("tiebreak", flat=True))
+    assert len(tiebreaks) == counters.scores_submitted
+    assert all(0 <= tiebreak <= 600_000 for tiebreak in tiebreaks)
+    assert engine.score_tiebreak(race, 0.9) < engine.score_tiebreak(race, 0.2)  # the better run, the faster
+
+
 def test_practice_raises_a_players_level():
     player = engine.SimPlayer(user=User(username="sim_0001"), talent=0.3)
     levels = []

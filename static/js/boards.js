@@ -5,7 +5,7 @@
  *   const refresh = Podium.boards.throttle(fn);         // fn runs at most once a second, a little after the call
  *   Podium.boards.playerName(entry);                    // the display name, or the username when there is none
  *
- * Rows are <tr data-user-id data-username data-display-name data-rank data-value>, as the server renders
+ * Rows are <tr data-user-id data-username data-display-name data-rank data-value data-tiebreak>, as the server renders
  * them: a row that stays in place keeps its element (and any animation still running on it). A row shows the
  * player's display name, or the username when there is none, and links to the player by username.
  */
@@ -46,11 +46,12 @@
     tr.dataset.displayName = entry.display_name || "";
     tr.dataset.rank = entry.rank;
     tr.dataset.value = entry.value;
+    tr.dataset.tiebreak = entry.tiebreak ?? "";
     tr.cells[0].textContent = Podium.format(entry.rank);
     const link = tr.cells[1].querySelector("a");
     link.textContent = playerName(entry);
     link.href = url(urls.player, entry.username);
-    tr.cells[2].textContent = Podium.format(entry.value);
+    tr.cells[2].textContent = Podium.score(entry);
   }
 
   function flash(tr, name) {
@@ -84,7 +85,8 @@
         const rank = Number(tr.dataset.rank);
         if (entry.rank < rank) change = "moved-up";
         else if (entry.rank > rank) change = "moved-down";
-        else if (String(entry.value) !== tr.dataset.value) change = "new";
+        else if (String(entry.value) !== tr.dataset.value || String(entry.tiebreak ?? "") !== tr.dataset.tiebreak)
+          change = "new";
         fill(tr, entry, urls);
       }
       tr.classList.toggle("me", Boolean(options.me) && entry.user_id === options.me);
@@ -107,6 +109,7 @@
       display_name: tr.dataset.displayName || "",
       rank: Number(tr.dataset.rank),
       value: Number(tr.dataset.value),
+      tiebreak: tr.dataset.tiebreak ? Number(tr.dataset.tiebreak) : null,
     }));
   }
 

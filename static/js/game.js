@@ -48,7 +48,7 @@
     strong.textContent = "#" + Podium.format(mine.rank);
     summary.replaceChildren(
       strong,
-      ` of ${Podium.format(body.size)} · ${Podium.format(mine.value)}${unit ? " " + unit : ""}`
+      ` of ${Podium.format(body.size)} · ${Podium.score(mine)}${unit ? " " + unit : ""}`
     );
     const target = new URL(location.href);
     const page = Math.floor((mine.rank - 1) / config.rows) + 1;

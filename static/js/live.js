@@ -213,5 +213,11 @@
     format(value) {
       return typeof value === "number" ? value.toLocaleString("en") : value;
     },
+
+    // A board entry's value as shown: the score, then the tie-break score on a game that has one.
+    score(entry) {
+      const tiebreak = entry.tiebreak === null || entry.tiebreak === undefined ? "" : " · " + this.format(entry.tiebreak);
+      return this.format(entry.value) + tiebreak;
+    },
   });
 })();

@@ -105,7 +105,7 @@
         tr.dataset.userId = entry.user_id;
         tr.dataset.rank = entry.rank;
         if (entry.user_id === page.user_id) tr.classList.add("me");
-        tr.append(cell(entry.rank, true), cell(playerLink(entry)), cell(Podium.format(entry.value), true));
+        tr.append(cell(entry.rank, true), cell(playerLink(entry)), cell(Podium.score(entry), true));
         if (animate) {
           const mover = moved.get(entry.user_id);
           const previous = mover && mover.previous_rank != null ? mover.previous_rank : before.get(entry.user_id);

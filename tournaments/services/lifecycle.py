@@ -82,7 +82,7 @@ def tournament_finish(*, tournament: Tournament, now_: bool = False) -> Tourname
     tournament.save(update_fields=["status", "end_time", "finished_at"])
     results = _freeze(tournament)
     top = [
-        {"rank": r.rank, "user_id": str(r.user_id), "value": r.value, "prize": r.prize}
+        {"rank": r.rank, "user_id": str(r.user_id), "value": r.value, "tiebreak": r.tiebreak, "prize": r.prize}
         for r in results[: settings.REALTIME_BOARD_TOP]
     ]
     _announce(tournament, "tournament.finished", {"results": top, "players": len(results)})

@@ -51,11 +51,20 @@ def _invalid(field: str, message: str) -> TournamentInvalid:
 
 
 def tournament_validate_rules(
-    *, format: str, max_attempts: int | None, max_participants: int, prize_pool: int, prize_split: Sequence[Any]
+    *,
+    format: str,
+    max_attempts: int | None,
+    max_participants: int,
+    prize_pool: int,
+    prize_split: Sequence[Any],
+    game: Game | None = None,
 ) -> list[int | float]:
     """Check what a tournament and a template share; returns the prize split as stored (JSON numbers)."""
     if format not in Format.values:
         raise _invalid("format", f"Must be one of {', '.join(Format.values)}.")
+    if format == Format.CUMULATIVE and game is not None and game.tiebreak_order:
+        # A sum of scores has no one tie-break to order it by.
+        raise _invalid("format", "A game with a tie-break score runs best_score or limited_attempts tournaments.")
     if format == Format.LIMITED_ATTEMPTS:
         if max_attempts is None or not 1 <= max_attempts <= MAX_ATTEMPTS:
             raise _invalid("max_attempts", f"limited_attempts needs max_attempts from 1 to {MAX_ATTEMPTS}.")
@@ -106,6 +115,7 @@ def tournament_create(
         max_participants=max_participants,
         prize_pool=prize_pool,
         prize_split=[50, 30, 20] if prize_split is None else prize_split,
+        game=game,
     )
     check_window(start_time, end_time)
     if recurrence is None and end_time <= timezone.now():

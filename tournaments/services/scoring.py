@@ -19,7 +19,8 @@ from accounts.models import User
 from common.bulk import one_of
 from events.bus import publish_many
 from games.models import Game, ScoreOperator
-from rankings.boards import Board, hidden_board, tournament_board
+from games.tiebreak import shown
+from rankings.boards import Board, hidden_board, tournament_board, tournament_board_of
 from rankings.engine.base import ranked
 from rankings.engine.sql import listing_order
 from rankings.models import Standing
@@ -44,7 +45,8 @@ _scores_read: ScoresRead | None = None
 
 
 def scores_read_by(read: ScoresRead | None) -> None:
-    """Name what ``tournament_recompute`` reads scores with: ``read(game_id=, user_ids=, start=, end=)``."""
+    """Name what ``tournament_recompute`` reads scores with: ``read(game=, user_ids=, start=, end=)``, which gives
+    ``(user_id, board value, created_at)`` (``games.tiebreak.board_value``)."""
     global _scores_read
     _scores_read = read
 
@@ -57,7 +59,7 @@ _OPERATOR = {
 
 
 def board_of(tournament: Tournament) -> Board:
-    return tournament_board(tournament.pk, descending=tournament.game.sort_order == "desc")
+    return tournament_board_of(tournament.pk, tournament.game)
 
 
 def tournament_record_scores(*, game: Game, scores: Sequence[ScoreInput], writes: StandingsWrites) -> None:
@@ -176,7 +178,7 @@ def _recompute(tournament: Tournament, user_ids: Sequence[uuid.UUID] | None, wri
     if _scores_read is None:
         raise RuntimeError("no reader of scores is registered (the scores app's ready() registers one)")
     scores = _scores_read(
-        game_id=tournament.game_id, user_ids=list(seats), start=tournament.start_time, end=tournament.end_time
+        game=tournament.game, user_ids=list(seats), start=tournament.start_time, end=tournament.end_time
     )
     board = board_of(tournament)
     operator = _OPERATOR[tournament.format]
@@ -233,7 +235,8 @@ def _freeze(tournament: Tournament) -> list[TournamentResult]:
                 user_id=entry.user_id,
                 rank=entry.rank,
                 position=position,
-                value=entry.value,
+                value=shown(board.tiebreak, entry.value)[0],
+                tiebreak=shown(board.tiebreak, entry.value)[1],
                 reached_at=entry.reached_at,
                 attempts_used=attempts.get(entry.user_id, 0),
                 prize=prizes.get(entry.user_id, 0),

@@ -26,7 +26,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--players", type=int, default=DEFAULT_PLAYERS, help=f"default {DEFAULT_PLAYERS}")
         parser.add_argument(
-            "--games", type=int, default=3, help=f"1 to {len(CATALOGUE)}, in catalogue order (default 3)"
+            "--games", type=int, default=4, help=f"1 to {len(CATALOGUE)}, in catalogue order (default 4)"
         )
         parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"days of history (default {DEFAULT_DAYS})")
         parser.add_argument(
