@@ -26,7 +26,9 @@ from typing import Protocol
 
 from django.db.models import BigIntegerField, Expression, ExpressionWrapper, F, Value
 
-from .models import INT64_MAX
+# The largest board value, a signed 64-bit integer's (games.models.INT64_MAX). Not imported from there: this module
+# imports no models, so rankings.boards, which reads it, may be imported before the app registry is ready.
+BOARD_VALUE_MAX = 2**63 - 1
 
 
 class TieBreakRules(Protocol):
@@ -100,7 +102,7 @@ def tiebreak_check(game: TieBreakRules, *, operator: str, counts_toward_global: 
         errors["counts_toward_global"] = ["A game with a tie-break score cannot count toward the global board."]
     if not errors and game.max_score is not None and game.min_score is not None and game.tiebreak_max is not None:
         width = (game.max_score - game.min_score + 1) * (game.tiebreak_max + 1) - 1
-        if width > INT64_MAX:
+        if width > BOARD_VALUE_MAX:
             errors["tiebreak_max"] = [
                 "(max_score − min_score + 1) × (tiebreak_max + 1) must be at most 2^63: narrow the score or the "
                 "tie-break range."
