@@ -459,6 +459,7 @@ def test_a_tie_break_game_page_shows_both_scores_in_tie_break_order(client, race
     html = client.get("/games/race/").content.decode()
 
     assert "Score · time (ms)" in html
+    assert "ranked by time (ms), lower first (0 to 600,000), then by who got there first" in html
     assert [(rank, name) for rank, name, *_ in Rows(html).tables[0]] == [("1", "bob"), ("2", "ann")]
     assert '3 <span class="tiebreak muted">· 39,500</span>' in html
 
