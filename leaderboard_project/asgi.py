@@ -5,6 +5,7 @@ No origin check on WebSockets: clients authenticate with a token in the URL, not
 cookie, so another site's page gains nothing by connecting.
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -18,7 +19,14 @@ os.environ.setdefault("DB_CONN_MAX_AGE", "0")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})
+
+# What is loaded by now lives as long as the process: frozen, no collection walks it again. Then the collector's
+# thresholds for a server holding thousands of connections (settings.ASGI_GC_THRESHOLD).
+gc.freeze()
+if settings.ASGI_GC_THRESHOLD:
+    gc.set_threshold(*settings.ASGI_GC_THRESHOLD)

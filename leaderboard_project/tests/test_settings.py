@@ -34,10 +34,10 @@ print(json.dumps({
 """
 
 
-def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
+def load_settings(env: dict[str, str], probe: str = PROBE) -> subprocess.CompletedProcess:
     clean_env = {"PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "leaderboard_project.settings", **env}
     return subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", probe],
         cwd=django_settings.BASE_DIR,
         env=clean_env,
         capture_output=True,
@@ -205,3 +205,35 @@ def test_a_kept_connection_a_database_restart_broke_is_replaced_without_failing_
     probe = json.loads(result.stdout)
     assert probe["kept"] == 60
     assert probe["second"] != probe["first"]
+
+
+ASGI_GC_PROBE = """
+import gc, json
+import leaderboard_project.asgi
+print(json.dumps({"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+def load_asgi(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return load_settings(env, probe=ASGI_GC_PROBE)
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold"),
+    [(None, [50_000, 20, 10]), ("2000,5", [2000, 5, 10]), ("", [700, 10, 10])],
+)
+def test_the_asgi_server_freezes_its_start_up_and_sets_the_collector_thresholds(value, threshold):
+    result = load_asgi({} if value is None else {"ASGI_GC_THRESHOLD": value})
+
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["threshold"] == threshold
+    assert loaded["frozen"] > 10_000  # Django, the apps and the routing: out of every later collection
+
+
+@pytest.mark.parametrize("value", ["lots", "1,2,3,4", "-5"])
+def test_a_gc_threshold_that_is_not_whole_numbers_refuses_to_start(value):
+    result = load_asgi({"ASGI_GC_THRESHOLD": value})
+
+    assert result.returncode != 0
+    assert "ASGI_GC_THRESHOLD" in result.stderr
