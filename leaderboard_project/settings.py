@@ -198,15 +198,16 @@ REALTIME_TICK_SECONDS = env.float("REALTIME_TICK_SECONDS", default=0.05)
 # Seconds between the probes a server sends itself through the channel layer, to learn that it lost events.
 REALTIME_LAYER_PROBE_SECONDS = env.float("REALTIME_LAYER_PROBE_SECONDS", default=1.0)
 REALTIME_BOARD_TOP = 20  # the dashboard shows a board's top 20 live
-# The ASGI server's garbage collector (leaderboard_project/asgi.py): up to three thresholds for gc.set_threshold, empty
-# for Python's own (700, 10, 10). At 700 allocations a young collection catches the frames and events still in flight
-# and moves them to the old generation, whose full collections then walk every connection's objects: 0.6 s at 5,000
-# clients on one process, a pause every client sees. A first threshold of 50,000 lets them die young.
+REALTIME_BOARD_MOVED = 20
+
+# The ASGI server's garbage collector (leaderboard_project/asgi.py): up to three thresholds for gc.set_threshold,
+# empty for Python's own (700, 10, 10 on 3.11). At 700 allocations a young collection catches the frames and events
+# still in flight and moves them to the old generation, whose full collections then walk every connection's objects:
+# 0.6 s at 5,000 clients on one process, a pause every client sees. A first threshold of 50,000 lets them die young.
 _gc_threshold = env.list("ASGI_GC_THRESHOLD", default=["50000", "20", "10"])
 if len(_gc_threshold) > 3 or not all(value.strip().isdigit() for value in _gc_threshold):
     raise ImproperlyConfigured("ASGI_GC_THRESHOLD: at most three whole numbers, 0 or more (e.g. 50000,20,10).")
 ASGI_GC_THRESHOLD = [int(value) for value in _gc_threshold]
-REALTIME_BOARD_MOVED = 20
 
 # Ranking engine: the standings table (SQL) embedded; Redis sorted sets as the index when REDIS_URL is set.
 RANKING_ENGINE = env.str(
